@@ -1,0 +1,117 @@
+#include "cap_table.hpp"
+
+#include <sodium.h>
+
+#include <cerrno>
+
+#include "grant.hpp"
+
+namespace p9auth {
+
+std::size_t CapTable::KeyHash::operator()(const Hash& h) const noexcept {
+    unsigned char out[crypto_shorthash_BYTES];
+    crypto_shorthash(out, h.bytes().data(), h.size(), seed.data());
+    std::size_t v = 0;
+    for (unsigned char b : out) v = v << 8 | b;
+    return v;
+}
+
+namespace {
+template <class KeyHash>
+KeyHash seeded() {
+    KeyHash kh;
+    randombytes_buf(kh.seed.data(), kh.seed.size());
+    return kh;
+}
+}  // namespace
+
+CapTable::CapTable(TableLimits limits, Clock clock)
+    : limits_(limits), clock_(std::move(clock)), map_(0, seeded<KeyHash>(), KeyEq{}) {}
+
+CapTable::~CapTable() = default;  // every Hash zeroes itself
+
+Error CapTable::refuse_locked(Error e) {
+    ++counters_.refused;
+    return e;
+}
+
+void CapTable::erase_locked(Map::iterator it) {
+    Entry* e = &*it;
+    Node& n = e->second;
+    (n.older ? n.older->second.newer : oldest_) = n.newer;
+    (n.newer ? n.newer->second.older : newest_) = n.older;
+    map_.erase(it);
+}
+
+void CapTable::trim_locked(MonoClock::time_point now) {
+    while (oldest_ && oldest_->second.expires <= now) {
+        erase_locked(map_.find(oldest_->first));
+        ++counters_.expired;
+    }
+}
+
+Error CapTable::grant(std::span<const std::uint8_t> wire) {
+    Hash h = Hash::from_wire(wire);
+    const auto now = clock_();
+    std::lock_guard lock(mu_);
+    trim_locked(now);
+    if (h.empty() || (h.size() == static_cast<std::size_t>(HashKind::sha1) && !limits_.accept_sha1))
+        return refuse_locked(fail(EINVAL, "grant refused: a hash is 32 bytes (HMAC-SHA256)" +
+                                              std::string(limits_.accept_sha1 ? " or 20 bytes (HMAC-SHA1)" : "") +
+                                              ", got " + std::to_string(wire.size())));
+    if (map_.size() >= limits_.max_outstanding)
+        return refuse_locked(fail(ENOSPC, "grant refused: the table is full (" + std::to_string(map_.size()) +
+                                              " outstanding; raise maxcaps= or wait for uses and expiry)"));
+    auto [it, inserted] = map_.try_emplace(std::move(h));
+    if (!inserted) return refuse_locked(fail(EEXIST, "grant refused: this hash is already outstanding"));
+    Entry* e = &*it;
+    e->second.expires = now + limits_.timeout;
+    e->second.older = newest_;
+    (newest_ ? newest_->second.newer : oldest_) = e;
+    newest_ = e;
+    ++counters_.granted;
+    return Error::ok();
+}
+
+bool CapTable::take_locked(const Hash& h) {
+    auto it = map_.find(h);
+    if (it == map_.end()) return false;
+    erase_locked(it);
+    return true;
+}
+
+Error CapTable::use(std::string_view text, uid_t writer_uid, Capability* out) {
+    auto cap = parse_capability(text);
+    if (!cap) {
+        std::lock_guard lock(mu_);
+        return refuse_locked(cap.error());
+    }
+    if (cap->from != writer_uid) {
+        std::lock_guard lock(mu_);
+        return refuse_locked(fail(EPERM, "capability refused: it is for uid " + std::to_string(cap->from) +
+                                             " but the writer is uid " + std::to_string(writer_uid)));
+    }
+    // The HMACs are computed before the lock is taken: the lock covers the table only.
+    const Hash h256 = hash_of(*cap, HashKind::sha256);
+    const Hash h1 = limits_.accept_sha1 ? hash_of(*cap, HashKind::sha1) : Hash();
+    const auto now = clock_();
+    std::lock_guard lock(mu_);
+    trim_locked(now);
+    if (!take_locked(h256) && (h1.empty() || !take_locked(h1)))
+        return refuse_locked(fail(EPERM, "capability refused: no such grant (never granted, already used, "
+                                         "expired, or granted on another mount)"));
+    ++counters_.used;
+    if (out) *out = std::move(*cap);
+    return Error::ok();
+}
+
+TableCounters CapTable::counters() {
+    const auto now = clock_();
+    std::lock_guard lock(mu_);
+    trim_locked(now);
+    TableCounters c = counters_;
+    c.outstanding = map_.size();
+    return c;
+}
+
+}  // namespace p9auth

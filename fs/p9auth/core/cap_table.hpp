@@ -1,0 +1,87 @@
+// The capability table: outstanding hashes, one-time use, expiry, a bound.
+// All of docs/spec.md section 4's rules for grant and use live here.
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <span>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+#include "capability.hpp"
+#include "error.hpp"
+#include "hmac.hpp"
+
+namespace p9auth {
+
+using MonoClock = std::chrono::steady_clock;
+
+struct TableLimits {
+    std::chrono::seconds timeout{120};
+    std::size_t max_outstanding = 16384;
+    bool accept_sha1 = false;  // legacy_sha1
+};
+
+struct TableCounters {
+    std::uint64_t outstanding = 0, granted = 0, used = 0, expired = 0, refused = 0;
+};
+
+class CapTable {
+public:
+    using Clock = std::function<MonoClock::time_point()>;
+
+    explicit CapTable(TableLimits limits, Clock clock = &MonoClock::now);
+    CapTable(const CapTable&) = delete;
+    CapTable& operator=(const CapTable&) = delete;
+    ~CapTable();
+
+    // A grant: the raw bytes written to caphash.
+    // EINVAL wrong length, EEXIST already outstanding, ENOSPC table full.
+    Error grant(std::span<const std::uint8_t> wire);
+
+    // A use: the text written to capuse by a writer whose uid is writer_uid.
+    // EINVAL malformed, EPERM wrong writer or no such outstanding hash.
+    // On success the hash is gone and *out (if given) holds the capability.
+    Error use(std::string_view text, uid_t writer_uid, Capability* out = nullptr);
+
+    TableCounters counters();  // drops expired hashes first
+    const TableLimits& limits() const { return limits_; }
+
+private:
+    struct KeyHash {
+        std::array<std::uint8_t, 16> seed{};  // random per table: SipHash key
+        std::size_t operator()(const Hash& h) const noexcept;
+    };
+    struct KeyEq {
+        bool operator()(const Hash& a, const Hash& b) const noexcept { return a.equals(b); }
+    };
+    struct Node;
+    using Entry = std::pair<const Hash, Node>;
+    struct Node {  // an outstanding hash's place in the expiry list, oldest first
+        MonoClock::time_point expires;
+        Entry* older = nullptr;
+        Entry* newer = nullptr;
+    };
+    using Map = std::unordered_map<Hash, Node, KeyHash, KeyEq>;
+
+    void trim_locked(MonoClock::time_point now);
+    bool take_locked(const Hash& h);
+    void erase_locked(Map::iterator it);
+    Error refuse_locked(Error e);
+
+    const TableLimits limits_;
+    const Clock clock_;
+    std::mutex mu_;  // guards everything below
+    Map map_;
+    Entry* oldest_ = nullptr;  // expires first; grants append at newest_ (one timeout for all)
+    Entry* newest_ = nullptr;
+    TableCounters counters_;
+};
+
+}  // namespace p9auth
