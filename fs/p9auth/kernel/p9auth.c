@@ -1,0 +1,949 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * p9auth: Plan 9's capability device (#¤, devcap.c) as a Linux filesystem.
+ *
+ *	caphash	the granter writes HMAC(KEY, FROM@TO): a one-time capability
+ *	capuse	a process running as FROM writes FROM@TO@KEY and becomes TO
+ *	status	counters
+ *
+ * docs/spec.md in the p9authfs project is the one definition of what a
+ * mount does; the section numbers below are its sections.  Every mount has
+ * its own table and belongs to the user namespace it was mounted in: ids
+ * are read there and the grant privilege is judged there.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <crypto/algapi.h>
+#include <crypto/hash.h>
+#include <crypto/sha1.h>
+#include <crypto/sha2.h>
+#include <linux/capability.h>
+#include <linux/cred.h>
+#include <linux/fs.h>
+#include <linux/fs_context.h>
+#include <linux/fs_parser.h>
+#include <linux/ktime.h>
+#include <linux/list.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/sched.h>
+#include <linux/securebits.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/timekeeping.h>
+#include <linux/uaccess.h>
+#include <linux/user_namespace.h>
+
+#define P9AUTH_SUPER_MAGIC	0x70396175	/* "p9au" */
+
+/* Section 1: the capability text. */
+#define P9AUTH_MAX_CAPABILITY	16384	/* bytes, without the trailing newline */
+#define P9AUTH_MAX_GROUPS	1024
+#define P9AUTH_MIN_KEY		22	/* base64url characters carrying 128 bits */
+#define P9AUTH_MAX_KEY		256
+#define P9AUTH_MAX_ID		4294967294U	/* (uid_t)-1 means "unchanged" */
+
+/* Section 6: mount options. */
+#define P9AUTH_DEFAULT_TIMEOUT	120
+#define P9AUTH_MAX_TIMEOUT	86400
+#define P9AUTH_DEFAULT_MAXCAPS	16384
+#define P9AUTH_MAX_MAXCAPS	16777216
+
+enum {
+	P9AUTH_INO_ROOT = 1,
+	P9AUTH_INO_CAPHASH,
+	P9AUTH_INO_CAPUSE,
+	P9AUTH_INO_STATUS,
+};
+
+struct p9auth_options {
+	u32 timeout;		/* seconds */
+	u32 maxcaps;
+	kuid_t grant_uid;	/* INVALID_UID: not set */
+	kgid_t grant_gid;	/* INVALID_GID: not set */
+	bool grant_once;
+	bool legacy_sha1;
+	bool given;		/* any option was named (remount) */
+};
+
+/* One outstanding hash. */
+struct p9auth_hash {
+	struct hlist_node bucket;	/* in p9auth_mount.buckets[hash[0]] */
+	struct list_head age;		/* in p9auth_mount.by_age */
+	u64 deadline;			/* boottime ns: dropped from then on */
+	unsigned int len;		/* SHA256_DIGEST_SIZE or SHA1_DIGEST_SIZE */
+	u8 hash[SHA256_DIGEST_SIZE];
+};
+
+/*
+ * The bucket of a hash is its first byte.  A hash is an HMAC output, so the
+ * buckets fill evenly; which bucket a use looks in is a function of the
+ * hash the writer computed itself and tells it nothing about any key.
+ */
+#define P9AUTH_BUCKETS	256
+
+/* One mount: s_fs_info. */
+struct p9auth_mount {
+	struct p9auth_options opt;	/* fixed at mount time */
+	struct user_namespace *ns;	/* sb->s_user_ns; the sb holds the ref */
+	unsigned long flags;		/* P9AUTH_OPENED, atomic bitops */
+
+	/*
+	 * lock protects the table (buckets, by_age, outstanding) and the
+	 * counters.  HMACs, credentials and allocations are prepared before
+	 * it is taken; under it nothing sleeps but kfree.
+	 */
+	struct mutex lock;
+	struct hlist_head buckets[P9AUTH_BUCKETS];
+	struct list_head by_age;	/* grant order = expiry order: one timeout */
+	u32 outstanding;
+	u64 granted, used, expired, refused;
+};
+
+#define P9AUTH_OPENED	0	/* grant_once: caphash has been opened */
+
+static struct p9auth_mount *p9auth_mnt(const struct inode *inode)
+{
+	return inode->i_sb->s_fs_info;
+}
+
+/* The table.  All of these are called with m->lock held. */
+
+static void p9auth_drop(struct p9auth_mount *m, struct p9auth_hash *h)
+{
+	hlist_del(&h->bucket);
+	list_del(&h->age);
+	m->outstanding--;
+	kfree_sensitive(h);	/* zeroes the hash */
+}
+
+/* Expiry is lazy: every grant, use and status open drops what is due. */
+static void p9auth_expire(struct p9auth_mount *m)
+{
+	u64 now = ktime_get_boottime_ns();
+	struct p9auth_hash *h, *next;
+
+	list_for_each_entry_safe(h, next, &m->by_age, age) {
+		if (now < h->deadline)
+			break;
+		p9auth_drop(m, h);
+		m->expired++;
+	}
+}
+
+static struct p9auth_hash *p9auth_find(struct p9auth_mount *m,
+				       const u8 *hash, unsigned int len)
+{
+	struct p9auth_hash *h;
+
+	hlist_for_each_entry(h, &m->buckets[hash[0]], bucket)
+		if (h->len == len && !crypto_memneq(h->hash, hash, len))
+			return h;
+	return NULL;
+}
+
+static int p9auth_refuse(struct p9auth_mount *m, int err)
+{
+	mutex_lock(&m->lock);
+	m->refused++;
+	mutex_unlock(&m->lock);
+	return err;
+}
+
+/* Section 4, grant: one raw hash per write. */
+static ssize_t caphash_write(struct file *file, const char __user *buf,
+			     size_t count, loff_t *ppos)
+{
+	struct p9auth_mount *m = p9auth_mnt(file_inode(file));
+	struct p9auth_hash *h;
+	int err;
+
+	if (count == 0)
+		return 0;
+	if (count != SHA256_DIGEST_SIZE &&
+	    !(count == SHA1_DIGEST_SIZE && m->opt.legacy_sha1))
+		return p9auth_refuse(m, -EINVAL);
+
+	h = kzalloc(sizeof(*h), GFP_KERNEL_ACCOUNT);
+	if (!h)
+		return -ENOMEM;
+	if (copy_from_user(h->hash, buf, count)) {
+		kfree_sensitive(h);
+		return -EFAULT;
+	}
+	h->len = count;
+
+	mutex_lock(&m->lock);
+	p9auth_expire(m);
+	if (p9auth_find(m, h->hash, h->len)) {
+		err = -EEXIST;
+	} else if (m->outstanding >= m->opt.maxcaps) {
+		err = -ENOSPC;
+	} else {
+		h->deadline = ktime_get_boottime_ns() +
+			      (u64)m->opt.timeout * NSEC_PER_SEC;
+		hlist_add_head(&h->bucket, &m->buckets[h->hash[0]]);
+		list_add_tail(&h->age, &m->by_age);
+		m->outstanding++;
+		m->granted++;
+		mutex_unlock(&m->lock);
+		return count;
+	}
+	m->refused++;
+	mutex_unlock(&m->lock);
+	kfree_sensitive(h);
+	return err;
+}
+
+/* A parsed capability: pointers into the written text. */
+struct p9auth_cap {
+	u32 from, uid, gid;
+	bool bare;			/* TO is UID only: uids change only */
+	const char *groups;		/* G1,G2,...; NULL: none */
+	const char *end;		/* end of TO */
+	unsigned int ngroups;
+	const char *msg;		/* FROM@TO: what the HMAC covers */
+	size_t msg_len;
+	const char *key;
+	size_t key_len;
+};
+
+/* id = "0" / nonzero-digit *digit, at most P9AUTH_MAX_ID. */
+static bool p9auth_parse_id(const char *s, const char *e, u32 *out)
+{
+	u64 v = 0;
+
+	if (s == e || e - s > 10 || (e - s > 1 && *s == '0'))
+		return false;
+	for (; s < e; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		v = v * 10 + (*s - '0');
+	}
+	if (v > P9AUTH_MAX_ID)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* One id of a group list; returns the ',' after it, or e, or NULL if bad. */
+static const char *p9auth_next_group(const char *s, const char *e, u32 *id)
+{
+	const char *comma = memchr(s, ',', e - s) ?: e;
+
+	return p9auth_parse_id(s, comma, id) ? comma : NULL;
+}
+
+/* Section 1.  Any failure is EINVAL, and no message: the text holds a key. */
+static int p9auth_parse(const char *text, size_t n, struct p9auth_cap *c)
+{
+	const char *end, *at1, *at2, *p, *q;
+	size_t i;
+	u32 id;
+
+	if (n && text[n - 1] == '\n')
+		n--;
+	if (n == 0 || n > P9AUTH_MAX_CAPABILITY)
+		return -EINVAL;
+	end = text + n;
+
+	at1 = memchr(text, '@', n);
+	if (!at1)
+		return -EINVAL;
+	at2 = memchr(at1 + 1, '@', end - at1 - 1);
+	if (!at2 || memchr(at2 + 1, '@', end - at2 - 1))
+		return -EINVAL;
+	if (!p9auth_parse_id(text, at1, &c->from))
+		return -EINVAL;
+
+	/* TO = UID [":" GID [":" G1 *("," G)]] */
+	c->end = at2;
+	p = memchr(at1 + 1, ':', at2 - at1 - 1) ?: at2;
+	if (!p9auth_parse_id(at1 + 1, p, &c->uid))
+		return -EINVAL;
+	c->bare = p == at2;
+	c->groups = NULL;
+	c->ngroups = 0;
+	if (!c->bare) {
+		q = memchr(p + 1, ':', at2 - p - 1) ?: at2;
+		if (!p9auth_parse_id(p + 1, q, &c->gid))
+			return -EINVAL;
+		if (q != at2) {		/* "UID:GID:" and "G," fail here */
+			c->groups = q + 1;
+			for (p = c->groups;; p++) {
+				if (c->ngroups == P9AUTH_MAX_GROUPS)
+					return -EINVAL;
+				p = p9auth_next_group(p, at2, &id);
+				if (!p)
+					return -EINVAL;
+				c->ngroups++;
+				if (p == at2)
+					break;
+			}
+		}
+	}
+
+	c->msg = text;
+	c->msg_len = at2 - text;
+	c->key = at2 + 1;
+	c->key_len = end - c->key;
+	if (c->key_len < P9AUTH_MIN_KEY || c->key_len > P9AUTH_MAX_KEY)
+		return -EINVAL;
+	for (i = 0; i < c->key_len; i++)
+		if ((u8)c->key[i] < 0x21 || (u8)c->key[i] > 0x7e)
+			return -EINVAL;	/* '@' is ruled out above */
+	return 0;
+}
+
+/* Section 2: hash = HMAC(KEY, FROM@TO). */
+static int p9auth_hmac(const char *alg, const struct p9auth_cap *c, u8 *out)
+{
+	struct crypto_shash *tfm;
+	int err;
+
+	/* A transform per use: the key lives in it, and uses run in parallel. */
+	tfm = crypto_alloc_shash(alg, 0, 0);
+	if (IS_ERR(tfm))
+		return PTR_ERR(tfm);
+	err = crypto_shash_setkey(tfm, (const u8 *)c->key, c->key_len);
+	if (!err)
+		err = crypto_shash_tfm_digest(tfm, (const u8 *)c->msg,
+					      c->msg_len, out);
+	crypto_free_shash(tfm);	/* frees the keyed state with kfree_sensitive */
+	return err;
+}
+
+/*
+ * Capabilities when the uids change: exactly what setresuid(2) does
+ * (cap_task_fix_setuid() -> cap_emulate_setxuid() in
+ * security/commoncap.c), which a module cannot call:
+ *  - if the old creds had uid 0 (of the writer's user namespace) as real,
+ *    effective or saved uid and the new have none, the permitted and
+ *    effective sets are cleared (unless SECURE_KEEP_CAPS) and the ambient
+ *    set is cleared;
+ *  - an effective uid leaving 0 clears the effective set, one becoming 0
+ *    raises it to the permitted set;
+ *  - none of this with SECURE_NO_SETUID_FIXUP.
+ * So a root daemon that uses a capability to become a user keeps no
+ * privilege, and one that becomes root gets what setresuid(0,0,0) gives.
+ */
+static void p9auth_fix_caps(struct cred *new, const struct cred *old)
+{
+	kuid_t root = make_kuid(old->user_ns, 0);
+
+	if (issecure(SECURE_NO_SETUID_FIXUP))
+		return;
+	if ((uid_eq(old->uid, root) || uid_eq(old->euid, root) ||
+	     uid_eq(old->suid, root)) &&
+	    !uid_eq(new->uid, root) && !uid_eq(new->euid, root) &&
+	    !uid_eq(new->suid, root)) {
+		if (!issecure(SECURE_KEEP_CAPS)) {
+			cap_clear(new->cap_permitted);
+			cap_clear(new->cap_effective);
+		}
+		cap_clear(new->cap_ambient);
+	}
+	if (uid_eq(old->euid, root) && !uid_eq(new->euid, root))
+		cap_clear(new->cap_effective);
+	if (!uid_eq(old->euid, root) && uid_eq(new->euid, root))
+		new->cap_effective = new->cap_permitted;
+}
+
+/*
+ * The writer's new credentials, everything allocated and every id mapped,
+ * so that once the hash is removed nothing can fail.  Ids are read in the
+ * mount's namespace and must also be mapped in the writer's own, as
+ * setresuid(2) requires; otherwise EINVAL.  A full form in a user
+ * namespace where setgroups(2) is denied: EPERM.
+ *
+ * What a module cannot do: setresuid() also moves the per-user accounting
+ * (cred->user, cred->ucounts: RLIMIT_NPROC and friends) to the new real
+ * uid with alloc_uid()/set_cred_ucounts(), which are not exported.  Those
+ * stay charged to the old real uid until the next credential change by
+ * setresuid() or a login's fork+setuid.
+ */
+static struct cred *p9auth_prepare_creds(struct p9auth_mount *m,
+					 const struct p9auth_cap *c)
+{
+	const struct cred *old = current_cred();
+	struct group_info *gi;
+	const char *p;
+	kuid_t uid;
+	kgid_t gid;
+	struct cred *new;
+	unsigned int i;
+	u32 id;
+
+	uid = make_kuid(m->ns, c->uid);
+	if (!kuid_has_mapping(old->user_ns, uid))
+		return ERR_PTR(-EINVAL);
+	new = prepare_creds();
+	if (!new)
+		return ERR_PTR(-ENOMEM);
+	new->uid = new->euid = new->suid = new->fsuid = uid;
+
+	if (!c->bare) {
+		/*
+		 * A full form sets the groups, so it obeys setgroups(2)'s
+		 * rule: not in a user namespace whose setgroups is "deny"
+		 * (dropping a group could lift a negative ACL there).  The
+		 * flag cannot change once the namespace's gid_map is set.
+		 */
+		if (!(READ_ONCE(old->user_ns->flags) & USERNS_SETGROUPS_ALLOWED)) {
+			abort_creds(new);
+			return ERR_PTR(-EPERM);
+		}
+		gid = make_kgid(m->ns, c->gid);
+		if (!kgid_has_mapping(old->user_ns, gid))
+			goto invalid;
+		gi = groups_alloc(c->ngroups);
+		if (!gi) {
+			abort_creds(new);
+			return ERR_PTR(-ENOMEM);
+		}
+		for (i = 0, p = c->groups; i < c->ngroups; i++, p++) {
+			p = p9auth_next_group(p, c->end, &id);
+			gi->gid[i] = make_kgid(m->ns, id);
+			if (!kgid_has_mapping(old->user_ns, gi->gid[i])) {
+				put_group_info(gi);
+				goto invalid;
+			}
+		}
+		groups_sort(gi);
+		set_groups(new, gi);	/* takes its own reference */
+		put_group_info(gi);
+		new->gid = new->egid = new->sgid = new->fsgid = gid;
+	}
+	p9auth_fix_caps(new, old);
+	return new;
+
+invalid:
+	abort_creds(new);
+	return ERR_PTR(-EINVAL);
+}
+
+/* Section 4, use: the checks in the spec's order; the first that fails decides. */
+static ssize_t capuse_write(struct file *file, const char __user *buf,
+			    size_t count, loff_t *ppos)
+{
+	struct p9auth_mount *m = p9auth_mnt(file_inode(file));
+	u8 h256[SHA256_DIGEST_SIZE], h1[SHA1_DIGEST_SIZE];
+	struct p9auth_hash *h = NULL;
+	struct p9auth_cap c;
+	struct cred *new;
+	char *text;
+	int err;
+
+	if (count == 0)
+		return 0;
+	/*
+	 * commit_creds() replaces current's own credentials: not from an
+	 * io_uring worker or a kernel thread, nor while they are overridden.
+	 */
+	if ((current->flags & (PF_KTHREAD | PF_IO_WORKER)) ||
+	    current_cred() != current_real_cred())
+		return p9auth_refuse(m, -EPERM);
+	if (count > P9AUTH_MAX_CAPABILITY + 1)
+		return p9auth_refuse(m, -EINVAL);
+
+	text = memdup_user(buf, count);
+	if (IS_ERR(text))
+		return PTR_ERR(text);
+	memset(h256, 0, sizeof(h256));
+	memset(h1, 0, sizeof(h1));
+
+	err = p9auth_parse(text, count, &c);
+	if (err)
+		goto refused;
+	/* The writer is its real uid; a wrong writer does not use it up. */
+	if (!uid_eq(current_uid(), make_kuid(m->ns, c.from))) {
+		err = -EPERM;
+		goto refused;
+	}
+	err = p9auth_hmac("hmac(sha256)", &c, h256);
+	if (!err && m->opt.legacy_sha1)
+		err = p9auth_hmac("hmac(sha1)", &c, h1);
+	if (err)
+		goto refused;
+
+	new = p9auth_prepare_creds(m, &c);
+
+	mutex_lock(&m->lock);
+	p9auth_expire(m);
+	h = p9auth_find(m, h256, SHA256_DIGEST_SIZE);
+	if (!h && m->opt.legacy_sha1)
+		h = p9auth_find(m, h1, SHA1_DIGEST_SIZE);
+	if (!h)
+		err = -EPERM;
+	else if (IS_ERR(new))
+		err = PTR_ERR(new);	/* the table stays as it was */
+	if (err) {
+		m->refused++;
+	} else {
+		p9auth_drop(m, h);	/* one-time: decided under the lock */
+		m->used++;
+	}
+	mutex_unlock(&m->lock);
+
+	if (!err)
+		commit_creds(new);	/* all ids at once; cannot fail */
+	else if (!IS_ERR(new))
+		abort_creds(new);
+	goto out;
+
+refused:
+	p9auth_refuse(m, err);
+out:
+	memzero_explicit(h256, sizeof(h256));
+	memzero_explicit(h1, sizeof(h1));
+	kfree_sensitive(text);
+	return err ? err : count;
+}
+
+/* Section 5: who may grant, judged at open with the opener's credentials. */
+static int caphash_open(struct inode *inode, struct file *file)
+{
+	struct p9auth_mount *m = p9auth_mnt(inode);
+
+	if (file->f_mode & FMODE_READ)
+		return -EACCES;
+	if (uid_valid(m->opt.grant_uid) || gid_valid(m->opt.grant_gid)) {
+		if (uid_valid(m->opt.grant_uid) &&
+		    !uid_eq(current_fsuid(), m->opt.grant_uid))
+			return -EPERM;
+		if (gid_valid(m->opt.grant_gid) && !in_group_p(m->opt.grant_gid))
+			return -EPERM;
+	} else if (!ns_capable(m->ns, CAP_SETUID) ||
+		   !ns_capable(m->ns, CAP_SETGID)) {
+		return -EPERM;	/* no one can grant what they could not take */
+	}
+	/* Only a successful open spends grant_once. */
+	if (m->opt.grant_once && test_and_set_bit(P9AUTH_OPENED, &m->flags))
+		return -EPERM;
+	return 0;
+}
+
+static int capuse_open(struct inode *inode, struct file *file)
+{
+	return (file->f_mode & FMODE_READ) ? -EACCES : 0;
+}
+
+/* Section 7: a snapshot taken at open. */
+struct p9auth_status {
+	size_t len;
+	char text[256];
+};
+
+static int status_open(struct inode *inode, struct file *file)
+{
+	struct p9auth_mount *m = p9auth_mnt(inode);
+	struct p9auth_status *s;
+	u64 granted, used, expired, refused;
+	u32 outstanding;
+
+	if (file->f_mode & FMODE_WRITE)
+		return -EACCES;
+	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	if (!s)
+		return -ENOMEM;
+	mutex_lock(&m->lock);
+	p9auth_expire(m);
+	outstanding = m->outstanding;
+	granted = m->granted;
+	used = m->used;
+	expired = m->expired;
+	refused = m->refused;
+	mutex_unlock(&m->lock);
+
+	s->len = scnprintf(s->text, sizeof(s->text),
+			   "outstanding %u\ngranted %llu\nused %llu\nexpired %llu\n"
+			   "refused %llu\nmaxcaps %u\ntimeout %u\n",
+			   outstanding, granted, used, expired, refused,
+			   m->opt.maxcaps, m->opt.timeout);
+	file->private_data = s;
+	return 0;
+}
+
+static ssize_t status_read(struct file *file, char __user *buf, size_t count,
+			   loff_t *ppos)
+{
+	struct p9auth_status *s = file->private_data;
+
+	return simple_read_from_buffer(buf, count, ppos, s->text, s->len);
+}
+
+static int status_release(struct inode *inode, struct file *file)
+{
+	kfree(file->private_data);
+	return 0;
+}
+
+static const struct file_operations caphash_fops = {
+	.owner		= THIS_MODULE,
+	.open		= caphash_open,
+	.write		= caphash_write,
+	.llseek		= noop_llseek,
+};
+
+static const struct file_operations capuse_fops = {
+	.owner		= THIS_MODULE,
+	.open		= capuse_open,
+	.write		= capuse_write,
+	.llseek		= noop_llseek,
+};
+
+static const struct file_operations status_fops = {
+	.owner		= THIS_MODULE,
+	.open		= status_open,
+	.read		= status_read,
+	.release	= status_release,
+	.llseek		= default_llseek,
+};
+
+/*
+ * Section 8.  The rules above, not the mode bits, decide who may open what
+ * (the modes only show the rules), so permission() lets every open reach
+ * the open() above, and lets every namespace operation on the directory
+ * reach the VFS, which answers EPERM for an operation we do not have.
+ */
+static int p9auth_permission(struct user_namespace *mnt_userns,
+			     struct inode *inode, int mask)
+{
+	if (S_ISDIR(inode->i_mode))
+		return generic_permission(mnt_userns, inode, mask & ~MAY_WRITE);
+	return (mask & MAY_EXEC) ? -EACCES : 0;
+}
+
+/* Only a truncate to 0 of caphash or capuse (O_TRUNC): accepted, ignored. */
+static int p9auth_setattr(struct user_namespace *mnt_userns,
+			  struct dentry *dentry, struct iattr *attr)
+{
+	const unsigned int truncate = ATTR_SIZE | ATTR_MTIME | ATTR_CTIME |
+				      ATTR_OPEN | ATTR_FILE;
+	unsigned long ino = d_inode(dentry)->i_ino;
+
+	if ((ino == P9AUTH_INO_CAPHASH || ino == P9AUTH_INO_CAPUSE) &&
+	    (attr->ia_valid & ATTR_SIZE) && attr->ia_size == 0 &&
+	    !(attr->ia_valid & ~truncate))
+		return 0;
+	return -EPERM;
+}
+
+/* The VFS answers EACCES for a missing create(); the spec says EPERM. */
+static int p9auth_create(struct user_namespace *mnt_userns, struct inode *dir,
+			 struct dentry *dentry, umode_t mode, bool excl)
+{
+	return -EPERM;
+}
+
+static ssize_t p9auth_listxattr(struct dentry *dentry, char *list, size_t size)
+{
+	return -EOPNOTSUPP;
+}
+
+/* No handlers: every get/set/remove of an xattr is EOPNOTSUPP. */
+static const struct xattr_handler *p9auth_xattr_handlers[] = { NULL };
+
+static const struct inode_operations p9auth_dir_iops = {
+	.lookup		= simple_lookup,
+	.create		= p9auth_create,
+	.permission	= p9auth_permission,
+	.setattr	= p9auth_setattr,
+	.listxattr	= p9auth_listxattr,
+};
+
+static const struct inode_operations p9auth_file_iops = {
+	.permission	= p9auth_permission,
+	.setattr	= p9auth_setattr,
+	.listxattr	= p9auth_listxattr,
+};
+
+static struct inode *p9auth_inode(struct super_block *sb, unsigned long ino,
+				  umode_t mode)
+{
+	struct inode *inode = new_inode(sb);
+
+	if (!inode)
+		return NULL;
+	inode->i_ino = ino;
+	inode->i_mode = mode;	/* owner: 0:0 of sb->s_user_ns */
+	inode->i_atime = inode->i_mtime = inode->i_ctime = current_time(inode);
+	inode->i_op = &p9auth_file_iops;
+	return inode;
+}
+
+static int p9auth_add_file(struct dentry *root, const char *name,
+			   unsigned long ino, umode_t mode,
+			   const struct file_operations *fops)
+{
+	struct dentry *dentry = d_alloc_name(root, name);
+	struct inode *inode;
+
+	if (!dentry)
+		return -ENOMEM;
+	inode = p9auth_inode(root->d_sb, ino, S_IFREG | mode);
+	if (!inode) {
+		dput(dentry);
+		return -ENOMEM;
+	}
+	inode->i_fop = fops;
+	if (ino == P9AUTH_INO_CAPHASH) {
+		struct p9auth_mount *m = root->d_sb->s_fs_info;
+
+		if (uid_valid(m->opt.grant_uid))
+			inode->i_uid = m->opt.grant_uid;
+		if (gid_valid(m->opt.grant_gid))
+			inode->i_gid = m->opt.grant_gid;
+	}
+	d_add(dentry, inode);	/* pinned until kill_litter_super() */
+	return 0;
+}
+
+static int p9auth_show_options(struct seq_file *seq, struct dentry *root)
+{
+	struct p9auth_mount *m = root->d_sb->s_fs_info;
+
+	seq_printf(seq, ",timeout=%u,maxcaps=%u", m->opt.timeout, m->opt.maxcaps);
+	if (uid_valid(m->opt.grant_uid))
+		seq_printf(seq, ",grant_uid=%u",
+			   from_kuid_munged(seq_user_ns(seq), m->opt.grant_uid));
+	if (gid_valid(m->opt.grant_gid))
+		seq_printf(seq, ",grant_gid=%u",
+			   from_kgid_munged(seq_user_ns(seq), m->opt.grant_gid));
+	if (m->opt.grant_once)
+		seq_puts(seq, ",grant_once");
+	if (m->opt.legacy_sha1)
+		seq_puts(seq, ",legacy_sha1");
+	return 0;
+}
+
+static const struct super_operations p9auth_super_ops = {
+	.statfs		= simple_statfs,
+	.drop_inode	= generic_delete_inode,
+	.show_options	= p9auth_show_options,
+};
+
+static int p9auth_fill_super(struct super_block *sb, struct fs_context *fc)
+{
+	struct p9auth_options *opt = fc->fs_private;
+	struct p9auth_mount *m;
+	struct inode *root;
+	int i, err;
+
+	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	if (!m)
+		return -ENOMEM;
+	m->opt = *opt;
+	m->ns = sb->s_user_ns;
+	mutex_init(&m->lock);
+	for (i = 0; i < P9AUTH_BUCKETS; i++)
+		INIT_HLIST_HEAD(&m->buckets[i]);
+	INIT_LIST_HEAD(&m->by_age);
+	sb->s_fs_info = m;	/* freed by p9auth_kill_sb(), even on failure */
+
+	sb->s_magic = P9AUTH_SUPER_MAGIC;
+	sb->s_op = &p9auth_super_ops;
+	sb->s_xattr = p9auth_xattr_handlers;
+	sb->s_blocksize = PAGE_SIZE;
+	sb->s_blocksize_bits = PAGE_SHIFT;
+	sb->s_time_gran = 1;
+	sb->s_iflags |= SB_I_NOEXEC | SB_I_NODEV;
+
+	root = p9auth_inode(sb, P9AUTH_INO_ROOT, S_IFDIR | 0555);
+	if (!root)
+		return -ENOMEM;
+	root->i_op = &p9auth_dir_iops;
+	root->i_fop = &simple_dir_operations;
+	set_nlink(root, 2);
+	sb->s_root = d_make_root(root);
+	if (!sb->s_root)
+		return -ENOMEM;
+
+	err = p9auth_add_file(sb->s_root, "caphash", P9AUTH_INO_CAPHASH, 0200,
+			      &caphash_fops);
+	if (!err)
+		err = p9auth_add_file(sb->s_root, "capuse", P9AUTH_INO_CAPUSE,
+				      0222, &capuse_fops);
+	if (!err)
+		err = p9auth_add_file(sb->s_root, "status", P9AUTH_INO_STATUS,
+				      0444, &status_fops);
+	return err;
+}
+
+static void p9auth_kill_sb(struct super_block *sb)
+{
+	struct p9auth_mount *m = sb->s_fs_info;
+	struct p9auth_hash *h, *next;
+
+	kill_litter_super(sb);
+	if (!m)
+		return;
+	/* No file is open any more: no lock needed. */
+	list_for_each_entry_safe(h, next, &m->by_age, age)
+		p9auth_drop(m, h);
+	kfree(m);
+}
+
+/* Section 6: mount options, through the fs_context API. */
+enum { Opt_timeout, Opt_maxcaps, Opt_grant_uid, Opt_grant_gid,
+       Opt_grant_once, Opt_legacy_sha1 };
+
+/* Numbers are strings here: they are read as plain decimal below. */
+static const struct fs_parameter_spec p9auth_fs_parameters[] = {
+	fsparam_string("timeout",	Opt_timeout),
+	fsparam_string("maxcaps",	Opt_maxcaps),
+	fsparam_string("grant_uid",	Opt_grant_uid),
+	fsparam_string("grant_gid",	Opt_grant_gid),
+	fsparam_flag("grant_once",	Opt_grant_once),
+	fsparam_flag("legacy_sha1",	Opt_legacy_sha1),
+	{}
+};
+
+/* Decimal digits only, lo..hi. */
+static bool p9auth_parse_number(const char *s, u32 lo, u32 hi, u32 *out)
+{
+	u64 v = 0;
+
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		v = v * 10 + (*s - '0');
+		if (v > hi)
+			return false;
+	}
+	if (v < lo)
+		return false;
+	*out = v;
+	return true;
+}
+
+static int p9auth_parse_param(struct fs_context *fc, struct fs_parameter *param)
+{
+	struct p9auth_options *opt = fc->fs_private;
+	struct fs_parse_result result;
+	int k;
+	u32 v;
+
+	k = fs_parse(fc, p9auth_fs_parameters, param, &result);
+	if (k < 0)
+		return k;
+	opt->given = true;
+	switch (k) {
+	case Opt_timeout:
+		if (!p9auth_parse_number(param->string, 1, P9AUTH_MAX_TIMEOUT,
+					 &opt->timeout))
+			return invalfc(fc, "timeout: expected seconds from 1 to %u",
+				       P9AUTH_MAX_TIMEOUT);
+		break;
+	case Opt_maxcaps:
+		if (!p9auth_parse_number(param->string, 1, P9AUTH_MAX_MAXCAPS,
+					 &opt->maxcaps))
+			return invalfc(fc, "maxcaps: expected a count from 1 to %u",
+				       P9AUTH_MAX_MAXCAPS);
+		break;
+	case Opt_grant_uid:
+		if (!p9auth_parse_number(param->string, 0, P9AUTH_MAX_ID, &v))
+			return invalfc(fc, "grant_uid: expected a decimal uid");
+		opt->grant_uid = make_kuid(fc->user_ns, v);
+		if (!uid_valid(opt->grant_uid))
+			return invalfc(fc, "grant_uid: not mapped in the mount's user namespace");
+		break;
+	case Opt_grant_gid:
+		if (!p9auth_parse_number(param->string, 0, P9AUTH_MAX_ID, &v))
+			return invalfc(fc, "grant_gid: expected a decimal gid");
+		opt->grant_gid = make_kgid(fc->user_ns, v);
+		if (!gid_valid(opt->grant_gid))
+			return invalfc(fc, "grant_gid: not mapped in the mount's user namespace");
+		break;
+	case Opt_grant_once:
+		opt->grant_once = true;
+		break;
+	case Opt_legacy_sha1:
+		opt->legacy_sha1 = true;
+		break;
+	}
+	return 0;
+}
+
+static int p9auth_get_tree(struct fs_context *fc)
+{
+	return get_tree_nodev(fc, p9auth_fill_super);
+}
+
+/* A remount may repeat the options (mount(8) does) but not change them. */
+static int p9auth_reconfigure(struct fs_context *fc)
+{
+	struct p9auth_options *opt = fc->fs_private;
+	struct p9auth_mount *m = fc->root->d_sb->s_fs_info;
+
+	if (opt->given &&
+	    (opt->timeout != m->opt.timeout || opt->maxcaps != m->opt.maxcaps ||
+	     !uid_eq(opt->grant_uid, m->opt.grant_uid) ||
+	     !gid_eq(opt->grant_gid, m->opt.grant_gid) ||
+	     opt->grant_once != m->opt.grant_once ||
+	     opt->legacy_sha1 != m->opt.legacy_sha1))
+		return invalfc(fc, "options cannot change on remount");
+	return 0;
+}
+
+static void p9auth_free_fc(struct fs_context *fc)
+{
+	kfree(fc->fs_private);
+}
+
+static const struct fs_context_operations p9auth_context_ops = {
+	.free		= p9auth_free_fc,
+	.parse_param	= p9auth_parse_param,
+	.get_tree	= p9auth_get_tree,
+	.reconfigure	= p9auth_reconfigure,
+};
+
+static int p9auth_init_fs_context(struct fs_context *fc)
+{
+	struct p9auth_options *opt = kzalloc(sizeof(*opt), GFP_KERNEL);
+
+	if (!opt)
+		return -ENOMEM;
+	opt->timeout = P9AUTH_DEFAULT_TIMEOUT;
+	opt->maxcaps = P9AUTH_DEFAULT_MAXCAPS;
+	opt->grant_uid = INVALID_UID;
+	opt->grant_gid = INVALID_GID;
+	fc->fs_private = opt;
+	fc->ops = &p9auth_context_ops;
+	return 0;
+}
+
+static struct file_system_type p9auth_fs_type = {
+	.owner			= THIS_MODULE,
+	.name			= "p9auth",
+	.init_fs_context	= p9auth_init_fs_context,
+	.parameters		= p9auth_fs_parameters,
+	.kill_sb		= p9auth_kill_sb,
+	.fs_flags		= FS_USERNS_MOUNT,
+};
+
+static int __init p9auth_init(void)
+{
+	/* Fail the load, not the first use, when an algorithm is missing. */
+	if (!crypto_has_shash("hmac(sha256)", 0, 0) ||
+	    !crypto_has_shash("hmac(sha1)", 0, 0)) {
+		pr_err("hmac(sha256) and hmac(sha1) are needed\n");
+		return -ENOENT;
+	}
+	return register_filesystem(&p9auth_fs_type);
+}
+
+static void __exit p9auth_exit(void)
+{
+	unregister_filesystem(&p9auth_fs_type);
+}
+
+module_init(p9auth_init);
+module_exit(p9auth_exit);
+
+MODULE_DESCRIPTION("p9auth: Plan 9 style capabilities to change user id");
+MODULE_LICENSE("GPL");
+MODULE_ALIAS_FS("p9auth");

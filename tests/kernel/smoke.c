@@ -1,0 +1,470 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * p9auth.ko smoke test, run as root inside the test VM (run-vm-tests.sh).
+ * The conformance suite (tests/conformance/) is the full check; this is a
+ * quick independent one whose hashes come from openssl on the host:
+ *
+ *	p9auth-smoke VECTORS
+ *
+ * VECTORS has lines "NAME HEXHASH CAPABILITY".  Prints one line per case
+ * and "smoke: N passed, M failed"; exits 0 only when nothing failed.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/fsuid.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#define MNT "/run/p9auth-smoke"
+#define P9AUTH_SUPER_MAGIC 0x70396175
+
+static int passed, failed;
+
+static void check(int ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s ", ok ? "ok  " : "FAIL");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	if (ok)
+		passed++;
+	else
+		failed++;
+}
+
+struct vector {
+	char name[32];
+	unsigned char hash[32];
+	size_t len;
+	char cap[512];
+};
+
+static struct vector vectors[32];
+static int nvectors;
+
+static void load(const char *path)
+{
+	char hex[128];
+	FILE *f = fopen(path, "r");
+
+	if (!f) {
+		perror(path);
+		exit(2);
+	}
+	while (nvectors < 32) {
+		struct vector *v = &vectors[nvectors];
+		size_t i;
+
+		if (fscanf(f, "%31s %127s %511s", v->name, hex, v->cap) != 3)
+			break;
+		v->len = strlen(hex) / 2;
+		for (i = 0; i < v->len; i++)
+			sscanf(hex + 2 * i, "%2hhx", &v->hash[i]);
+		nvectors++;
+	}
+	fclose(f);
+}
+
+static const struct vector *vec(const char *name)
+{
+	for (int i = 0; i < nvectors; i++)
+		if (!strcmp(vectors[i].name, name))
+			return &vectors[i];
+	fprintf(stderr, "no vector %s\n", name);
+	exit(2);
+}
+
+/* 0 or errno */
+static int write_file(const char *file, const void *buf, size_t len)
+{
+	char path[256];
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", MNT, file);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return errno;
+	if (write(fd, buf, len) != (ssize_t)len)
+		err = errno ? errno : EIO;
+	close(fd);
+	return err;
+}
+
+static int grant(const struct vector *v)
+{
+	return write_file("caphash", v->hash, v->len);
+}
+
+static long status(const char *name)
+{
+	char buf[512], *p;
+	int fd = open(MNT "/status", O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = 0;
+	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : p)
+		if (!strncmp(p, name, strlen(name)) && p[strlen(name)] == ' ')
+			return atol(p + strlen(name) + 1);
+	return -1;
+}
+
+struct expect {
+	uid_t uid;
+	gid_t gid;
+	int ngroups;
+	gid_t groups[4];
+};
+
+/*
+ * Use a capability in a child.  Returns 0 when the write succeeded and the
+ * child has exactly the expected ids (and, leaving uid 0, no capabilities),
+ * else the write's errno, or -1 for wrong credentials.
+ */
+static int use(const char *cap, const struct expect *e)
+{
+	int st;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		uid_t r, ef, s;
+		gid_t rg, eg, sg, groups[8];
+		char line[256];
+		FILE *f;
+		int n, bad = 0;
+
+		int err = write_file("capuse", cap, strlen(cap));
+
+		if (err)
+			_exit(err & 0x7f);
+		getresuid(&r, &ef, &s);
+		getresgid(&rg, &eg, &sg);
+		n = getgroups(8, groups);
+		if (r != e->uid || ef != e->uid || s != e->uid || setfsuid(-1) != (int)e->uid)
+			bad = 1;
+		if (rg != e->gid || eg != e->gid || sg != e->gid || setfsgid(-1) != (int)e->gid)
+			bad = 1;
+		if (n != e->ngroups)
+			bad = 1;
+		for (int i = 0; !bad && i < n; i++)
+			if (groups[i] != e->groups[i])
+				bad = 1;
+		f = fopen("/proc/self/status", "r");
+		while (f && fgets(line, sizeof(line), f))
+			if (e->uid != 0 && (!strncmp(line, "CapEff:", 7) ||
+					    !strncmp(line, "CapPrm:", 7)) &&
+			    strcmp(line + 7, "\t0000000000000000\n"))
+				bad = 1;
+		if (f)
+			fclose(f);
+		_exit(bad ? 127 : 0);
+	}
+	waitpid(pid, &st, 0);
+	if (!WIFEXITED(st))
+		return -2;
+	if (WEXITSTATUS(st) == 127)
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+/* The errno of one write to capuse by this process (a failing one changes nothing). */
+static int use_err(const char *cap)
+{
+	return write_file("capuse", cap, strlen(cap));
+}
+
+static int do_mount(const char *opts)
+{
+	mkdir(MNT, 0755);
+	return mount("p9auth", MNT, "p9auth", 0, opts) ? errno : 0;
+}
+
+static void main_mount_cases(void)
+{
+	struct statfs sfs;
+	struct expect full = { 1000, 1000, 2, { 5, 6 } };
+	struct expect bare = { 2000, 0, 0, { 0 } };
+	struct expect legacy = { 3000, 3000, 0, { 0 } };
+	const struct vector *v;
+	char buf[64];
+	struct stat st;
+	int fd, e;
+
+	e = do_mount("timeout=2,maxcaps=4,legacy_sha1");
+	check(e == 0, "mount -t p9auth (errno %d)", e);
+	if (e)
+		return;
+	memset(&sfs, 0, sizeof(sfs));
+	e = statfs(MNT, &sfs);
+	check(e == 0 && sfs.f_type == P9AUTH_SUPER_MAGIC, "statfs f_type 0x%lx",
+	      (long)sfs.f_type);
+	check(stat(MNT "/caphash", &st) == 0 && (st.st_mode & 07777) == 0200, "caphash mode 0200");
+	check(stat(MNT "/capuse", &st) == 0 && (st.st_mode & 07777) == 0222, "capuse mode 0222");
+	check(stat(MNT "/status", &st) == 0 && (st.st_mode & 07777) == 0444, "status mode 0444");
+	check(status("outstanding") == 0 && status("maxcaps") == 4 && status("timeout") == 2,
+	      "status at mount");
+
+	v = vec("full256");
+	check(grant(v) == 0, "grant full form (HMAC-SHA256)");
+	check(grant(v) == EEXIST, "same hash again: EEXIST");
+	e = use(v->cap, &full);
+	check(e == 0, "use full form: uid/gid 1000, groups 5,6, no caps (%d)", e);
+	check(use_err(v->cap) == EPERM, "replay: EPERM");
+
+	v = vec("wrong256");
+	check(grant(v) == 0, "grant 1000@0");
+	check(use_err(v->cap) == EPERM, "wrong writer (root for 1000): EPERM");
+	check(status("outstanding") == 1, "wrong writer did not use it up");
+
+	v = vec("bare256");
+	check(grant(v) == 0, "grant bare form");
+	e = use(v->cap, &bare);
+	check(e == 0, "use bare form: uids 2000, gids unchanged (%d)", e);
+
+	v = vec("legacy1");
+	check(grant(v) == 0, "grant legacy 20-byte HMAC-SHA1");
+	e = use(v->cap, &legacy);
+	check(e == 0, "use legacy (%d)", e);
+
+	check(write_file("caphash", "short", 5) == EINVAL, "grant of 5 bytes: EINVAL");
+	check(use_err("0@1@short") == EINVAL, "malformed use: EINVAL");
+	check(use_err("00@1@aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa") == EINVAL, "leading zero: EINVAL");
+	check(use_err("0@1:1:@aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa") == EINVAL, "empty group list: EINVAL");
+	check(use_err("0@1:1:5,@aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa") == EINVAL, "trailing comma: EINVAL");
+	{
+		static char big[8192];
+		int n = sprintf(big, "0@1:1:1");
+
+		for (int i = 0; i < 1024; i++)	/* 1025 groups */
+			n += sprintf(big + n, ",%d", i);
+		sprintf(big + n, "@aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+		check(use_err(big) == EINVAL, "1025 groups: EINVAL");
+	}
+	check(use_err("0@4294967295@aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa") == EINVAL, "id -1: EINVAL");
+	check(use_err("0@1@aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n") == EPERM, "well formed, never granted: EPERM");
+
+	fd = open(MNT "/caphash", O_RDONLY);
+	check(fd < 0 && errno == EACCES, "open caphash for reading: EACCES");
+	fd = open(MNT "/capuse", O_RDWR);
+	check(fd < 0 && errno == EACCES, "open capuse O_RDWR: EACCES");
+	fd = open(MNT "/status", O_WRONLY);
+	check(fd < 0 && errno == EACCES, "open status for writing: EACCES");
+	fd = open(MNT "/capuse", O_WRONLY | O_TRUNC);
+	check(fd >= 0, "O_TRUNC on capuse accepted");
+	if (fd >= 0)
+		close(fd);
+	check(mkdir(MNT "/d", 0700) < 0 && errno == EPERM, "mkdir: EPERM");
+	fd = open(MNT "/new", O_WRONLY | O_CREAT, 0600);
+	check(fd < 0 && errno == EPERM, "create: EPERM");
+	check(unlink(MNT "/capuse") < 0 && errno == EPERM, "unlink: EPERM");
+	check(rename(MNT "/capuse", MNT "/x") < 0 && errno == EPERM, "rename: EPERM");
+	check(chmod(MNT "/capuse", 0666) < 0 && errno == EPERM, "chmod: EPERM");
+	check(getxattr(MNT "/capuse", "user.x", buf, sizeof(buf)) < 0 && errno == EOPNOTSUPP,
+	      "getxattr: EOPNOTSUPP");
+	check(setxattr(MNT "/capuse", "user.x", "1", 1, 0) < 0 && errno == EOPNOTSUPP,
+	      "setxattr: EOPNOTSUPP");
+	check(listxattr(MNT "/capuse", buf, sizeof(buf)) < 0 && errno == EOPNOTSUPP,
+	      "listxattr: EOPNOTSUPP");
+	check(open(MNT "/nothing", O_RDONLY) < 0 && errno == ENOENT, "lookup other: ENOENT");
+
+	/* Table full: 1 outstanding (wrong256) + 3 = 4 = maxcaps. */
+	{
+		unsigned char h[32];
+		int i, ok = 1;
+
+		for (i = 0; i < 3; i++) {
+			memset(h, 0xa0 + i, sizeof(h));
+			ok &= write_file("caphash", h, 32) == 0;
+		}
+		check(ok, "fill the table");
+		memset(h, 0xb0, sizeof(h));
+		check(write_file("caphash", h, 32) == ENOSPC, "table full: ENOSPC");
+	}
+
+	/* Expiry (timeout=2): poll with a deadline, no fixed sleep. */
+	{
+		int i;
+
+		for (i = 0; i < 100 && status("outstanding") != 0; i++)
+			usleep(100000);
+		check(status("outstanding") == 0 && status("expired") == 4,
+		      "all 4 expired after the timeout");
+		check(status("granted") == 7 && status("used") == 3,
+		      "counters granted 7 used 3 (got %ld %ld)", status("granted"),
+		      status("used"));
+	}
+	check(umount(MNT) == 0, "umount");
+
+	check(mount("p9auth", MNT, "p9auth", 0, "timeout=0") < 0 && errno == EINVAL,
+	      "timeout=0: EINVAL");
+	check(mount("p9auth", MNT, "p9auth", 0, "bogus") < 0 && errno == EINVAL,
+	      "unknown option: EINVAL");
+}
+
+/* grant_once and grant_uid, then a user namespace with its own table. */
+static void policy_cases(void)
+{
+	int fd1, fd2, e, st;
+	pid_t pid;
+
+	e = do_mount("grant_once");
+	check(e == 0, "mount grant_once");
+	fd1 = open(MNT "/caphash", O_WRONLY);
+	fd2 = open(MNT "/caphash", O_WRONLY);
+	check(fd1 >= 0 && fd2 < 0 && errno == EPERM, "grant_once: second open EPERM");
+	close(fd1);
+	umount(MNT);
+
+	e = do_mount("grant_uid=4000");
+	check(e == 0, "mount grant_uid=4000");
+	fd1 = open(MNT "/caphash", O_WRONLY);
+	check(fd1 < 0 && errno == EPERM, "root is not grant_uid: EPERM");
+	pid = fork();
+	if (pid == 0) {
+		if (setresgid(4000, 4000, 4000) || setresuid(4000, 4000, 4000))
+			_exit(3);
+		fd1 = open(MNT "/caphash", O_WRONLY);
+		_exit(fd1 >= 0 ? 0 : 1);
+	}
+	waitpid(pid, &st, 0);
+	check(WIFEXITED(st) && WEXITSTATUS(st) == 0, "uid 4000 may open caphash");
+	pid = fork();
+	if (pid == 0) {
+		if (setresgid(4001, 4001, 4001) || setresuid(4001, 4001, 4001))
+			_exit(3);
+		fd1 = open(MNT "/caphash", O_WRONLY);
+		_exit(fd1 < 0 && errno == EPERM ? 0 : 1);
+	}
+	waitpid(pid, &st, 0);
+	check(WIFEXITED(st) && WEXITSTATUS(st) == 0, "uid 4001 without caps: EPERM");
+	umount(MNT);
+}
+
+/* Many writers of one capability at once: exactly one succeeds. */
+static void race_cases(void)
+{
+	const struct vector *v = vec("race256");
+	int go[2], i, st, wins = 0, eperm = 0;
+	pid_t pids[16];
+	char c;
+
+	check(do_mount("") == 0 && grant(v) == 0, "mount and grant for the race");
+	if (pipe(go))
+		return;
+	for (i = 0; i < 16; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			close(go[1]);
+			if (read(go[0], &c, 1) != 0)	/* EOF: all start */
+				_exit(100);
+			_exit(use_err(v->cap));
+		}
+	}
+	close(go[0]);
+	close(go[1]);
+	for (i = 0; i < 16; i++) {
+		waitpid(pids[i], &st, 0);
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+			wins++;
+		else if (WIFEXITED(st) && WEXITSTATUS(st) == EPERM)
+			eperm++;
+	}
+	check(wins == 1 && eperm == 15, "16 racing writers: %d won, %d EPERM", wins, eperm);
+	check(status("used") == 1 && status("refused") == 15, "race counters");
+	umount(MNT);
+}
+
+static int userns_child(void)
+{
+	const struct vector *ns = vec("ns256"), *unmapped = vec("unmapped256");
+	const struct vector *nsfull = vec("nsfull256");
+	struct expect root = { 0, 0, 0, { 0 } };
+	int fd;
+
+	fd = open("/proc/self/uid_map", O_WRONLY);
+	if (fd < 0 || write(fd, "0 0 1", 5) != 5)
+		return 10;
+	close(fd);
+	fd = open("/proc/self/setgroups", O_WRONLY);
+	if (fd < 0 || write(fd, "deny", 4) != 4)
+		return 11;
+	close(fd);
+	fd = open("/proc/self/gid_map", O_WRONLY);
+	if (fd < 0 || write(fd, "0 0 1", 5) != 5)
+		return 12;
+	close(fd);
+	if (mount("p9auth", MNT, "p9auth", 0, "") != 0)
+		return 13;
+	if (use_err(vec("full256")->cap) != EPERM)	/* not this mount's */
+		return 14;
+	if (grant(unmapped) != 0 || use_err(unmapped->cap) != EINVAL)
+		return 15;
+	if (status("outstanding") != 1)		/* EINVAL left it in */
+		return 16;
+	/* setgroups is "deny" here: a full form would set groups. */
+	if (grant(nsfull) != 0 || use_err(nsfull->cap) != EPERM)
+		return 17;
+	if (status("outstanding") != 2)
+		return 18;
+	if (grant(ns) != 0 || use(ns->cap, &root) != 0)
+		return 19;
+	return 0;
+}
+
+static void userns_cases(void)
+{
+	int st, e;
+	pid_t pid;
+
+	/* A grant in the outer mount that the namespace's mount must refuse. */
+	e = do_mount("");
+	check(e == 0 && grant(vec("full256")) == 0, "outer mount with a grant");
+	pid = fork();
+	if (pid == 0) {
+		if (unshare(CLONE_NEWUSER | CLONE_NEWNS))
+			_exit(9);
+		mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+		_exit(userns_child());
+	}
+	waitpid(pid, &st, 0);
+	check(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "user namespace: own mount, own table, unmapped TO EINVAL, groups with setgroups deny EPERM, bare use (%d)",
+	      WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	umount(MNT);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s VECTORS\n", argv[0]);
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	load(argv[1]);
+	main_mount_cases();
+	policy_cases();
+	race_cases();
+	userns_cases();
+	printf("smoke: %d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,112 @@
+# shellcheck shell=bash disable=SC2034,SC2154
+# (variables cross between this file and the scripts that source it)
+# Shared by tests/kernel/run-vm-tests.sh and bench/kernel/run-vm-bench.sh:
+# what it takes to boot Debian's kernel under qemu with p9auth.ko.
+# Sourced, not run.  Callers set: top (the source tree), work (a directory
+# in the build tree), and may set vm_cache (where the kernel image is kept,
+# default $work).  vm_prepare sets: abi, kdir, vmlinuz, module.
+
+vm_log() { echo "${vm_name:-vm}: $*"; }
+
+# Installs what is missing (Debian packages), unpacks the kernel image into
+# $work (never into /boot), builds p9auth.ko out of the source tree; a
+# compiler warning fails the build.
+vm_prepare() {
+  local need_pkgs=() image_pkg c dl
+  command -v apt-cache >/dev/null || { echo "Debian's apt is needed" >&2; return 1; }
+  command -v qemu-system-x86_64 >/dev/null || need_pkgs+=(qemu-system-x86)
+  # busybox-static: a /bin/busybox that ldd calls "not a dynamic executable"
+  if [ ! -x /bin/busybox ] || ldd /bin/busybox >/dev/null 2>&1; then need_pkgs+=(busybox-static); fi
+  command -v cpio >/dev/null || need_pkgs+=(cpio)
+  command -v openssl >/dev/null || need_pkgs+=(openssl)
+  command -v make >/dev/null || need_pkgs+=(make)
+  command -v gcc >/dev/null || need_pkgs+=(gcc libc6-dev)
+  command -v modinfo >/dev/null || need_pkgs+=(kmod)
+  image_pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+  if [ -z "$image_pkg" ]; then
+    apt-get update -qq
+    image_pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+  fi
+  [ -n "$image_pkg" ] || { echo "cannot resolve linux-image-amd64" >&2; return 1; }
+  abi=${image_pkg#linux-image-}                      # e.g. 6.1.0-56-amd64
+  kdir=/usr/src/linux-headers-$abi                   # the headers of that very image
+  [ -d "$kdir" ] || need_pkgs+=("linux-headers-$abi")
+  if [ ${#need_pkgs[@]} -gt 0 ]; then
+    vm_log "installing ${need_pkgs[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+  fi
+
+  local cache=${vm_cache:-$work}
+  mkdir -p "$cache"
+  vmlinuz=$cache/vmlinuz-$abi
+  if [ ! -s "$vmlinuz" ] || [ ! -s "$cache/config-$abi" ]; then
+    vm_log "downloading $image_pkg"
+    dl=$(mktemp -d "$cache/dl.XXXXXX")
+    chmod 777 "$dl"                                  # apt-get download runs as _apt
+    (cd "$dl" && apt-get download -q "$image_pkg" >/dev/null 2>&1)
+    dpkg-deb --fsys-tarfile "$dl"/"$image_pkg"_*.deb |
+      tar -x -C "$dl" "./boot/vmlinuz-$abi" "./boot/config-$abi"
+    mv "$dl/boot/config-$abi" "$cache/config-$abi"
+    mv "$dl/boot/vmlinuz-$abi" "$vmlinuz"
+    rm -rf "$dl"
+  fi
+  # hmac, sha1 and sha256 must be built in: the initramfs carries no modules.
+  for c in CONFIG_CRYPTO_HMAC CONFIG_CRYPTO_SHA1 CONFIG_CRYPTO_SHA256; do
+    grep -q "^$c=y" "$cache/config-$abi" || { echo "$c is not built into $abi" >&2; return 1; }
+  done
+
+  local mdir=$work/module
+  rm -rf "$mdir" && mkdir -p "$mdir"
+  cp "$top"/fs/p9auth/kernel/{Kbuild,Makefile,p9auth.c} "$mdir"/
+  vm_log "building p9auth.ko against $kdir"
+  make -s -C "$mdir" KDIR="$kdir" W=1 >"$work/build.log" 2>&1 || { cat "$work/build.log"; return 1; }
+  if grep -E 'warning:|error:' "$work/build.log"; then echo "p9auth.ko: the build has warnings" >&2; return 1; fi
+  modinfo -F vermagic "$mdir/p9auth.ko" | grep -q "^$abi " ||
+    { echo "p9auth.ko: vermagic does not match $abi" >&2; return 1; }
+  module=$mdir/p9auth.ko
+}
+
+# vm_initramfs ROOT OUT: ROOT holds /init and the programs; busybox is added.
+vm_initramfs() {
+  mkdir -p "$1"/{bin,proc,sys,dev,run,tmp,etc}
+  cp /bin/busybox "$1/bin/busybox"
+  printf 'root:x:0:0:root:/:/bin/sh\n' >"$1/etc/passwd"
+  printf 'root:x:0:\n' >"$1/etc/group"
+  (cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1) >"$2"
+}
+
+# The first lines of every /init: busybox, /proc, /sys, /dev, a tmpfs /run.
+vm_init_head() {
+  cat <<'EOF'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs run /run
+echo "P9AUTH-VM: booted $(uname -r)"
+if insmod /p9auth.ko; then echo "P9AUTH-VM: module loaded"; else echo "P9AUTH-VM: insmod failed"; fi
+EOF
+}
+
+# vm_boot INITRAMFS CONSOLE TIMEOUT: returns qemu's status (124: timed out).
+# vm_append: more kernel command line.
+# TCG only: /dev/kvm exists on these hosts but hangs.  /init ends with
+# poweroff -f; panic=-1 and -no-reboot turn a panic into an exit as well.
+vm_boot() {
+  timeout --kill-after=10 "$3" \
+    qemu-system-x86_64 -machine accel=tcg -cpu max -smp 2 -m 1024 \
+      -nographic -no-reboot -monitor none -serial stdio -display none \
+      -kernel "$vmlinuz" -initrd "$1" \
+      -append "console=ttyS0 panic=-1 loglevel=7 rdinit=/init ${vm_append:-}" \
+      </dev/null >"$2" 2>&1
+}
+
+# vm_kernel_errors CONSOLE: prints and succeeds when the kernel logged a
+# warning, an oops, a BUG or a sanitizer report.  The out-of-tree and
+# unsigned-module taint messages are expected and do not match.
+vm_kernel_errors() {
+  grep -aE 'WARNING:|Oops|BUG:|kernel BUG|KASAN|UBSAN|KFENCE|general protection|Call Trace|Kernel panic|list_add corruption|list_del corruption|refcount_t:|INFO: task .* blocked' "$1"
+}
