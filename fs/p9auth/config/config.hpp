@@ -1,0 +1,34 @@
+// /etc/p9auth/p9auth.conf: the root-owned settings every program of the
+// product shares. Nothing that matters to security comes from anywhere else.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "error.hpp"
+
+namespace p9auth {
+
+inline constexpr const char* kConfigPath = "/etc/p9auth/p9auth.conf";
+inline constexpr const char* kDefaultMountpoint = "/run/p9auth";
+inline constexpr const char* kDefaultFactotumSocket = "/run/p9auth-factotum.sock";
+
+struct Config {
+    std::string mountpoint = kDefaultMountpoint;            // where the p9auth filesystem is mounted
+    std::string factotum_socket = kDefaultFactotumSocket;   // where factotum listens
+};
+
+// Parses the text: "name value" lines, '#' comments, blank lines. Unknown
+// names and bad values are errors (fail closed), with the line number.
+Expected<Config> parse_config(std::string_view text);
+
+// Reads kConfigPath (or path) after checking that it and every directory
+// above it are owned by uid 0 and writable by nobody else, as doas does.
+// A missing file means the defaults.
+Expected<Config> load_config(const char* path = kConfigPath);
+
+// An absolute, normalised path without white space or control characters
+// (so it reads the same in /proc/self/mountinfo).
+bool is_clean_absolute_path(std::string_view p);
+
+}  // namespace p9auth
