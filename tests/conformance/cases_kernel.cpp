@@ -1,0 +1,60 @@
+// Kernel module only: refusals that depend on the writer's user namespace
+// (spec section 4, "Kernel module only, also refused before the table is
+// touched").
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "registry.hpp"
+#include "support.hpp"
+
+namespace conformance {
+namespace {
+
+bool write_proc(const char* path, std::string_view text) {
+    const int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    ::close(fd);
+    return ok;
+}
+
+// As alice, in a user namespace of her own that maps only her (ns 0 = 2001)
+// and denies setgroups: the errno of writing capability to capuse.
+int use_from_own_userns(const std::string& mount, const std::string& capability) {
+    return run_as(alice(), [&] {
+        // Changing uids made this process non-dumpable, which would leave
+        // its /proc/self files owned by root.
+        if (::prctl(PR_SET_DUMPABLE, 1) != 0 || ::unshare(CLONE_NEWUSER) != 0) return 230;
+        if (!write_proc("/proc/self/setgroups", "deny") || !write_proc("/proc/self/uid_map", "0 2001 1\n") ||
+            !write_proc("/proc/self/gid_map", "0 2001 1\n"))
+            return 231;
+        return write_file(mount + "/capuse", capability);
+    });
+}
+
+CONFORMANCE_CASE(kernel_userns_refusals, "use/kernel-writer-userns-refusals", kKernelOnly) {
+    Mount m;
+    const auto unmapped_to = target(kBob);
+    const auto full_to = target(kAlice, kAlice, {kStaff});
+    const Grant unmapped = make(kAlice, unmapped_to);
+    const Grant full = make(kAlice, full_to);
+    check_errno(m.grant(unmapped.hash), 0, "grant 2001@2002");
+    check_errno(m.grant(full.hash), 0, "grant 2001@2001:2001:2100");
+    const int e1 = use_from_own_userns(m.path(), unmapped.capability);
+    check(e1 != 230 && e1 != 231, "cannot set up a user namespace as uid 2001 (" + std::to_string(e1) + ")");
+    check_errno(e1, EINVAL, "TO uid 2002 not mapped in the writer's user namespace");
+    check_errno(use_from_own_userns(m.path(), full.capability), EPERM, "full form with setgroups denied");
+    const Status s = m.status();
+    check(s.outstanding == 2 && s.used == 0 && s.refused == 2, "counters: " + describe(s));
+    check_became(use_direct(alice(), unmapped.capability, m.path()), expected_after(alice(), unmapped_to), false,
+                 "2001@2002 from the initial namespace");
+    check_became(use_direct(alice(), full.capability, m.path()), expected_after(alice(), full_to), false,
+                 "2001@2001:2001:2100 from the initial namespace");
+}
+
+}  // namespace
+}  // namespace conformance

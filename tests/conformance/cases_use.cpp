@@ -1,0 +1,254 @@
+// Use: a granted capability makes its FROM user exactly its TO, once
+// (spec sections 1 and 4).
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "registry.hpp"
+#include "support.hpp"
+
+namespace conformance {
+namespace {
+
+// Grants from -> to, uses it natively (and via p9use on the kernel too,
+// when one is given), checks the exact credentials and the counters.
+void grant_and_use(const Ids& from, const p9auth::Target& to, const std::string& what) {
+    auto run = [&](bool via_p9use) {
+        Mount m;
+        const Grant g = make(from.uid, to);
+        check_errno(m.grant(g.hash), 0, what + ": grant");
+        const UseResult r = via_p9use ? use_via_p9use(from, g.capability) : use_direct(from, g.capability, m.path());
+        check_became(r, expected_after(from, to), via_p9use, what + (via_p9use ? " (p9use)" : " (direct write)"));
+        const Status s = m.status();
+        check(s.outstanding == 0 && s.granted == 1 && s.used == 1 && s.refused == 0,
+              what + ": counters after one use: " + describe(s));
+    };
+    run(fuse());
+    if (kernel() && !config().p9use.empty()) run(true);
+}
+
+CONFORMANCE_CASE(use_full_form, "use/full-form-sets-exact-ids", kBoth) {
+    grant_and_use(alice(), target(kBob, kBob, {kStaff, kDev, kAudio}), "2001@2002:2002:2100,2101,2102");
+}
+
+CONFORMANCE_CASE(use_full_form_order, "use/full-form-groups-any-order", kBoth) {
+    grant_and_use(alice(), target(kBob, kDev, {kAudio, kStaff}), "2001@2002:2101:2102,2100");
+}
+
+CONFORMANCE_CASE(use_uid_gid, "use/uid-gid-form-clears-groups", kBoth) {
+    grant_and_use(alice(), target(kBob, kBob), "2001@2002:2002");
+}
+
+CONFORMANCE_CASE(use_bare, "use/bare-form-changes-uids-only", kBoth) {
+    grant_and_use(alice(), target(kBob), "2001@2002");
+}
+
+CONFORMANCE_CASE(use_max_groups, "use/1024-groups", kBoth) {
+    std::vector<gid_t> groups;
+    for (gid_t g = 0; g < 1024; ++g) groups.push_back(100000 + g);
+    grant_and_use(alice(), target(kCarol, kCarol, groups), "1024 supplementary groups");
+}
+
+CONFORMANCE_CASE(use_replay, "use/replay-refused", kBoth) {
+    Mount m;
+    const Grant g = make(kAlice, target(kBob, kBob));
+    check_errno(m.grant(g.hash), 0, "grant");
+    check_became(use_native(alice(), g.capability, m.path()), expected_after(alice(), target(kBob, kBob)), fuse(),
+                 "first use");
+    check_not_became(use_native(alice(), g.capability, m.path()), kBob, "second use");
+    check_errno(use_direct(alice(), g.capability, m.path()).code, EPERM, "third use, direct write");
+    const Status s = m.status();
+    check(s.outstanding == 0 && s.used == 1 && s.refused == 2, "counters: " + describe(s));
+}
+
+CONFORMANCE_CASE(use_wrong_user, "use/wrong-user-refused-and-not-used-up", kBoth) {
+    Mount m;
+    const auto to = target(kBob, kBob, {kStaff});
+    const Grant g = make(kAlice, to);
+    check_errno(m.grant(g.hash), 0, "grant");
+    // p9use may refuse before it writes (FROM is not its uid): no count to expect.
+    check_not_became(use_native(carol(), g.capability, m.path()), kBob, "use by carol");
+    const std::uint64_t refused = m.status().refused;
+    check_errno(use_direct(carol(), g.capability, m.path()).code, EPERM, "direct write by carol");
+    check_errno(use_direct(user(0), g.capability, m.path()).code, EPERM, "direct write by root");
+    Status s = m.status();
+    check(s.outstanding == 1 && s.used == 0 && s.refused == refused + 2, "counters after wrong users: " + describe(s));
+    check_became(use_native(alice(), g.capability, m.path()), expected_after(alice(), to), fuse(),
+                 "alice after the wrong users");
+}
+
+CONFORMANCE_CASE(use_only_uid_counts, "use/only-the-writer-uid-counts", kBoth) {
+    // Only FROM's uid decides: the writer's gid and groups do not matter,
+    // and a writer whose uid is FROM's gid is still refused.
+    Mount m;
+    const auto to = target(kBob, kBob);
+    const Grant g = make(kAlice, to);
+    check_errno(m.grant(g.hash), 0, "grant");
+    check_errno(use_direct(Ids{kCarol, kAlice, {kAlice}}, g.capability, m.path()).code, EPERM,
+                "writer uid 2003 with gid and groups 2001");
+    const Ids odd{kAlice, kCarol, {kDev}};
+    check_became(use_native(odd, g.capability, m.path()), expected_after(odd, to), fuse(),
+                 "uid 2001 with another gid");
+}
+
+CONFORMANCE_CASE(use_forged, "use/forged-or-altered-refused", kBoth) {
+    Mount m;
+    const Grant g = make(kAlice, target(kBob, kBob, {kStaff}));
+    check_errno(m.grant(g.hash), 0, "grant");
+    const std::string key = g.capability.substr(g.capability.rfind('@') + 1);
+    const std::string forged = "2001@2002:2002:2100@" + std::string(43, 'A');
+    const std::string more_groups = "2001@2002:2002:2100,0@" + key;
+    const std::string other_gid = "2001@2002:0:2100@" + key;
+    const std::string bare = "2001@2002@" + key;
+    const std::string uid_gid = "2001@2002:2002@" + key;
+    const std::string to_root = "2001@0:0:2100@" + key;
+    for (const auto* c : {&forged, &more_groups, &other_gid, &bare, &uid_gid, &to_root})
+        check_errno(use_direct(alice(), *c, m.path()).code, EPERM, "use of an altered capability");
+    check_not_became(use_native(alice(), more_groups, m.path()), kBob, "altered capability, native use");
+    check_errno(use_direct(alice(), "2001@2002:2002:2100@" + std::string(43, 'B'), m.path()).code, EPERM,
+                "never granted");
+    const Status s = m.status();
+    check(s.outstanding == 1 && s.used == 0 && s.refused == 8, "counters: " + describe(s));
+    check_errno(use_direct(alice(), g.capability, m.path()).code, 0, "the genuine capability afterwards");
+}
+
+CONFORMANCE_CASE(use_newline, "use/one-trailing-newline-accepted", kBoth) {
+    Mount m;
+    const Grant g = make(kAlice, target(kBob, kBob));
+    check_errno(m.grant(g.hash), 0, "grant");
+    check_errno(use_direct(alice(), g.capability + "\n", m.path()).code, 0, "use with one trailing newline");
+    check(m.status().used == 1, "used counter");
+}
+
+CONFORMANCE_CASE(use_limits, "use/boundary-values-accepted", kBoth) {
+    Mount m;
+    const std::string key22(22, 'k'), key256(256, '~');
+    const std::string caps[] = {
+        "2001@2002:2002@" + key22,
+        "2001@2002:2002@" + key256,
+        "2001@4294967294:4294967294:4294967294@" + std::string(43, '!'),
+        "2001@0:0:0@" + std::string(43, 'z'),
+    };
+    for (const auto& c : caps) check_errno(m.grant(hash_text(c)), 0, "grant " + c.substr(0, 40));
+    for (const auto& c : caps) check_errno(use_direct(alice(), c, m.path()).code, 0, "use " + c.substr(0, 40));
+    const Status s = m.status();
+    check(s.outstanding == 0 && s.used == 4 && s.refused == 0, "counters: " + describe(s));
+}
+
+CONFORMANCE_CASE(use_direct_kernel, "use/direct-write-changes-writer", kKernelOnly) {
+    Mount m;
+    const auto to = target(kBob, kDev, {kAudio});
+    const Grant g = make(kAlice, to);
+    check_errno(m.grant(g.hash), 0, "grant");
+    check_became(use_direct(alice(), g.capability, m.path()), expected_after(alice(), to), false,
+                 "direct write to capuse");
+}
+
+CONFORMANCE_CASE(use_direct_fuse, "use/direct-write-only-consumes", kFuseOnly) {
+    Mount m;
+    const auto to = target(kBob, kBob);
+    const Grant g = make(kAlice, to);
+    check_errno(m.grant(g.hash), 0, "grant");
+    const UseResult r = use_direct(alice(), g.capability, m.path());
+    check_errno(r.code, 0, "direct write to capuse");
+    check(r.creds && r.creds->uid[0] == kAlice && r.creds->uid[1] == kAlice && r.creds->uid[3] == kAlice &&
+              r.creds->gid[0] == kAlice,
+          "the writer's credentials changed: " + r.raw);
+    check(m.status().used == 1, "the direct write did not use the capability");
+    check_not_became(use_via_p9use(alice(), g.capability), kBob, "p9use after the direct write");
+}
+
+CONFORMANCE_CASE(use_root_target, "use/root-target-gets-no-capabilities", kFuseOnly) {
+    // decisions.md 10: p9use drops every capability, even for uid 0.
+    Mount m;
+    const auto to = target(0, 0);
+    const Grant g = make(kAlice, to);
+    check_errno(m.grant(g.hash), 0, "grant");
+    check_became(use_via_p9use(alice(), g.capability), expected_after(alice(), to), true, "2001@0:0");
+}
+
+CONFORMANCE_CASE(use_race, "use/100-racers-exactly-one-wins", kBoth) {
+    Mount m;
+    const auto to = target(kBob, kBob, {kDev});
+    const Grant g = make(kAlice, to);
+    check_errno(m.grant(g.hash), 0, "grant");
+    constexpr int kRacers = 100;
+    int gate[2];
+    if (::pipe2(gate, O_CLOEXEC) != 0) fail("pipe");
+    std::vector<pid_t> pids;
+    std::vector<int> outs;
+    for (int i = 0; i < kRacers; ++i) {
+        int out[2];
+        if (::pipe2(out, O_CLOEXEC) != 0) fail("pipe");
+        std::fflush(nullptr);
+        const pid_t pid = ::fork();
+        if (pid < 0) fail("fork");
+        if (pid == 0) {
+            // Every racer waits at the gate, then uses the same capability.
+            ::close(gate[1]);
+            char c;
+            while (::read(gate[0], &c, 1) < 0 && errno == EINTR) {
+            }
+            UseResult r;
+            try {
+                r = use_native(alice(), g.capability, m.path());
+            } catch (...) {
+                ::_exit(251);
+            }
+            const std::string rep = std::to_string(r.code) + "\n" + r.raw;
+            if (::write(out[1], rep.data(), rep.size()) < 0) ::_exit(252);
+            ::_exit(0);
+        }
+        ::close(out[1]);
+        pids.push_back(pid);
+        outs.push_back(out[0]);
+    }
+    ::close(gate[0]);
+    ::close(gate[1]);  // open the gate
+    int winners = 0, losers = 0;
+    std::string odd;
+    for (int i = 0; i < kRacers; ++i) {
+        std::string rep;
+        char buf[4096];
+        ssize_t n;
+        while ((n = ::read(outs[i], buf, sizeof buf)) > 0) rep.append(buf, static_cast<std::size_t>(n));
+        ::close(outs[i]);
+        int st = 0;
+        ::waitpid(pids[i], &st, 0);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || rep.empty()) {
+            odd = "racer " + std::to_string(i) + " failed: " + rep;
+            continue;
+        }
+        UseResult r;
+        r.code = std::stoi(rep);
+        r.raw = rep.substr(rep.find('\n') + 1);
+        r.creds = parse_creds(r.raw);
+        const bool became = r.creds && r.creds->uid[0] == kBob;
+        if (r.code == 0 && became) ++winners;
+        else if (r.code != 0 && !became) ++losers;
+        else odd = "racer " + std::to_string(i) + " code " + std::to_string(r.code) + " creds " + r.raw;
+    }
+    check(odd.empty(), odd);
+    check(winners == 1 && losers == kRacers - 1,
+          std::to_string(winners) + " racers became the target, " + std::to_string(losers) + " refused");
+    const Status s = m.status();
+    check(s.outstanding == 0 && s.used == 1 && s.refused == kRacers - 1, "counters: " + describe(s));
+}
+
+CONFORMANCE_CASE(use_other_mount, "use/other-mount-refuses", kBoth) {
+    Mount a;
+    Mount b("", config().mount + "-second");
+    const auto to = target(kBob, kBob);
+    const Grant g = make(kAlice, to);
+    check_errno(b.grant(g.hash), 0, "grant in the second mount");
+    if (fuse()) check_not_became(use_via_p9use(alice(), g.capability), kBob, "p9use on the first mount");
+    check_errno(use_direct(alice(), g.capability, a.path()).code, EPERM, "direct write to the first mount");
+    check(a.status().refused >= 1 && a.status().used == 0, "first mount's counters: " + describe(a.status()));
+    check(b.status().outstanding == 1, "the second mount still holds the grant: " + describe(b.status()));
+    check_errno(use_direct(alice(), g.capability, b.path()).code, 0, "use in the second mount");
+}
+
+}  // namespace
+}  // namespace conformance
