@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -54,6 +55,32 @@ CONFORMANCE_CASE(kernel_userns_refusals, "use/kernel-writer-userns-refusals", kK
                  "2001@2002 from the initial namespace");
     check_became(use_direct(alice(), full.capability, m.path()), expected_after(alice(), full_to), false,
                  "2001@2001:2001:2100 from the initial namespace");
+}
+
+
+// A switch made by the module must leave the per-user accounting as
+// setresuid(2) would: a later setresuid() with the same ids, a fork and the
+// exits must not underflow the target's process count (the VM runner fails
+// on the kernel's WARN in dec_rlimit_ucounts).
+CONFORMANCE_CASE(kernel_accounting, "use/kernel-accounting-follows-the-uid", kKernelOnly) {
+    Mount m;
+    const auto to = target(kBob, kBob, {kStaff});
+    const Grant g = make(kAlice, to);
+    check_errno(m.grant(g.hash), 0, "grant 2001@2002:2002:2100");
+    const int rc = run_as(alice(), [&] {
+        if (write_file(m.path() + "/capuse", g.capability) != 0) return 240;
+        if (::getuid() != kBob) return 241;
+        if (::setresuid(kBob, kBob, kBob) != 0) return 242;  // same ids: the ucounts are looked at again
+        for (int i = 0; i < 3; ++i) {
+            const pid_t child = ::fork();
+            if (child < 0) return 243;
+            if (child == 0) ::_exit(0);
+            int st = 0;
+            if (::waitpid(child, &st, 0) != child || !WIFEXITED(st)) return 244;
+        }
+        return 0;
+    });
+    check(rc == 0, "switch, setresuid, fork and exit as the target: step " + std::to_string(rc) + " failed");
 }
 
 }  // namespace

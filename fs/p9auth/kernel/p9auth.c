@@ -22,11 +22,13 @@
 #include <linux/fs.h>
 #include <linux/fs_context.h>
 #include <linux/fs_parser.h>
+#include <linux/kprobes.h>
 #include <linux/ktime.h>
 #include <linux/list.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/sched.h>
+#include <linux/sched/user.h>
 #include <linux/securebits.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
@@ -351,17 +353,59 @@ static void p9auth_fix_caps(struct cred *new, const struct cred *old)
 }
 
 /*
+ * Per-user accounting.  setresuid(2) gives a new real uid its own
+ * user_struct (alloc_uid) and ucounts (set_cred_ucounts), and commit_creds()
+ * then moves the process's RLIMIT_NPROC charge.  Leaving them behind is not
+ * harmless: the next setresuid() of the switched process would move its
+ * ucounts without the charge, and its exit would underflow the new user's
+ * count (WARN in dec_rlimit_ucounts).  Neither function is exported to
+ * modules.  In tree, p9auth would call them directly; out of tree we ask
+ * kallsyms for them once, at load, through a kprobe (the one lookup a module
+ * still has), and refuse to load without them: fail closed.  Only where
+ * indirect calls into unexported functions are sound (no IBT, no kCFI).
+ */
+#if IS_ENABLED(CONFIG_X86_KERNEL_IBT) || IS_ENABLED(CONFIG_CFI_CLANG)
+#error "p9auth out of tree needs alloc_uid/set_cred_ucounts by address: build it in tree"
+#endif
+static struct user_struct *(*p9auth_alloc_uid)(kuid_t uid);
+static int (*p9auth_set_cred_ucounts)(struct cred *new);
+
+static void *p9auth_lookup(const char *name)
+{
+	struct kprobe kp = { .symbol_name = name };
+	void *addr;
+
+	if (register_kprobe(&kp) < 0)
+		return NULL;
+	addr = kp.addr;
+	unregister_kprobe(&kp);
+	return addr;
+}
+
+/* As set_user() and set_cred_ucounts() in setresuid(2); new->uid is set. */
+static int p9auth_account(struct cred *new, const struct cred *old)
+{
+	if (!uid_eq(new->uid, old->uid)) {
+		struct user_struct *u = p9auth_alloc_uid(new->uid);
+
+		if (!u)
+			return -ENOMEM;
+		free_uid(new->user);
+		new->user = u;
+	}
+	return p9auth_set_cred_ucounts(new) ? -ENOMEM : 0;
+}
+
+/*
  * The writer's new credentials, everything allocated and every id mapped,
  * so that once the hash is removed nothing can fail.  Ids are read in the
  * mount's namespace and must also be mapped in the writer's own, as
  * setresuid(2) requires; otherwise EINVAL.  A full form in a user
  * namespace where setgroups(2) is denied: EPERM.
  *
- * What a module cannot do: setresuid() also moves the per-user accounting
- * (cred->user, cred->ucounts: RLIMIT_NPROC and friends) to the new real
- * uid with alloc_uid()/set_cred_ucounts(), which are not exported.  Those
- * stay charged to the old real uid until the next credential change by
- * setresuid() or a login's fork+setuid.
+ * Like setresuid(2), a new real uid moves the per-user accounting too
+ * (cred->user and cred->ucounts; commit_creds() then moves the
+ * RLIMIT_NPROC charge): see p9auth_account() below.
  */
 static struct cred *p9auth_prepare_creds(struct p9auth_mount *m,
 					 const struct p9auth_cap *c)
@@ -373,6 +417,7 @@ static struct cred *p9auth_prepare_creds(struct p9auth_mount *m,
 	kgid_t gid;
 	struct cred *new;
 	unsigned int i;
+	int err;
 	u32 id;
 
 	uid = make_kuid(m->ns, c->uid);
@@ -416,6 +461,11 @@ static struct cred *p9auth_prepare_creds(struct p9auth_mount *m,
 		new->gid = new->egid = new->sgid = new->fsgid = gid;
 	}
 	p9auth_fix_caps(new, old);
+	err = p9auth_account(new, old);
+	if (err) {
+		abort_creds(new);
+		return ERR_PTR(err);
+	}
 	return new;
 
 invalid:
@@ -931,6 +981,12 @@ static int __init p9auth_init(void)
 	if (!crypto_has_shash("hmac(sha256)", 0, 0) ||
 	    !crypto_has_shash("hmac(sha1)", 0, 0)) {
 		pr_err("hmac(sha256) and hmac(sha1) are needed\n");
+		return -ENOENT;
+	}
+	p9auth_alloc_uid = p9auth_lookup("alloc_uid");
+	p9auth_set_cred_ucounts = p9auth_lookup("set_cred_ucounts");
+	if (!p9auth_alloc_uid || !p9auth_set_cred_ucounts) {
+		pr_err("alloc_uid and set_cred_ucounts not found (needs CONFIG_KPROBES)\n");
 		return -ENOENT;
 	}
 	return register_filesystem(&p9auth_fs_type);
