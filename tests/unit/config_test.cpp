@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "config.hpp"
 
@@ -26,7 +27,7 @@ TEST(Config, DefaultsAndSettings) {
 TEST(Config, BadLinesFailClosedWithTheLineNumber) {
     for (const char* bad : {"mountpoint", "mountpoint relative", "mountpoint /a/../b", "mountpoint /a/",
                             "mountpoint /a//b", "mountpoint /a/./b", "mountpoint /", "mountpoint /a b",
-                            "frobnicate /x", "mountpoint /a\\040b"}) {
+                            "frobnicate /x", "mountpoint /a\\040b", "mountpoint /a\r", "mountpoint /run/p9auth extra"}) {
         auto c = parse_config(std::string("\n") + bad + "\n");
         ASSERT_FALSE(c) << bad;
         EXPECT_EQ(c.error().errnum, EINVAL);
@@ -61,6 +62,61 @@ TEST(Config, RefusesAFileOthersCanWrite) {
     EXPECT_NE(c.error().message.find("writable"), std::string::npos) << c.error().message;
     ::unlink(path.c_str());
     ::rmdir(dir);
+}
+
+TEST(Config, ASettingTwiceIsAnError) {
+    auto c = parse_config("mountpoint /a\n# x\nmountpoint /b\n");
+    ASSERT_FALSE(c);
+    EXPECT_EQ(c.error().errnum, EINVAL);
+    EXPECT_NE(c.error().message.find(":3: mountpoint is already set on line 1"), std::string::npos) << c.error().message;
+}
+
+TEST(Config, NulInAValueIsRefused) {
+    auto c = parse_config(std::string("mountpoint /a\0b\n", 16));
+    ASSERT_FALSE(c);
+    EXPECT_EQ(c.error().errnum, EINVAL);
+}
+
+TEST(Config, CleanAbsolutePaths) {
+    EXPECT_TRUE(is_clean_absolute_path("/run/p9auth"));
+    EXPECT_TRUE(is_clean_absolute_path("/a"));
+    for (const char* bad : {"", "/", "a", "/a/", "//a", "/a//b", "/./a", "/a/..", "/a b", "/a\tb", "/a\\b", "/a\x7f"})
+        EXPECT_FALSE(is_clean_absolute_path(bad)) << bad;
+    EXPECT_FALSE(is_clean_absolute_path("/" + std::string(1024, 'a')));
+}
+
+// A private directory for the file tests, removed when done.
+struct TempDir {
+    std::string path;
+    TempDir() {
+        char t[] = "/tmp/p9auth-conf.XXXXXX";
+        path = ::mkdtemp(t) ? t : "";
+    }
+    ~TempDir() {
+        for (const char* f : {"/p9auth.conf", "/real.conf"}) ::unlink((path + f).c_str());
+        ::rmdir(path.c_str());
+    }
+};
+
+TEST(Config, ASymlinkIsRefused) {
+    TempDir d;
+    ASSERT_FALSE(d.path.empty());
+    FILE* f = std::fopen((d.path + "/real.conf").c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fclose(f);
+    ASSERT_EQ(::symlink("real.conf", (d.path + "/p9auth.conf").c_str()), 0);
+    auto c = load_config((d.path + "/p9auth.conf").c_str());
+    ASSERT_FALSE(c);
+    EXPECT_EQ(c.error().errnum, ELOOP) << c.error().message;
+}
+
+TEST(Config, AFifoIsRefusedWithoutHanging) {
+    TempDir d;
+    ASSERT_FALSE(d.path.empty());
+    ASSERT_EQ(::mkfifo((d.path + "/p9auth.conf").c_str(), 0644), 0);
+    auto c = load_config((d.path + "/p9auth.conf").c_str());  // no writer: a blocking open would hang here
+    ASSERT_FALSE(c);
+    EXPECT_NE(c.error().message.find("not a regular file"), std::string::npos) << c.error().message;
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -44,6 +45,7 @@ bool is_clean_absolute_path(std::string_view p) {
 Expected<Config> parse_config(std::string_view text) {
     Config c;
     int lineno = 0;
+    int mountpoint_line = 0, socket_line = 0;  // where each was set: twice is an error, not "last wins"
     while (!text.empty()) {
         ++lineno;
         const std::size_t nl = text.find('\n');
@@ -59,6 +61,10 @@ Expected<Config> parse_config(std::string_view text) {
         std::string_view value = line.substr(sp);
         while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
         if (name == "mountpoint" || name == "factotum_socket") {
+            int& seen = name == "mountpoint" ? mountpoint_line : socket_line;
+            if (seen != 0)
+                return bad_line(lineno, std::string(name) + " is already set on line " + std::to_string(seen));
+            seen = lineno;
             if (!is_clean_absolute_path(value))
                 return bad_line(lineno, std::string(name) + " must be an absolute, normalised path without spaces");
             (name == "mountpoint" ? c.mountpoint : c.factotum_socket) = std::string(value);
@@ -70,7 +76,8 @@ Expected<Config> parse_config(std::string_view text) {
 }
 
 Expected<Config> load_config(const char* path) {
-    const int fd = ::open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+    // O_NONBLOCK: a FIFO put there must not hang the reader before S_ISREG can refuse it.
+    const int fd = ::open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         if (errno == ENOENT) return Config{};
         return fail(errno, std::string("cannot open ") + path + ": " + std::strerror(errno));

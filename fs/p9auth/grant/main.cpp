@@ -3,18 +3,23 @@
 // user namespace, or the mount's grant_uid/grant_gid).
 //
 //   p9grant [-m MOUNTPOINT] [--sha1] [--uid-only] FROM TO
+//
+// Exit status: 0 granted (the capability is on stdout), 1 not granted, 2 usage.
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "capability.hpp"
@@ -24,37 +29,64 @@
 namespace {
 
 constexpr int kFailed = 1, kUsage = 2;
+constexpr long kFuseMagic = 0x65735546;    // FUSE_SUPER_MAGIC
+constexpr long kP9authMagic = 0x70396175;  // P9AUTH_SUPER_MAGIC (docs/spec.md section 10)
 
 const char* const kUsageText =
     "usage: p9grant [-m MOUNTPOINT] [--sha1] [--uid-only] FROM TO\n"
     "Grants FROM (a user name or uid) a one-time capability to become TO, with\n"
-    "TO's gid and groups from the user database, and prints the capability.\n";
+    "TO's gid and login groups from the user database, and prints the capability.\n";
 
 [[noreturn]] void die(int status, const std::string& msg) {
     std::fprintf(stderr, "p9grant: %s\n", msg.c_str());
     std::exit(status);
 }
 
-bool all_digits(const std::string& s) {
-    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
+struct Args {
+    std::string mountpoint;  // empty: from p9auth.conf
+    bool sha1 = false, uid_only = false;
+    std::string from, to;
+};
 
-// A user by name or number, through NSS.
-std::optional<passwd> lookup(const std::string& who, std::string* name) {
-    passwd* pw = nullptr;
-    if (all_digits(who)) {
-        auto t = p9auth::parse_target(who);  // canonical decimal, in range
-        if (!t || !t->bare()) return std::nullopt;
-        pw = ::getpwuid(t->uid);
-    } else {
-        pw = ::getpwnam(who.c_str());
+Args parse_args(int argc, char** argv) {
+    Args a;
+    std::vector<std::string> rest;
+    bool options = true;
+    for (int i = 1; i < argc; ++i) {
+        const std::string s = argv[i];
+        if (!options || s.empty() || s[0] != '-') rest.push_back(s);
+        else if (s == "--") options = false;
+        else if (s == "-m" && i + 1 < argc) a.mountpoint = argv[++i];
+        else if (s == "--sha1") a.sha1 = true;
+        else if (s == "--uid-only") a.uid_only = true;
+        else if (s == "--help") { std::fputs(kUsageText, stdout); std::exit(0); }
+        else if (s == "--version") { std::printf("p9grant (p9authfs) %s\n", P9AUTH_VERSION); std::exit(0); }
+        else die(kUsage, (s == "-m" ? "-m needs a mount point\n" : "unknown option " + s + "\n") + kUsageText);
     }
-    if (!pw) return std::nullopt;
-    *name = pw->pw_name;
-    return *pw;
+    if (rest.size() != 2) die(kUsage, std::string("expected FROM and TO\n") + kUsageText);
+    a.from = rest[0];
+    a.to = rest[1];
+    return a;
 }
 
-// What a login would give: the primary gid and every group listing the user.
+// A user by name or, when it is all digits, by uid; through NSS either way.
+const passwd* lookup(const std::string& who) {
+    if (!who.empty() && std::all_of(who.begin(), who.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        auto t = p9auth::parse_target(who);  // canonical decimal, in range
+        if (!t || !t->bare()) die(kFailed, who + " is not a valid uid");
+        errno = 0;
+        if (const passwd* pw = ::getpwuid(t->uid)) return pw;
+    } else {
+        errno = 0;
+        if (const passwd* pw = ::getpwnam(who.c_str())) return pw;
+    }
+    if (errno != 0 && errno != ENOENT && errno != ESRCH)
+        die(kFailed, "cannot look up " + who + " in the user database: " + std::strerror(errno));
+    die(kFailed, "no such user: " + who);
+}
+
+// What a login gives (initgroups): the primary gid and every group listing
+// the user; sorted, without duplicates (the kernel keeps them sorted anyway).
 std::vector<gid_t> login_groups(const std::string& name, gid_t gid) {
     int n = 64;
     std::vector<gid_t> g;
@@ -70,69 +102,80 @@ std::vector<gid_t> login_groups(const std::string& name, gid_t gid) {
     die(kFailed, "cannot list the groups of " + name);
 }
 
-std::string explain(int err) {
+p9auth::Target target_of(const passwd& pw, bool uid_only) {
+    const std::string name = pw.pw_name;  // copied: NSS may reuse its buffer
+    p9auth::Target to{pw.pw_uid, std::nullopt, {}};
+    if (uid_only) return to;
+    to.gid = pw.pw_gid;
+    to.groups = login_groups(name, *to.gid);
+    if (to.groups.size() > p9auth::kMaxGroups)
+        die(kFailed, name + " is in " + std::to_string(to.groups.size()) + " groups, more than a capability carries (" +
+                         std::to_string(p9auth::kMaxGroups) + "); use --uid-only");
+    return to;
+}
+
+// errno from caphash (docs/spec.md sections 4 and 5), said so that a person knows what to do.
+std::string explain(int err, bool sha1) {
+    const std::string e = std::strerror(err);
     switch (err) {
         case EPERM:
-            return "not allowed to grant on this mount (opening caphash needs CAP_SETUID and CAP_SETGID "
-                   "in its user namespace, or the mount's grant_uid=/grant_gid=; or it has grant_once)";
-        case EACCES: return "permission denied";
-        case ENOSPC: return "the table is full (maxcaps= outstanding capabilities); try again after uses or expiry";
-        case EINVAL: return "the filesystem refused the hash (is --sha1 used without legacy_sha1?)";
-        case EEXIST: return "this hash is outstanding already";
-        case ENOTCONN: return "the filesystem is gone (is p9authfs running?)";
-        default: return std::strerror(err);
+            return e + ": not allowed to grant on this mount (needs CAP_SETUID and CAP_SETGID in its user namespace, "
+                       "or the mount's grant_uid=/grant_gid=; with grant_once, it was opened already)";
+        case EACCES: return e + ": caphash can only be opened for writing";
+        case ENOSPC: return e + ": the table is full (maxcaps= outstanding grants); retry after uses or expiry, or remount with a larger maxcaps=";
+        case EINVAL: return e + (sha1 ? ": this mount takes no HMAC-SHA1 hashes (mount option legacy_sha1); drop --sha1" : ": the filesystem refused the hash");
+        case EEXIST: return e + ": this hash is outstanding already";
+        case ENOENT: return e + ": no p9auth filesystem there; is p9authfs mounted?";
+        case ENOTCONN: return e + ": the p9authfs daemon is gone; unmount and restart it";
+        default: return e;
     }
+}
+
+// Writes all of it, or says why not.
+bool write_all(int fd, std::string_view s) {
+    while (!s.empty()) {
+        const ssize_t n = ::write(fd, s.data(), s.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        s.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string mountpoint;
-    bool sha1 = false, uid_only = false;
-    std::vector<std::string> args;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        if (a == "-m" && i + 1 < argc) mountpoint = argv[++i];
-        else if (a == "--sha1") sha1 = true;
-        else if (a == "--uid-only") uid_only = true;
-        else if (a == "--help") { std::fputs(kUsageText, stdout); return 0; }
-        else if (a == "--version") { std::puts("p9grant " P9AUTH_VERSION); return 0; }
-        else if (!a.empty() && a[0] == '-') die(kUsage, "unknown option " + a + "\n" + kUsageText);
-        else args.push_back(a);
-    }
-    if (args.size() != 2) die(kUsage, std::string("expected FROM and TO\n") + kUsageText);
+    const Args args = parse_args(argc, argv);
+    std::signal(SIGPIPE, SIG_IGN);  // a closed stdout is an error message, not a silent death
+    std::string mountpoint = args.mountpoint;
     if (mountpoint.empty()) {
         auto config = p9auth::load_config();
         if (!config) die(kFailed, config.error().message);
         mountpoint = config->mountpoint;
     }
-
-    std::string from_name, to_name;
-    auto from = lookup(args[0], &from_name);
-    if (!from) die(kFailed, "no such user: " + args[0]);
-    auto to_pw = lookup(args[1], &to_name);
-    if (!to_pw) die(kFailed, "no such user: " + args[1]);
-    p9auth::Target to{to_pw->pw_uid, std::nullopt, {}};
-    if (!uid_only) {
-        to.gid = to_pw->pw_gid;
-        to.groups = login_groups(to_name, to_pw->pw_gid);
-        if (to.groups.size() > p9auth::kMaxGroups) die(kFailed, to_name + " has more groups than a capability can carry");
-    }
+    const uid_t from = lookup(args.from)->pw_uid;  // before the next lookup reuses NSS's buffer
+    const p9auth::Target to = target_of(*lookup(args.to), args.uid_only);
 
     p9auth::core_init();
-    const p9auth::NewGrant g =
-        p9auth::make_grant(from->pw_uid, to, sha1 ? p9auth::HashKind::sha1 : p9auth::HashKind::sha256);
+    const p9auth::NewGrant g = p9auth::make_grant(from, to, args.sha1 ? p9auth::HashKind::sha1 : p9auth::HashKind::sha256);
     const std::string caphash = mountpoint + "/caphash";
-    const int fd = ::open(caphash.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) die(kFailed, caphash + ": " + explain(errno));
+    const int fd = ::open(caphash.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+    if (fd < 0) die(kFailed, caphash + ": " + explain(errno, args.sha1));
+    struct statfs sfs{};
+    if (::fstatfs(fd, &sfs) != 0) die(kFailed, caphash + ": " + explain(errno, args.sha1));
+    if (static_cast<long>(sfs.f_type) != kFuseMagic && static_cast<long>(sfs.f_type) != kP9authMagic)
+        die(kFailed, caphash + " is not on a p9auth filesystem; is p9authfs mounted at " + mountpoint + "?");
     const auto bytes = g.hash.bytes();
     const ssize_t n = ::write(fd, bytes.data(), bytes.size());
     const int err = errno;
     ::close(fd);
-    if (n != static_cast<ssize_t>(bytes.size())) die(kFailed, caphash + ": " + explain(n < 0 ? err : EIO));
+    if (n < 0) die(kFailed, caphash + ": " + explain(err, args.sha1));
+    if (static_cast<std::size_t>(n) != bytes.size()) die(kFailed, caphash + ": short write; nothing granted");
 
-    std::fwrite(g.capability.data(), 1, g.capability.size(), stdout);
-    std::fputc('\n', stdout);
-    if (std::fflush(stdout) != 0) die(kFailed, "cannot write the capability to standard output");
+    p9auth::SecretString out = g.capability;  // one write, no stdio buffer left holding the key
+    out.push_back('\n');
+    if (!write_all(STDOUT_FILENO, out.view()))
+        die(kFailed, std::string("granted, but cannot write the capability to standard output: ") + std::strerror(errno) +
+                         " (the grant expires unused)");
     return 0;
 }

@@ -1,5 +1,8 @@
+// The switch. Only become() uses a privilege, and only in FUSE mode; every
+// step is read back from the kernel before p9use believes it.
 #include "credentials.hpp"
 
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <sys/fsuid.h>
@@ -17,23 +20,27 @@ namespace {
 
 using p9auth::fail;
 
+constexpr __u32 kSetidCaps = (1u << CAP_SETUID) | (1u << CAP_SETGID);
+
 struct CapSets {
-    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
-    __user_cap_data_struct data[2]{};
+    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};  // pid 0: this thread
+    __user_cap_data_struct data[2]{};                              // all zero: no capabilities
 };
 
 bool capget(CapSets* c) { return ::syscall(SYS_capget, &c->hdr, c->data) == 0; }
 bool capset(CapSets* c) { return ::syscall(SYS_capset, &c->hdr, c->data) == 0; }
 
+std::string syscall_failed(const char* what, int err) { return std::string(what) + ": " + std::strerror(err); }
+
+// CAP_SETUID and CAP_SETGID, and only them, become effective.
 p9auth::Error raise_setid_caps() {
     CapSets c;
-    if (!capget(&c)) return fail(errno, "capget failed");
-    const __u32 want = (1u << CAP_SETUID) | (1u << CAP_SETGID);
-    if ((c.data[0].permitted & want) != want)
-        return fail(EPERM, "p9use lacks its file capabilities (setcap cap_setuid,cap_setgid=p p9use)");
-    c.data[0].effective = want;
+    if (!capget(&c)) return fail(errno, syscall_failed("capget", errno));
+    if ((c.data[0].permitted & kSetidCaps) != kSetidCaps)
+        return fail(EPERM, "p9use lacks its file capabilities; as root run: setcap cap_setuid,cap_setgid=p p9use");
+    c.data[0].effective = kSetidCaps;
     c.data[1].effective = 0;
-    if (!capset(&c)) return fail(errno, "cannot raise CAP_SETUID/CAP_SETGID");
+    if (!capset(&c)) return fail(errno, syscall_failed("cannot raise CAP_SETUID/CAP_SETGID", errno));
     return p9auth::Error::ok();
 }
 
@@ -43,63 +50,86 @@ std::vector<gid_t> sorted_unique(std::vector<gid_t> v) {
     return v;
 }
 
+// The capability is spent by now: say so, and why the switch did not happen.
+p9auth::Error switch_failed(const char* what, int err) {
+    std::string msg = syscall_failed(what, err);
+    if (err == EINVAL) msg += " (an id of the capability is not mapped in this user namespace)";
+    return fail(err, msg + "; the capability is spent, nothing was run");
+}
+
+bool all_equal(uid_t want, uid_t a, uid_t b, uid_t c, uid_t d) { return a == want && b == want && c == want && d == want; }
+
 }  // namespace
 
-Ids current_ids() {
+p9auth::Expected<Ids> current_ids() {
     Ids ids{};
-    ::getresuid(&ids.ruid, &ids.euid, &ids.suid);
-    ::getresgid(&ids.rgid, &ids.egid, &ids.sgid);
-    ids.fsuid = static_cast<uid_t>(::setfsuid(static_cast<uid_t>(-1)));  // an invalid id only reads
+    if (::getresuid(&ids.ruid, &ids.euid, &ids.suid) != 0 || ::getresgid(&ids.rgid, &ids.egid, &ids.sgid) != 0)
+        return fail(errno, syscall_failed("getresuid/getresgid", errno));
+    ids.fsuid = static_cast<uid_t>(::setfsuid(static_cast<uid_t>(-1)));  // an invalid id changes nothing, reads
     ids.fsgid = static_cast<gid_t>(::setfsgid(static_cast<gid_t>(-1)));
     const int n = ::getgroups(0, nullptr);
-    if (n > 0) {
-        ids.groups.resize(static_cast<std::size_t>(n));
-        const int got = ::getgroups(n, ids.groups.data());
-        ids.groups.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
-    }
+    if (n < 0) return fail(errno, syscall_failed("getgroups", errno));
+    ids.groups.resize(static_cast<std::size_t>(n));
+    if (n > 0 && ::getgroups(n, ids.groups.data()) != n) return fail(EAGAIN, "getgroups: the group list changed");
     ids.groups = sorted_unique(std::move(ids.groups));
     return ids;
 }
 
+p9auth::Error check_can_switch(const p9auth::Target& to) {
+    CapSets c;
+    if (!capget(&c)) return fail(errno, syscall_failed("capget", errno));
+    if ((c.data[0].permitted & kSetidCaps) != kSetidCaps)
+        return fail(EPERM, "p9use lacks its file capabilities (the capability was not used); as root run: "
+                           "setcap cap_setuid,cap_setgid=p p9use");
+    if (to.bare()) return p9auth::Error::ok();
+    // In a user namespace whose setgroups is "deny", setgroups(2) always fails.
+    const int fd = ::open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return p9auth::Error::ok();  // no such file: setgroups is not restricted
+    char buf[8] = {};
+    const ssize_t got = ::read(fd, buf, sizeof buf - 1);
+    ::close(fd);
+    if (got > 0 && std::strncmp(buf, "deny", 4) == 0)
+        return fail(EPERM, "setgroups is denied in this user namespace, so a capability with groups cannot be "
+                           "used here (the capability was not used); ask for a uid-only capability");
+    return p9auth::Error::ok();
+}
+
 p9auth::Error become(const p9auth::Target& to, Mode mode, const Ids& before) {
-    if (mode == Mode::fuse) {
+    if (mode == Mode::fuse) {  // groups and gids first: setresuid may give up the capabilities
         if (p9auth::Error e = raise_setid_caps()) return e;
         if (!to.bare()) {
-            if (::setgroups(to.groups.size(), to.groups.data()) != 0)
-                return fail(errno, "setgroups: " + std::string(std::strerror(errno)));
-            if (::setresgid(*to.gid, *to.gid, *to.gid) != 0)
-                return fail(errno, "setresgid: " + std::string(std::strerror(errno)));
+            if (::setgroups(to.groups.size(), to.groups.data()) != 0) return switch_failed("setgroups", errno);
+            if (::setresgid(*to.gid, *to.gid, *to.gid) != 0) return switch_failed("setresgid", errno);
         }
-        if (::setresuid(to.uid, to.uid, to.uid) != 0)
-            return fail(errno, "setresuid: " + std::string(std::strerror(errno)));
+        if (::setresuid(to.uid, to.uid, to.uid) != 0) return switch_failed("setresuid", errno);
     }
-    const Ids now = current_ids();
-    const bool uids = now.ruid == to.uid && now.euid == to.uid && now.suid == to.uid && now.fsuid == to.uid;
-    bool gids;
-    if (to.bare()) {
-        gids = now.rgid == before.rgid && now.egid == before.egid && now.sgid == before.sgid &&
-               now.fsgid == before.fsgid && now.groups == before.groups;
-    } else {
-        const gid_t g = *to.gid;
-        gids = now.rgid == g && now.egid == g && now.sgid == g && now.fsgid == g &&
-               now.groups == sorted_unique(to.groups);
-    }
+    auto now = current_ids();
+    if (!now) return now.error();
+    const bool uids = all_equal(to.uid, now->ruid, now->euid, now->suid, now->fsuid);
+    const bool gids = to.bare()
+        ? now->rgid == before.rgid && now->egid == before.egid && now->sgid == before.sgid &&
+              now->fsgid == before.fsgid && now->groups == before.groups
+        : all_equal(*to.gid, now->rgid, now->egid, now->sgid, now->fsgid) && now->groups == sorted_unique(to.groups);
     if (!uids || !gids)
-        return fail(EPERM, "the credentials after the switch are not exactly the capability's; not running anything");
+        return fail(EPERM, "the ids after the switch are not exactly the capability's; not running anything");
     return p9auth::Error::ok();
 }
 
 p9auth::Error drop_privilege() {
-    if (::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) return fail(errno, "PR_SET_KEEPCAPS");
+    if (::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) return fail(errno, syscall_failed("PR_SET_KEEPCAPS", errno));
+    // EINVAL: a kernel without ambient capabilities (before 4.3) has none to clear.
     if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
-        return fail(errno, "cannot clear the ambient capabilities");
+        return fail(errno, syscall_failed("cannot clear the ambient capabilities", errno));
     CapSets none;
-    if (!capset(&none)) return fail(errno, "cannot drop capabilities");
-    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return fail(errno, "cannot set no_new_privs");
+    if (!capset(&none)) return fail(errno, syscall_failed("cannot drop the capabilities", errno));
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return fail(errno, syscall_failed("cannot set no_new_privs", errno));
+
     CapSets check;
-    if (!capget(&check)) return fail(errno, "capget failed");
+    if (!capget(&check)) return fail(errno, syscall_failed("capget", errno));
     for (const auto& d : check.data)
         if (d.effective || d.permitted || d.inheritable) return fail(EPERM, "capabilities survived the drop");
+    if (::prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1 || ::prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0) != 0)
+        return fail(EPERM, "no_new_privs or keepcaps did not take effect");
     return p9auth::Error::ok();
 }
 

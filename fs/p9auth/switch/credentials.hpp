@@ -1,6 +1,10 @@
 // Becoming exactly the target, and giving up every privilege on the way.
 #pragma once
 
+#include <sys/types.h>
+
+#include <vector>
+
 #include "capability.hpp"
 #include "error.hpp"
 #include "mount_check.hpp"
@@ -13,7 +17,14 @@ struct Ids {
     gid_t rgid, egid, sgid, fsgid;
     std::vector<gid_t> groups;  // sorted, without duplicates
 };
-Ids current_ids();
+// Fails (rather than guessing) when the kernel does not answer.
+p9auth::Expected<Ids> current_ids();
+
+// Before the write, in FUSE mode: can this process carry out a switch to
+// `to` at all? (Its file capabilities are there; for a full form, setgroups
+// is allowed in its user namespace.) Refusing here keeps the capability
+// unspent; the switch itself still checks every step.
+p9auth::Error check_can_switch(const p9auth::Target& to);
 
 // FUSE mode: sets groups, gids and uids to `to` with the file capabilities
 // CAP_SETGID/CAP_SETUID (raised to effective only for this). Kernel mode:
@@ -22,7 +33,7 @@ Ids current_ids();
 p9auth::Error become(const p9auth::Target& to, Mode mode, const Ids& before);
 
 // Drops every capability (effective, permitted, inheritable, ambient), keeps
-// none across setuid, sets no_new_privs, and checks that it worked.
+// none across setuid, sets no_new_privs, and reads all of it back.
 p9auth::Error drop_privilege();
 
 }  // namespace p9use

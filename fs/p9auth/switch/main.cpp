@@ -5,7 +5,9 @@
 // Installed with file capabilities cap_setuid,cap_setgid=p and nothing else.
 // It trusts: the root-owned config, the kernel's mount table, and the
 // filesystem's answer to one write. It takes from the caller only the
-// capability and the program to run.
+// capability (never from argv or the environment) and the program to run.
+#include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,35 +15,38 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 #include "capability.hpp"
 #include "config.hpp"
 #include "credentials.hpp"
+#include "grant.hpp"
 #include "mount_check.hpp"
 
 namespace {
 
 constexpr int kRefused = 1, kUsage = 2, kCannotExec = 126, kNotFound = 127;
+constexpr const char* kUsageText = "usage: p9use [--fd N] PROGRAM [ARG...]  (the capability on standard input)";
 
 [[noreturn]] void die(int status, const std::string& msg) {
     std::fprintf(stderr, "p9use: %s\n", msg.c_str());
     std::exit(status);
 }
 
-// Up to the first newline or end of file, one byte at a time so that PROGRAM
-// inherits the rest of its input untouched.
-p9auth::SecretString read_capability(int fd) {
-    p9auth::SecretString s;
-    while (s.size() <= p9auth::kMaxCapability) {
-        char c;
-        const ssize_t n = ::read(fd, &c, 1);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) die(kRefused, "cannot read the capability: " + std::string(std::strerror(errno)));
-        if (n == 0 || c == '\n') return s;
-        s.push_back(c);
+// Descriptors 0, 1 and 2 are open before p9use opens anything, so that no
+// file it opens (capuse) can be mistaken for standard error.
+void ensure_standard_fds() {
+    for (int fd = 0; fd <= 2; ++fd) {
+        if (::fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+        const int null = ::open("/dev/null", O_RDWR | O_NOCTTY);
+        if (null != fd) std::_Exit(kRefused);  // cannot even report it: stderr is what is missing
     }
-    die(kRefused, "the capability is longer than " + std::to_string(p9auth::kMaxCapability) + " bytes");
 }
+
+struct Args {
+    int fd = 0;      // where the capability comes from
+    int program = 0;  // index of PROGRAM in argv
+};
 
 int parse_fd(const char* s) {
     char* end = nullptr;
@@ -51,59 +56,111 @@ int parse_fd(const char* s) {
     return static_cast<int>(v);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-    int in = 0, first = 1;
-    if (argc > 2 && std::strcmp(argv[1], "--fd") == 0) {
-        in = parse_fd(argv[2]);
-        first = 3;
-    } else if (argc > 1 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "--version") == 0)) {
-        std::printf(argv[1][2] == 'v' ? "p9use " P9AUTH_VERSION "\n"
-                                      : "usage: p9use [--fd N] PROGRAM [ARG...]\n"
-                                        "Reads a capability FROM@TO@KEY from standard input (or fd N), uses it on\n"
-                                        "the p9auth filesystem and runs PROGRAM as TO. See p9use(1).\n");
-        return 0;
+Args parse_args(int argc, char** argv) {
+    Args a;
+    int i = 1;
+    if (i < argc && (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "--version") == 0)) {
+        if (argv[i][2] == 'v') std::printf("p9use (p9authfs) %s\n", P9AUTH_VERSION);
+        else std::printf("%s\nReads a capability FROM@TO@KEY from standard input (or fd N), uses it on the p9auth\n"
+                         "filesystem and runs PROGRAM as TO. See p9use(1).\n", kUsageText);
+        std::exit(std::fflush(stdout) == 0 ? 0 : kRefused);
     }
-    if (first >= argc || argv[first][0] == '-')
-        die(kUsage, "usage: p9use [--fd N] PROGRAM [ARG...] (the capability comes on standard input)");
+    if (i < argc && std::strcmp(argv[i], "--fd") == 0) {
+        if (i + 1 >= argc) die(kUsage, std::string("--fd needs a number\n") + kUsageText);
+        a.fd = parse_fd(argv[i + 1]);
+        i += 2;
+    }
+    if (i < argc && std::strcmp(argv[i], "--") == 0) ++i;
+    if (i >= argc) die(kUsage, std::string("no PROGRAM\n") + kUsageText);
+    if (argv[i][0] == '-' && argv[i - 1] != std::string_view("--"))
+        die(kUsage, std::string("unknown option ") + argv[i] + "\n" + kUsageText);
+    a.program = i;
+    return a;
+}
 
+// Up to the first newline or end of file, one byte at a time so that PROGRAM
+// inherits the rest of its input untouched; at most kMaxCapability + 1 bytes.
+p9auth::SecretString read_capability(int fd) {
+    p9auth::SecretString s;
+    while (s.size() <= p9auth::kMaxCapability) {
+        char c;
+        const ssize_t n = ::read(fd, &c, 1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) {  // a non-blocking descriptor: wait for it
+            pollfd p{fd, POLLIN, 0};
+            ::poll(&p, 1, -1);
+            continue;
+        }
+        if (n < 0) die(kRefused, "cannot read the capability from descriptor " + std::to_string(fd) + ": " + std::strerror(errno));
+        if (n == 0 || c == '\n') {
+            if (s.empty()) die(kRefused, "no capability on descriptor " + std::to_string(fd) + " (expected FROM@TO@KEY and a newline)");
+            return s;
+        }
+        s.push_back(c);
+    }
+    die(kRefused, "the capability is longer than " + std::to_string(p9auth::kMaxCapability) + " bytes");
+}
+
+std::string why_refused(int err, const std::string& mountpoint) {
+    switch (err) {
+        case EPERM: return "the filesystem refused the capability: never granted, already used, expired, or granted on another mount";
+        case EINVAL: return "the filesystem says the capability is malformed, or its ids are not mapped in this user namespace";
+        case ENOTCONN: return "the p9authfs daemon serving " + mountpoint + " is gone (ENOTCONN); nobody switched user";
+        default: return std::string("the write to capuse failed: ") + std::strerror(err);
+    }
+}
+
+// Steps 1 to 5 of p9use(1). Every secret lives in this scope and is zeroed
+// when it ends; what comes out is only the target the filesystem accepted,
+// which the process now is.
+p9auth::Target use_capability(int in) {
     p9auth::SecretString text = read_capability(in);
     auto cap = p9auth::parse_capability(text.view());
     if (!cap) die(kRefused, cap.error().message);
 
-    const p9use::Ids before = p9use::current_ids();
-    if (before.ruid != cap->from)
-        die(kRefused, "this capability is for uid " + std::to_string(cap->from) + ", not for uid " +
-                          std::to_string(before.ruid));
-    if (before.euid != before.ruid || before.suid != before.ruid || before.fsuid != before.ruid)
-        die(kRefused, "real, effective, saved and filesystem uids differ; run p9use as a plain process");
+    auto before = p9use::current_ids();
+    if (!before) die(kRefused, before.error().message);
+    if (before->ruid != cap->from)
+        die(kRefused, "this capability is for uid " + std::to_string(cap->from) + ", and you are uid " + std::to_string(before->ruid));
+    if (before->euid != before->ruid || before->suid != before->ruid || before->fsuid != before->ruid)
+        die(kRefused, "real, effective, saved and filesystem uids differ (" + std::to_string(before->ruid) + ", " +
+                          std::to_string(before->euid) + ", " + std::to_string(before->suid) + ", " +
+                          std::to_string(before->fsuid) + "); run p9use from a plain process");
 
     auto config = p9auth::load_config();
     if (!config) die(kRefused, config.error().message);
     auto capuse = p9use::open_authentic_capuse(config->mountpoint);
     if (!capuse) die(kRefused, capuse.error().message);
+    if (capuse->mode == p9use::Mode::fuse)
+        if (p9auth::Error e = p9use::check_can_switch(cap->to)) die(kRefused, e.message);
 
-    // One write; only its full success lets us go on (a dead daemon: ENOTCONN).
+    // One write; only its full success lets us go on.
     const ssize_t n = ::write(capuse->fd, text.data(), text.size());
     const int write_errno = errno;
-    const bool accepted = n == static_cast<ssize_t>(text.size());
     ::close(capuse->fd);
-    text.clear();
-    if (!accepted) {
-        if (n < 0 && write_errno == EPERM)
-            die(kRefused, "capability refused by " + config->mountpoint +
-                              " (never granted, already used, expired, or for another mount)");
-        if (n < 0) die(kRefused, "capability refused: " + std::string(std::strerror(write_errno)));
-        die(kRefused, "short write to capuse: capability refused");
-    }
+    if (n < 0) die(kRefused, why_refused(write_errno, config->mountpoint));
+    if (static_cast<std::size_t>(n) != text.size()) die(kRefused, "short write to capuse: not switching");
 
-    if (p9auth::Error e = p9use::become(cap->to, capuse->mode, before)) die(kRefused, e.message);
+    const p9auth::Target to = cap->to;
+    cap->key.clear();
+    text.clear();
+    if (p9auth::Error e = p9use::become(to, capuse->mode, *before)) die(kRefused, e.message);
+    return to;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    ensure_standard_fds();
+    const Args args = parse_args(argc, argv);
+    p9auth::core_init();
+
+    use_capability(args.fd);
     if (p9auth::Error e = p9use::drop_privilege()) die(kRefused, e.message);
 
-    const char* program = argv[first];
-    ::execvp(program, argv + first);
+    const char* program = argv[args.program];
+    ::execvp(program, argv + args.program);
     const int err = errno;
-    std::fprintf(stderr, "p9use: %s: %s\n", program, std::strerror(err));
-    return err == ENOENT ? kNotFound : kCannotExec;
+    std::fprintf(stderr, "p9use: cannot run %s: %s\n", program, std::strerror(err));
+    return err == ENOENT || err == ENOTDIR ? kNotFound : kCannotExec;
 }

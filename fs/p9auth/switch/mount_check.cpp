@@ -1,16 +1,18 @@
-// Every check of the mount, one screen each. Anything we cannot prove is a refusal.
+// Every check of the mount, one screen each. Anything we cannot prove is a
+// refusal. The mount is identified by its mount id (statx), never by path
+// alone, and described by the kernel (/proc/self/mountinfo on a procfs).
 #include "mount_check.hpp"
 
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <linux/stat.h>  // struct statx with stx_mnt_id (glibc's lacks it)
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -22,25 +24,51 @@ namespace {
 
 constexpr long kFuseMagic = 0x65735546;    // FUSE_SUPER_MAGIC
 constexpr long kP9authMagic = 0x70396175;  // P9AUTH_SUPER_MAGIC (docs/spec.md section 10)
+constexpr std::size_t kMaxMountinfo = 64u << 20;
 
 using p9auth::fail;
 
 struct Fd {
     int fd = -1;
+    explicit Fd(int f) : fd(f) {}
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
     ~Fd() {
         if (fd >= 0) ::close(fd);
     }
     int release() { return std::exchange(fd, -1); }
 };
 
-bool mount_id_of(int fd, std::uint64_t* id, bool* is_mount_root) {
+// errno, said so that a person knows what to do.
+std::string why(int err, const std::string& mountpoint) {
+    if (err == ENOTCONN)
+        return "the p9authfs daemon serving " + mountpoint + " is gone (" + std::strerror(err) +
+               "); unmount it and restart p9authfs";
+    if (err == ENOENT) return std::string(std::strerror(err)) + "; is the p9auth filesystem mounted at " + mountpoint + "?";
+    return std::strerror(err);
+}
+
+struct Statx {
+    std::uint64_t mnt_id = 0;
+    bool mount_root = false;
+    mode_t mode = 0;
+};
+
+// From the inode the descriptor holds; AT_STATX_DONT_SYNC: nothing here needs the daemon.
+int statx_of(int fd, Statx* out) {
     struct statx sx{};
-    if (::syscall(SYS_statx, fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &sx) != 0) return false;
-    if (!(sx.stx_mask & STATX_MNT_ID)) return false;
-    *id = sx.stx_mnt_id;
-    if (is_mount_root)
-        *is_mount_root = (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
-    return true;
+    if (::syscall(SYS_statx, fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE | STATX_MNT_ID, &sx) != 0)
+        return errno;
+    if (!(sx.stx_mask & STATX_MNT_ID) || !(sx.stx_mask & STATX_TYPE)) return ENOSYS;  // kernel before 5.8
+    out->mnt_id = sx.stx_mnt_id;
+    out->mount_root = (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+    out->mode = sx.stx_mode;
+    return 0;
+}
+
+bool on_procfs(int fd) {
+    struct statfs sfs{};
+    return ::fstatfs(fd, &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC;
 }
 
 bool octal(char c) { return c >= '0' && c <= '7'; }
@@ -69,85 +97,90 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
     }
 }
 
-struct MountLine {
-    std::string root, mountpoint, fstype, superopts;
-};
-
-// The line of /proc/self/mountinfo for mount id `id`, read from a procfs we checked.
-p9auth::Expected<MountLine> mountinfo_of(std::uint64_t id) {
-    Fd f{::open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC)};
-    if (f.fd < 0) return fail(errno, "cannot open /proc/self/mountinfo: " + std::string(std::strerror(errno)));
-    struct statfs sfs{};
-    if (::fstatfs(f.fd, &sfs) != 0 || sfs.f_type != PROC_SUPER_MAGIC)
-        return fail(EPERM, "/proc is not procfs: cannot verify the mount");
-    std::string text;
-    char buf[8192];
-    for (ssize_t n; (n = ::read(f.fd, buf, sizeof buf)) != 0;) {
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return fail(errno, "cannot read /proc/self/mountinfo");
-        }
-        text.append(buf, static_cast<std::size_t>(n));
-        if (text.size() > (64u << 20)) return fail(EFBIG, "/proc/self/mountinfo is unreasonably large");
-    }
-    const std::string want = std::to_string(id);
-    for (std::string_view line : split(text, '\n')) {
-        const auto f1 = split(line, ' ');
-        if (f1.size() < 10 || f1[0] != want) continue;
-        std::size_t dash = 6;
-        while (dash < f1.size() && f1[dash] != "-") ++dash;
-        if (dash + 3 >= f1.size()) return fail(EPERM, "cannot parse /proc/self/mountinfo");
-        return MountLine{unescape(f1[3]), unescape(f1[4]), std::string(f1[dash + 1]), std::string(f1[dash + 3])};
-    }
-    return fail(EPERM, "mount " + want + " is not in /proc/self/mountinfo");
-}
-
 bool has_option(std::string_view opts, std::string_view want) {
     for (auto o : split(opts, ','))
         if (o == want) return true;
     return false;
 }
 
+struct MountLine {
+    std::string root, mountpoint, fstype, superopts;
+};
+
+// The whole of /proc/self/mountinfo, after checking that /proc and the file are procfs.
+p9auth::Expected<std::string> read_mountinfo() {
+    Fd proc{::open("/proc", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
+    if (proc.fd < 0 || !on_procfs(proc.fd))
+        return fail(EPERM, "/proc is not a procfs mount (is /proc mounted?): cannot verify the mount");
+    Fd f{::openat(proc.fd, "self/mountinfo", O_RDONLY | O_CLOEXEC | O_NOCTTY)};
+    if (f.fd < 0) return fail(errno, "cannot open /proc/self/mountinfo: " + std::string(std::strerror(errno)));
+    if (!on_procfs(f.fd)) return fail(EPERM, "/proc/self/mountinfo is not on procfs: cannot verify the mount");
+    std::string text;
+    char buf[8192];
+    for (ssize_t n; (n = ::read(f.fd, buf, sizeof buf)) != 0;) {
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return fail(errno, "cannot read /proc/self/mountinfo: " + std::string(std::strerror(errno)));
+        text.append(buf, static_cast<std::size_t>(n));
+        if (text.size() > kMaxMountinfo) return fail(EFBIG, "/proc/self/mountinfo is unreasonably large");
+    }
+    return text;
+}
+
+// The line for mount id `id`: "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTS".
+p9auth::Expected<MountLine> mountinfo_of(std::uint64_t id) {
+    auto text = read_mountinfo();
+    if (!text) return text.error();
+    const std::string want = std::to_string(id);
+    for (std::string_view line : split(*text, '\n')) {
+        const auto f = split(line, ' ');
+        if (f.size() < 10 || f[0] != want) continue;
+        std::size_t dash = 6;
+        while (dash < f.size() && f[dash] != "-") ++dash;
+        if (dash + 3 >= f.size()) return fail(EPERM, "cannot parse /proc/self/mountinfo");
+        return MountLine{unescape(f[3]), unescape(f[4]), std::string(f[dash + 1]), std::string(f[dash + 3])};
+    }
+    return fail(EPERM, "mount " + want + " is not in /proc/self/mountinfo");
+}
+
+// Which p9auth implementation the mount is, or why it is none.
+p9auth::Expected<Mode> mode_of(const MountLine& m, const std::string& mountpoint) {
+    if (m.fstype == "p9auth") return Mode::kernel;
+    if (m.fstype != "fuse.p9authfs")
+        return fail(EPERM, mountpoint + " is not a p9authfs mount (fstype " + m.fstype + "); is p9authfs running?");
+    // user_id is the mounter's uid in the mount's user namespace; fusermount3 shows the user's own.
+    if (!has_option(m.superopts, "user_id=0"))
+        return fail(EPERM, mountpoint + " is a p9authfs mount not made by root (" + m.superopts +
+                               "): refusing it; root must mount p9authfs there");
+    return Mode::fuse;
+}
+
 }  // namespace
 
 p9auth::Expected<Capuse> open_authentic_capuse(const std::string& mountpoint) {
     Fd dir{::open(mountpoint.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
-    if (dir.fd < 0)
-        return fail(errno, mountpoint + ": " + std::strerror(errno) + "; is the p9auth filesystem mounted?");
-    std::uint64_t mnt = 0;
-    bool is_root = false;
-    if (!mount_id_of(dir.fd, &mnt, &is_root)) return fail(EPERM, "cannot read the mount id of " + mountpoint);
-    if (!is_root) return fail(EPERM, mountpoint + " is not a mount point; is the p9auth filesystem mounted?");
+    if (dir.fd < 0) return fail(errno, mountpoint + ": " + why(errno, mountpoint));
+    Statx d;
+    if (int err = statx_of(dir.fd, &d)) return fail(EPERM, "cannot read the mount id of " + mountpoint + ": " + why(err, mountpoint));
+    if (!d.mount_root) return fail(EPERM, mountpoint + " is not a mount point; is the p9auth filesystem mounted?");
 
-    auto line = mountinfo_of(mnt);
+    auto line = mountinfo_of(d.mnt_id);
     if (!line) return line.error();
-    if (line->mountpoint != mountpoint || line->root != "/")
-        return fail(EPERM, "the mount at " + mountpoint + " is not the root of a mount at that path");
-
-    Capuse c;
-    if (line->fstype == "fuse.p9authfs") {
-        if (!has_option(line->superopts, "user_id=0"))
-            return fail(EPERM, mountpoint + " is a p9authfs mount not made by root: refusing it");
-        c.mode = Mode::fuse;
-    } else if (line->fstype == "p9auth") {
-        c.mode = Mode::kernel;
-    } else {
-        return fail(EPERM, mountpoint + " is not a p9auth filesystem (fstype " + line->fstype +
-                               "); is p9authfs running?");
-    }
+    if (line->root != "/" || line->mountpoint != mountpoint)
+        return fail(EPERM, "the mount at " + mountpoint + " is not the root of a filesystem mounted at that path "
+                           "(mounted at " + line->mountpoint + ", root " + line->root + ")");
+    auto mode = mode_of(*line, mountpoint);
+    if (!mode) return mode.error();
 
     Fd use{::openat(dir.fd, "capuse", O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY)};
-    if (use.fd < 0) return fail(errno, mountpoint + "/capuse: " + std::strerror(errno));
+    if (use.fd < 0) return fail(errno, mountpoint + "/capuse: " + why(errno, mountpoint));
     struct statfs sfs{};
-    if (::fstatfs(use.fd, &sfs) != 0)
-        return fail(errno, mountpoint + "/capuse: " + std::strerror(errno) + " (is the filesystem gone?)");
-    const long want = c.mode == Mode::fuse ? kFuseMagic : kP9authMagic;
+    if (::fstatfs(use.fd, &sfs) != 0) return fail(errno, mountpoint + "/capuse: " + why(errno, mountpoint));
+    const long want = *mode == Mode::fuse ? kFuseMagic : kP9authMagic;
     if (static_cast<long>(sfs.f_type) != want) return fail(EPERM, mountpoint + "/capuse has the wrong filesystem magic");
-    std::uint64_t file_mnt = 0;
-    if (!mount_id_of(use.fd, &file_mnt, nullptr) || file_mnt != mnt)
-        return fail(EPERM, mountpoint + "/capuse is not on the mount that was checked");
-    c.fd = use.release();
-    return c;
+    Statx u;
+    if (statx_of(use.fd, &u) != 0 || u.mnt_id != d.mnt_id || !S_ISREG(u.mode))
+        return fail(EPERM, mountpoint + "/capuse is not a file on the mount that was checked");
+    return Capuse{use.release(), *mode};
 }
 
 }  // namespace p9use
