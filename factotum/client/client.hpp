@@ -1,0 +1,42 @@
+// Asking factotum for a capability: the call login tools use. No privilege:
+// factotum learns who we are from the kernel (SO_PEERCRED), not from us.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "error.hpp"
+#include "secret.hpp"
+
+namespace p9auth {
+
+// How PAM's questions reach the user. factotum relays them one by one.
+class Conversation {
+public:
+    virtual ~Conversation() = default;
+    // A prompt (PAM_PROMPT_ECHO_OFF when echo is false, ECHO_ON when true).
+    // An error aborts the request.
+    virtual Expected<SecretString> prompt(std::string_view text, bool echo) = 0;
+    virtual void info(std::string_view text) = 0;   // PAM_TEXT_INFO
+    virtual void error(std::string_view text) = 0;  // PAM_ERROR_MSG
+};
+
+struct RequestOptions {
+    // Longest wait for each message from factotum (it may be waiting on a
+    // slow PAM module, or on our own answers).
+    std::chrono::milliseconds step_timeout{std::chrono::seconds(120)};
+};
+
+// Asks for a capability to become target_user; FROM is always our real uid.
+// socket_path is factotum's socket: the factotum_socket of
+// /etc/p9auth/p9auth.conf (p9auth::load_config), /run/p9auth-factotum.sock
+// by default.
+// Errors: EACCES not permitted, authentication failed or account unusable;
+// EAGAIN throttled or busy; ETIMEDOUT; EPROTO a protocol error;
+// EIO factotum could not grant; or the errno of connect/send/recv.
+// The message says which, in words a user can act on.
+Expected<SecretString> request_capability(const std::string& socket_path, const std::string& target_user,
+                                          Conversation& conv, const RequestOptions& options = {});
+
+}  // namespace p9auth

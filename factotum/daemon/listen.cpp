@@ -1,0 +1,80 @@
+#include "listen.hpp"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+
+namespace p9auth::factotum {
+namespace {
+
+constexpr int kListenFdsStart = 3;  // SD_LISTEN_FDS_START
+
+std::optional<long> env_number(const char* name) {
+    const char* v = std::getenv(name);
+    if (!v || !*v) return std::nullopt;
+    long n = 0;
+    auto [p, ec] = std::from_chars(v, v + std::strlen(v), n);
+    if (ec != std::errc() || *p) return std::nullopt;
+    return n;
+}
+
+}  // namespace
+
+Expected<std::vector<int>> sockets_from_systemd() {
+    auto pid = env_number("LISTEN_PID");
+    auto fds = env_number("LISTEN_FDS");
+    ::unsetenv("LISTEN_PID");
+    ::unsetenv("LISTEN_FDS");
+    ::unsetenv("LISTEN_FDNAMES");
+    std::vector<int> out;
+    if (!pid || !fds || *pid != ::getpid()) return out;  // meant for another process
+    if (*fds < 1 || *fds > 16) return fail(EINVAL, "LISTEN_FDS=" + std::to_string(*fds) + ": expected 1..16");
+    for (int fd = kListenFdsStart; fd < kListenFdsStart + *fds; ++fd) {
+        int type = 0, listening = 0, domain = 0;
+        socklen_t len = sizeof type;
+        bool ok = ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
+        len = sizeof listening;
+        ok = ok && ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening;
+        len = sizeof domain;
+        ok = ok && ::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == AF_UNIX;
+        if (!ok) return fail(EINVAL, "socket activation: descriptor " + std::to_string(fd) +
+                                         " is not a listening Unix stream socket (ListenStream= a path)");
+        ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+        out.push_back(fd);
+    }
+    return out;
+}
+
+Expected<int> bind_socket(const std::string& path) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path.empty() || path.size() >= sizeof addr.sun_path) return fail(ENAMETOOLONG, "socket path too long: " + path);
+    std::memcpy(addr.sun_path, path.data(), path.size());
+    struct stat st{};
+    if (::lstat(path.c_str(), &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) return fail(EEXIST, path + " exists and is not a socket; not replacing it");
+        ::unlink(path.c_str());
+    }
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return fail(errno, std::string("socket: ") + std::strerror(errno));
+    mode_t old = ::umask(0111);
+    int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    int e = errno;
+    ::umask(old);
+    if (rc != 0 || ::chmod(path.c_str(), 0666) != 0 || ::listen(fd, 256) != 0) {
+        if (rc == 0) e = errno;
+        ::close(fd);
+        return fail(e, "bind/listen " + path + ": " + std::strerror(e));
+    }
+    return fd;
+}
+
+}  // namespace p9auth::factotum

@@ -1,0 +1,41 @@
+// Authenticating a target user with the system's PAM stack (service
+// "p9auth" by default), relaying the conversation to the client.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "secure_buffer.hpp"
+#include "wire.hpp"
+
+namespace p9auth::factotum {
+
+// The client end of a PAM conversation (implemented by the worker).
+class PromptChannel {
+public:
+    virtual ~PromptChannel() = default;
+    // Sends a prompt (prompt_echo_off or prompt_echo_on) and waits for the
+    // answer into *answer. 0, or an errno (ETIMEDOUT, EPROTO, ECONNRESET...).
+    virtual int ask(wire::Msg type, std::string_view text, SecureBuffer& answer) = 0;
+    // Sends an error_msg or text_info. 0 or an errno.
+    virtual int tell(wire::Msg type, std::string_view text) = 0;
+};
+
+enum class PamOutcome {
+    ok,
+    auth_failed,   // wrong answer, too many tries, no such user: one answer to the client
+    account,       // authenticated, but pam_acct_mgmt refused (expired, locked, must change password)
+    client_error,  // the conversation with the client broke (timeout, protocol, gone)
+    error,         // PAM itself failed (configuration, a module's system error)
+};
+
+struct PamResult {
+    PamOutcome outcome = PamOutcome::error;
+    std::string detail;  // for the audit log: PAM's words, never a secret
+    int channel_errno = 0;
+};
+
+PamResult pam_check(const std::string& service, const std::string& user, const std::string& client_name,
+                    PromptChannel& channel);
+
+}  // namespace p9auth::factotum

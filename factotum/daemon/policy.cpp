@@ -1,0 +1,158 @@
+#include "policy.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <sstream>
+
+namespace p9auth::factotum {
+namespace {
+
+constexpr off_t kMaxPolicyFile = 1 << 20;
+
+std::optional<unsigned> parse_id(std::string_view s) {
+    if (s.empty() || s.size() > 10 || (s.size() > 1 && s[0] == '0')) return std::nullopt;
+    unsigned v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || p != s.data() + s.size() || v == 4294967295u) return std::nullopt;
+    return v;
+}
+
+bool valid_name(std::string_view s) {
+    if (s.empty() || s.size() > 256 || s[0] == '-') return false;
+    return std::all_of(s.begin(), s.end(), [](unsigned char c) { return c > 0x20 && c < 0x7f && c != ':' && c != '/'; });
+}
+
+Expected<Identity> parse_identity(std::string_view word) {
+    Identity id;
+    if (word == "*") return id;
+    id.kind = Identity::Kind::user;
+    if (word.front() == ':') {
+        id.kind = Identity::Kind::group;
+        word.remove_prefix(1);
+    }
+    if (!valid_name(word)) return fail(EINVAL, "'" + std::string(word) + "' is not a user or group name");
+    id.name = std::string(word);
+    id.id = parse_id(word);
+    return id;
+}
+
+std::optional<uid_t> lookup_uid(const std::string& name) {
+    std::vector<char> buf(16384);
+    passwd pw{}, *res = nullptr;
+    if (getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &res) != 0 || !res) return std::nullopt;
+    return pw.pw_uid;
+}
+
+std::optional<gid_t> lookup_gid(const std::string& name) {
+    std::vector<char> buf(65536);
+    group gr{}, *res = nullptr;
+    if (getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &res) != 0 || !res) return std::nullopt;
+    return gr.gr_gid;
+}
+
+bool user_is(const Identity& id, uid_t uid) {
+    if (id.id) return *id.id == uid;
+    auto u = lookup_uid(id.name);
+    return u && *u == uid;
+}
+
+bool group_in(const Identity& id, gid_t primary, const std::vector<gid_t>& groups) {
+    std::optional<gid_t> g = id.id ? std::optional<gid_t>(*id.id) : lookup_gid(id.name);
+    if (!g) return false;
+    return *g == primary || std::find(groups.begin(), groups.end(), *g) != groups.end();
+}
+
+bool client_matches(const Identity& id, const ClientIds& c) {
+    switch (id.kind) {
+    case Identity::Kind::any: return true;
+    case Identity::Kind::user: return user_is(id, c.uid);
+    case Identity::Kind::group: return group_in(id, c.gid, c.groups);
+    }
+    return false;
+}
+
+bool target_matches(const Identity& id, const TargetIds& t) {
+    bool root = t.uid && *t.uid == 0;
+    switch (id.kind) {
+    case Identity::Kind::any: return !root;  // root only when a rule names it
+    case Identity::Kind::user:
+        if (!t.uid) return !id.id && id.name == t.name;
+        return user_is(id, *t.uid);
+    case Identity::Kind::group:
+        if (root || !t.uid || t.groups.empty()) return false;
+        return group_in(id, t.groups.front(), t.groups);
+    }
+    return false;
+}
+
+}  // namespace
+
+Expected<Policy> Policy::load(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) return fail(errno, "policy " + path + ": " + std::strerror(errno));
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
+    struct stat st{};
+    if (::fstat(fd, &st) != 0) return fail(errno, "policy " + path + ": fstat: " + std::strerror(errno));
+    if (!S_ISREG(st.st_mode)) return fail(EINVAL, "policy " + path + " is not a regular file");
+    if (st.st_uid != 0) return fail(EPERM, "policy " + path + " is not owned by root; refusing to read it");
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return fail(EPERM, "policy " + path + " is writable by group or others; refusing to read it (chmod go-w)");
+    if (st.st_size > kMaxPolicyFile) return fail(EFBIG, "policy " + path + " is larger than 1 MiB");
+    std::string text(static_cast<std::size_t>(st.st_size), '\0');
+    std::size_t got = 0;
+    while (got < text.size()) {
+        ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return fail(errno, "policy " + path + ": read: " + std::strerror(errno));
+        if (n == 0) break;
+        got += static_cast<std::size_t>(n);
+    }
+    text.resize(got);
+    return parse(text, path);
+}
+
+Expected<Policy> Policy::parse(std::string_view text, const std::string& origin) {
+    Policy p;
+    int lineno = 0;
+    std::size_t pos = 0;
+    while (pos <= text.size()) {
+        std::size_t nl = text.find('\n', pos);
+        std::string_view line = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+        pos = nl == std::string_view::npos ? text.size() + 1 : nl + 1;
+        ++lineno;
+        if (auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
+        std::vector<std::string> words;
+        std::istringstream in{std::string(line)};
+        for (std::string w; in >> w;) words.push_back(w);
+        if (words.empty()) continue;
+        auto where = origin + ":" + std::to_string(lineno) + ": ";
+        if (words.size() != 4 || (words[0] != "permit" && words[0] != "deny") || words[2] != "as")
+            return fail(EINVAL, where + "expected 'permit|deny CLIENT as TARGET'");
+        auto client = parse_identity(words[1]);
+        if (!client) return fail(EINVAL, where + "client: " + client.error().message);
+        auto target = parse_identity(words[3]);
+        if (!target) return fail(EINVAL, where + "target: " + target.error().message);
+        p.rules_.push_back(Rule{words[0] == "permit", *client, *target, lineno});
+    }
+    return p;
+}
+
+Decision Policy::decide(const ClientIds& client, const TargetIds& target) const {
+    Decision d;
+    for (const Rule& r : rules_)
+        if (client_matches(r.client, client) && target_matches(r.target, target)) d = Decision{r.permit, r.line};
+    return d;
+}
+
+}  // namespace p9auth::factotum

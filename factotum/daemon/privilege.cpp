@@ -1,0 +1,111 @@
+#include "privilege.hpp"
+
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/securebits.h>
+#include <pwd.h>
+#include <sys/fsuid.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <vector>
+
+namespace p9auth::factotum {
+namespace {
+
+Error sys(const std::string& what) { return fail(errno, what + ": " + std::strerror(errno)); }
+
+int capset_empty() {
+    __user_cap_header_struct h{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct d[2]{};
+    return static_cast<int>(::syscall(SYS_capset, &h, d));
+}
+
+std::string status_field(const std::string& name) {
+    std::ifstream in("/proc/self/status");
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind(name + ":", 0) == 0) {
+            auto v = line.substr(name.size() + 1);
+            v.erase(0, v.find_first_not_of(" \t"));
+            return v;
+        }
+    return "?";
+}
+
+Expected<passwd> lookup_user(const std::string& name, std::vector<char>& buf) {
+    passwd pw{}, *res = nullptr;
+    buf.assign(16384, 0);
+    if (getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &res) != 0 || !res)
+        return fail(ENOENT, "--user " + name + ": no such user");
+    if (pw.pw_uid == 0) return fail(EINVAL, "--user " + name + " is uid 0; leave --user out to run as uid 0");
+    return pw;
+}
+
+}  // namespace
+
+Error become_fs_identity(const std::string& run_as) {
+    if (run_as.empty()) return Error::ok();
+    std::vector<char> buf;
+    auto pw = lookup_user(run_as, buf);
+    if (!pw) return pw.error();
+    if (::initgroups(pw->pw_name, pw->pw_gid) != 0) return sys("initgroups(" + run_as + ")");
+    ::setfsgid(pw->pw_gid);
+    ::setfsuid(pw->pw_uid);
+    if (static_cast<uid_t>(::setfsuid(static_cast<uid_t>(-1))) != pw->pw_uid) return fail(EPERM, "setfsuid did not take");
+    return Error::ok();
+}
+
+Error drop_privileges(const std::string& run_as) {
+    // Bounding set first: dropping needs CAP_SETPCAP, which we still hold.
+    for (int cap = 0; cap <= 63; ++cap) {
+        int in = ::prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+        if (in < 0) break;  // past the kernel's last capability
+        if (in == 0) continue;  // already gone (a unit's CapabilityBoundingSet=)
+        if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) return sys("prctl(PR_CAPBSET_DROP)");
+    }
+    if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+        return sys("prctl(PR_CAP_AMBIENT_CLEAR_ALL)");
+    // uid 0 must never regain capabilities (execve of anything, setuid games).
+    if (::prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
+                                       SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED | SECBIT_KEEP_CAPS_LOCKED,
+                0, 0, 0) != 0)
+        return sys("prctl(PR_SET_SECUREBITS)");
+
+    if (!run_as.empty()) {
+        std::vector<char> buf;
+        auto found = lookup_user(run_as, buf);
+        if (!found) return found.error();
+        passwd& pw = *found;
+        if (::initgroups(pw.pw_name, pw.pw_gid) != 0) return sys("initgroups(" + run_as + ")");
+        if (::setresgid(pw.pw_gid, pw.pw_gid, pw.pw_gid) != 0) return sys("setresgid");
+        if (::setresuid(pw.pw_uid, pw.pw_uid, pw.pw_uid) != 0) return sys("setresuid");
+        uid_t r, e, s;
+        if (::getresuid(&r, &e, &s) != 0 || r != pw.pw_uid || e != pw.pw_uid || s != pw.pw_uid)
+            return fail(EPERM, "setresuid did not take");
+    }
+    if (capset_empty() != 0) return sys("capset (empty)");
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return sys("prctl(PR_SET_NO_NEW_PRIVS)");
+    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return sys("prctl(PR_SET_DUMPABLE)");
+    rlimit no_core{0, 0};
+    if (::setrlimit(RLIMIT_CORE, &no_core) != 0) return sys("setrlimit(RLIMIT_CORE)");
+
+    // Trust, but verify: the kernel's own view.
+    for (const char* f : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"})
+        if (status_field(f) != "0000000000000000")
+            return fail(EPERM, std::string("capabilities left after the drop: ") + f + " " + status_field(f));
+    if (status_field("NoNewPrivs") != "1") return fail(EPERM, "no_new_privs did not take");
+    return Error::ok();
+}
+
+std::string describe_privileges() {
+    return "uid=" + std::to_string(::getuid()) + " gid=" + std::to_string(::getgid()) + " CapEff=" +
+           status_field("CapEff") + " CapBnd=" + status_field("CapBnd") + " NoNewPrivs=" + status_field("NoNewPrivs") +
+           " Seccomp=" + status_field("Seccomp");
+}
+
+}  // namespace p9auth::factotum

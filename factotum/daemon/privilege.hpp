@@ -1,0 +1,29 @@
+// Giving up privilege after start-up: what factotum keeps is the caphash
+// descriptor, the listening socket and (as uid 0 for pam_unix) the right to
+// read root-owned files as their owner. See factotum(8), "PRIVILEGE".
+#pragma once
+
+#include <string>
+
+#include "error.hpp"
+
+namespace p9auth::factotum {
+
+// Empties the bounding, ambient, inheritable, permitted and effective
+// capability sets; with run_as non-empty first becomes that user (uid, gid,
+// groups). Then no_new_privs, not dumpable, no core files. Verifies the
+// result from /proc/self/status.
+Error drop_privileges(const std::string& run_as);
+
+// With run_as non-empty: takes that user's groups, fs gid and fs uid (the
+// ids a mount's grant_uid=/grant_gid= checks), so caphash is opened as the
+// identity factotum will keep. drop_privileges makes them all the ids.
+Error become_fs_identity(const std::string& run_as);
+
+// "uid=0 gid=0 caps=0 bounding=0 nnp=1" for the start-up log line.
+std::string describe_privileges();
+
+// The seccomp filter (seccomp_allow.cpp). Applied to every thread.
+Error install_seccomp();
+
+}  // namespace p9auth::factotum

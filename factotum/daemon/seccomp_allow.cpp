@@ -1,0 +1,144 @@
+// factotum's seccomp allow-list: every system call it may make once it
+// serves clients, in one place, a comment per group. Anything else traps:
+// the call does not run, factotum writes its number to stderr and exits 70.
+// Installed after start-up (caphash open, socket bound, workers started),
+// for every thread at once (TSYNC). No new processes, no new threads, no
+// writes to files: PAM stacks that need those (pam_exec, pam_faillock's
+// tally, unix_chkpwd) do not run under factotum; see factotum(8).
+#include <fcntl.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <linux/netlink.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "privilege.hpp"
+
+namespace p9auth::factotum {
+namespace {
+
+void on_sigsys(int, siginfo_t* si, void*) {
+    char msg[96] = "factotum: seccomp: forbidden system call ";
+    std::size_t len = std::strlen(msg);
+    unsigned n = static_cast<unsigned>(si->si_syscall);
+    char digits[12];
+    int d = 0;
+    do {
+        digits[d++] = static_cast<char>('0' + n % 10);
+        n /= 10;
+    } while (n && d < 11);
+    while (d > 0 && len < sizeof msg - 2) msg[len++] = digits[--d];
+    msg[len++] = '\n';
+    (void)!::write(2, msg, len);
+    ::_exit(70);
+}
+
+}  // namespace
+
+Error install_seccomp() {
+    struct sigaction sa{};
+    sa.sa_sigaction = on_sigsys;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    if (::sigaction(SIGSYS, &sa, nullptr) != 0) return fail(errno, "sigaction(SIGSYS)");
+
+    scmp_filter_ctx ctx = ::seccomp_init(SCMP_ACT_TRAP);
+    if (!ctx) return fail(ENOMEM, "seccomp_init");
+    struct Releaser {
+        scmp_filter_ctx c;
+        ~Releaser() { ::seccomp_release(c); }
+    } releaser{ctx};
+    if (int rc = ::seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1); rc != 0) return fail(-rc, "seccomp TSYNC");
+
+    int rc = 0;
+    auto allow = [&](int nr) {
+        if (rc == 0) rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
+    };
+    // Descriptors factotum already holds: client sockets, caphash (the
+    // grant), files PAM and NSS opened.
+    for (int nr : {SCMP_SYS(read), SCMP_SYS(readv), SCMP_SYS(pread64), SCMP_SYS(write), SCMP_SYS(writev),
+                   SCMP_SYS(close), SCMP_SYS(lseek), SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(statx),
+                   SCMP_SYS(fcntl)})
+        allow(nr);
+    // The event loop and the workers' deadlines; clients and the log socket.
+    for (int nr : {SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl), SCMP_SYS(poll), SCMP_SYS(ppoll),
+                   SCMP_SYS(select), SCMP_SYS(pselect6), SCMP_SYS(accept4), SCMP_SYS(recvfrom), SCMP_SYS(recvmsg),
+                   SCMP_SYS(sendto), SCMP_SYS(sendmsg), SCMP_SYS(getsockopt), SCMP_SYS(shutdown), SCMP_SYS(connect),
+                   SCMP_SYS(getsockname), SCMP_SYS(getpeername)})
+        allow(nr);
+    // syslog(3) reconnects to /dev/log when the log daemon restarts; NSS
+    // modules may talk to nscd or sssd: Unix sockets only.
+    if (rc == 0) rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+    // libpam sends its own audit records (USER_AUTH, USER_ACCT) to the
+    // kernel over netlink at every pam_authenticate and pam_acct_mgmt
+    // (found under test). The kernel then checks CAP_AUDIT_WRITE itself.
+    if (rc == 0)
+        rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2, SCMP_A0(SCMP_CMP_EQ, AF_NETLINK),
+                                SCMP_A2(SCMP_CMP_EQ, NETLINK_AUDIT));
+    // PAM reads /etc/pam.d and loads its modules at every pam_start; NSS and
+    // pam_unix read /etc/passwd, /etc/group, /etc/shadow, /etc/login.defs.
+    // Opens are read-only: no O_WRONLY, O_RDWR, O_CREAT or O_TRUNC.
+    if (rc == 0)
+        rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+                                SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC | O_TMPFILE, O_RDONLY));
+    // The same for open(2), which glibc no longer calls but the ASan and
+    // TSan runtimes do (reading /proc/self/maps when PAM loads a module).
+    if (rc == 0)
+        rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(open), 1,
+                                SCMP_A1(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC | O_TMPFILE, O_RDONLY));
+    for (int nr : {SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(faccessat2), SCMP_SYS(readlink),
+                   SCMP_SYS(getdents64), SCMP_SYS(uname)})
+        allow(nr);
+    // isatty(3) (libaudit asks whether a descriptor is a terminal; found under
+    // test): TCGETS only.
+    if (rc == 0) rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, TCGETS));
+    // libselinux, which pam_unix links, probes for selinuxfs with statfs
+    // each time the module is loaded (found under test).
+    for (int nr : {SCMP_SYS(statfs), SCMP_SYS(fstatfs)}) allow(nr);
+    // Memory: the allocator, dlopen of PAM modules (mmap/mprotect with
+    // PROT_EXEC), libsodium's guarded memory (mlock, madvise, mprotect).
+    for (int nr : {SCMP_SYS(brk), SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(mprotect),
+                   SCMP_SYS(madvise), SCMP_SYS(mlock), SCMP_SYS(munlock), SCMP_SYS(getrandom)})
+        allow(nr);
+    // Threads that already exist, time, PAM's failure delay, signals.
+    for (int nr : {SCMP_SYS(futex), SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep),
+                   SCMP_SYS(gettimeofday), SCMP_SYS(sched_yield), SCMP_SYS(sched_getaffinity), SCMP_SYS(rseq),
+                   SCMP_SYS(set_robust_list), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigaction),
+                   SCMP_SYS(rt_sigreturn), SCMP_SYS(sigaltstack), SCMP_SYS(restart_syscall), SCMP_SYS(exit),
+                   SCMP_SYS(exit_group), SCMP_SYS(getrlimit), SCMP_SYS(prlimit64)})
+        allow(nr);
+    // Who we are (PAM modules ask; pam_unix checks it is uid 0).
+    for (int nr : {SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid),
+                   SCMP_SYS(getegid), SCMP_SYS(getresuid), SCMP_SYS(getresgid), SCMP_SYS(getgroups),
+                   SCMP_SYS(capget)})  // libcap-ng, under libpam's libaudit, reads our capabilities (found under test)
+        allow(nr);
+    // No new processes or threads, and no exec: refused with EPERM rather
+    // than trapped, so a module that tries (pam_unix's unix_chkpwd helper
+    // when factotum is not uid 0, pam_exec) fails its own authentication
+    // instead of taking the server down.
+    for (int nr : {SCMP_SYS(clone), SCMP_SYS(clone3), SCMP_SYS(fork), SCMP_SYS(vfork), SCMP_SYS(execve),
+                   SCMP_SYS(execveat)})
+        if (rc == 0) rc = ::seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
+#ifdef FACTOTUM_SANITIZER
+    // Sanitizer builds only: UBSan's vptr check and ASan probe whether
+    // memory is readable by writing it into a pipe (found under test).
+    for (int nr : {SCMP_SYS(pipe), SCMP_SYS(pipe2)}) allow(nr);
+#else
+    // The pipes such a helper would talk over go the way of fork.
+    for (int nr : {SCMP_SYS(pipe), SCMP_SYS(pipe2)})
+        if (rc == 0) rc = ::seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
+#endif
+    // abort() signals its own thread.
+    if (rc == 0)
+        rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+                                SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(::getpid())));
+    if (rc != 0) return fail(-rc, std::string("seccomp_rule_add: ") + std::strerror(-rc));
+    if (int e = ::seccomp_load(ctx); e != 0) return fail(-e, std::string("seccomp_load: ") + std::strerror(-e));
+    return Error::ok();
+}
+
+}  // namespace p9auth::factotum

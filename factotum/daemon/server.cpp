@@ -1,0 +1,463 @@
+#include "server.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+#include "audit.hpp"
+#include "frame_io.hpp"
+#include "grant.hpp"
+#include "pam_auth.hpp"
+#include "requests.hpp"
+#include "wire.hpp"
+
+namespace p9auth::factotum {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using wire::Msg;
+using wire::Refusal;
+
+constexpr std::size_t kMaxGroupsLookup = kMaxGroups;
+// epoll keys: connection ids count up from 1; listening sockets carry this bit.
+constexpr std::uint64_t kListenerTag = std::uint64_t{1} << 63;
+
+std::string user_name_of(uid_t uid) {
+    std::vector<char> buf(16384);
+    passwd pw{}, *res = nullptr;
+    if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &res) != 0 || !res) return {};
+    return pw.pw_name;
+}
+
+// The target as NSS knows it: uid, gid and every group a login would get.
+bool lookup_target(const std::string& name, TargetIds* ids, gid_t* gid) {
+    std::vector<char> buf(16384);
+    passwd pw{}, *res = nullptr;
+    if (getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &res) != 0 || !res) return false;
+    ids->uid = pw.pw_uid;
+    *gid = pw.pw_gid;
+    int n = 64;
+    std::vector<gid_t> groups;
+    for (;;) {
+        groups.resize(static_cast<std::size_t>(n));
+        int got = n;
+        if (getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &got) >= 0) {
+            groups.resize(static_cast<std::size_t>(got));
+            break;
+        }
+        if (got <= n || static_cast<std::size_t>(got) > kMaxGroupsLookup + 1) return false;
+        n = got;
+    }
+    // Primary first (the policy's ":group" matches it too), then the rest sorted.
+    std::sort(groups.begin(), groups.end());
+    groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
+    std::erase(groups, pw.pw_gid);
+    groups.insert(groups.begin(), pw.pw_gid);
+    ids->groups = std::move(groups);
+    return true;
+}
+
+std::vector<gid_t> peer_groups(int fd) {
+    std::vector<gid_t> g(64);
+    for (int tries = 0; tries < 3; ++tries) {
+        socklen_t len = static_cast<socklen_t>(g.size() * sizeof(gid_t));
+        if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g.data(), &len) == 0) {
+            g.resize(len / sizeof(gid_t));
+            return g;
+        }
+        if (errno != ERANGE || len / sizeof(gid_t) > 65536) break;
+        g.resize(len / sizeof(gid_t));
+    }
+    return {};
+}
+
+// The worker's end of one client's PAM conversation: frames under deadlines,
+// admitted by the request table.
+class ClientChannel final : public PromptChannel {
+public:
+    ClientChannel(int fd, std::chrono::seconds step, Clock::time_point session_end)
+        : fd_(fd), step_(step), session_end_(session_end) {}
+
+    wire::Deadline next_deadline() const { return std::min(Clock::now() + step_, session_end_); }
+
+    int ask(Msg type, std::string_view text, SecureBuffer& answer) override {
+        if (int e = tell(type, text)) return e;
+        auto deadline = next_deadline();
+        std::array<std::uint8_t, wire::kHeaderSize> hb{};
+        if (int e = wire::recv_exact(fd_, hb, deadline)) return note(e, "waiting for an answer");
+        auto h = wire::decode_header(hb);
+        if (!h) return note(EPROTO, "wrong protocol version");
+        std::string why;
+        const RequestRule* rule = admit(*h, Phase::prompted, &why);
+        if (!rule) return note(EPROTO, why);
+        if (int e = wire::recv_exact(fd_, answer.writable(h->length), deadline)) {
+            answer.wipe();
+            return note(e, "reading an answer");
+        }
+        return 0;
+    }
+
+    int tell(Msg type, std::string_view text) override {
+        const auto* p = reinterpret_cast<const std::uint8_t*>(text.data());
+        if (int e = wire::send_frame(fd_, type, {p, text.size()}, next_deadline())) return note(e, "sending a prompt");
+        return 0;
+    }
+
+    int error() const { return errno_; }
+    const std::string& what() const { return what_; }
+
+private:
+    int note(int e, std::string what) {
+        errno_ = e;
+        what_ = std::move(what);
+        return e;
+    }
+    int fd_;
+    std::chrono::seconds step_;
+    Clock::time_point session_end_;
+    int errno_ = 0;
+    std::string what_;
+};
+
+void send_refusal(int fd, Refusal why, const std::string& msg, wire::Deadline deadline) {
+    std::string payload(1, static_cast<char>(why));
+    payload += msg.substr(0, wire::kMaxText);
+    (void)wire::send_frame(fd, Msg::refused, {reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()},
+                           deadline);
+}
+
+}  // namespace
+
+struct Factotum::Pending {
+    int fd = -1;
+    std::uint64_t id = 0;
+    uid_t uid = 0;
+    gid_t gid = 0;
+    pid_t pid = 0;
+    Clock::time_point deadline;
+    std::array<std::uint8_t, wire::kHeaderSize + wire::kMaxUserName> buf{};
+    std::size_t have = 0;
+    std::size_t want = wire::kHeaderSize;  // the header first, then the whole frame
+};
+
+Factotum::Factotum(Settings settings, Policy policy, int caphash_fd, std::vector<int> listen_fds)
+    : settings_(std::move(settings)),
+      policy_(std::move(policy)),
+      caphash_fd_(caphash_fd),
+      listen_fds_(std::move(listen_fds)),
+      throttle_(settings_.throttle) {}
+
+Factotum::~Factotum() {
+    {
+        std::lock_guard lock(queue_mu_);
+        stopping_ = true;
+    }
+    queue_cv_.notify_all();
+    for (auto& t : workers_) t.join();
+    for (auto& [id, c] : pending_) {
+        ::close(c->fd);
+        delete c;
+    }
+    if (epoll_fd_ >= 0) ::close(epoll_fd_);
+}
+
+int Factotum::start() {
+    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd_ < 0) return errno;
+    for (int lfd : listen_fds_) {
+        ::fcntl(lfd, F_SETFL, ::fcntl(lfd, F_GETFL) | O_NONBLOCK);
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.u64 = kListenerTag | static_cast<std::uint32_t>(lfd);
+        if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, lfd, &ev) != 0) return errno;
+    }
+    for (unsigned i = 0; i < settings_.workers; ++i) workers_.emplace_back([this] { worker_main(); });
+    return 0;
+}
+
+bool Factotum::reserve(uid_t uid) {
+    std::lock_guard lock(conn_mu_);
+    if (connections_ >= settings_.max_connections || per_uid_[uid] >= settings_.max_per_uid) return false;
+    ++connections_;
+    ++per_uid_[uid];
+    return true;
+}
+
+void Factotum::release(uid_t uid) {
+    std::lock_guard lock(conn_mu_);
+    --connections_;
+    if (--per_uid_[uid] == 0) per_uid_.erase(uid);
+}
+
+void Factotum::refuse_now(int fd, wire::Refusal why, const std::string& msg) {
+    // Best effort, from the event loop, which never waits on a client.
+    send_refusal(fd, why, msg, Clock::now());  // one try: a fresh socket has room for it
+}
+
+int Factotum::run() {
+    if (epoll_fd_ < 0) return EBADF;
+    std::array<epoll_event, 64> evs{};
+    for (;;) {
+        int timeout = -1;
+        if (!pending_.empty()) {
+            auto first = std::min_element(pending_.begin(), pending_.end(), [](auto& a, auto& b) {
+                return a.second->deadline < b.second->deadline;
+            });
+            auto left = std::chrono::ceil<std::chrono::milliseconds>(first->second->deadline - Clock::now()).count();
+            timeout = static_cast<int>(std::clamp<long long>(left, 0, 60'000));
+        }
+        int n = ::epoll_wait(epoll_fd_, evs.data(), static_cast<int>(evs.size()), timeout);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return errno;
+        }
+        for (int i = 0; i < n; ++i) {
+            std::uint64_t key = evs[static_cast<std::size_t>(i)].data.u64;
+            if (key & kListenerTag) {
+                accept_all(static_cast<int>(key & 0xffffffffu));
+                continue;
+            }
+            auto it = pending_.find(key);
+            if (it != pending_.end()) on_readable(*it->second);
+        }
+        expire_pending();
+    }
+}
+
+void Factotum::accept_all(int lfd) {
+    for (;;) {
+        int fd = ::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR) continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                audit(LOG_ERR, "accept: %s", std::strerror(errno));  // EMFILE and the like: try again later
+            return;
+        }
+        ucred cred{};
+        socklen_t len = sizeof cred;
+        if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof cred) {
+            audit(LOG_ERR, "SO_PEERCRED: %s; connection dropped", std::strerror(errno));
+            ::close(fd);
+            continue;
+        }
+        if (!reserve(cred.uid)) {
+            audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=busy", cred.uid, cred.pid);
+            refuse_now(fd, Refusal::busy, "too many connections");
+            ::close(fd);
+            continue;
+        }
+        auto* c = new Pending;
+        c->fd = fd;
+        c->id = next_id_++;
+        c->uid = cred.uid;
+        c->gid = cred.gid;
+        c->pid = cred.pid;
+        c->deadline = Clock::now() + settings_.step_timeout;
+        epoll_event ev{};
+        ev.events = EPOLLIN | EPOLLRDHUP;
+        ev.data.u64 = c->id;
+        if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            audit(LOG_ERR, "epoll_ctl: %s", std::strerror(errno));
+            ::close(fd);
+            release(c->uid);
+            delete c;
+            continue;
+        }
+        pending_[c->id] = c;
+    }
+}
+
+void Factotum::close_pending(std::uint64_t id) {
+    auto it = pending_.find(id);
+    if (it == pending_.end()) return;
+    Pending* c = it->second;
+    pending_.erase(it);
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->fd, nullptr);
+    ::close(c->fd);
+    release(c->uid);
+    delete c;
+}
+
+void Factotum::expire_pending() {
+    auto now = Clock::now();
+    std::vector<std::uint64_t> late;
+    for (auto& [id, c] : pending_)
+        if (c->deadline <= now) late.push_back(id);
+    for (auto id : late) {
+        Pending* c = pending_[id];
+        audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=timeout (no complete request in %llds)",
+              c->uid, c->pid, static_cast<long long>(settings_.step_timeout.count()));
+        refuse_now(c->fd, Refusal::timeout, "no complete request in time");
+        close_pending(id);
+    }
+}
+
+void Factotum::on_readable(Pending& c) {
+    for (;;) {
+        ssize_t n = ::recv(c.fd, c.buf.data() + c.have, c.want - c.have, MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        if (n <= 0) {
+            if (c.have > 0)
+                audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=protocol (truncated request)", c.uid,
+                      c.pid);
+            close_pending(c.id);
+            return;
+        }
+        c.have += static_cast<std::size_t>(n);
+        if (c.have < c.want) continue;
+        if (c.want == wire::kHeaderSize) {
+            auto h = wire::decode_header(std::span<const std::uint8_t, wire::kHeaderSize>(c.buf.data(), wire::kHeaderSize));
+            std::string why = "wrong protocol version";
+            const RequestRule* rule = h ? admit(*h, Phase::first, &why) : nullptr;
+            if (!rule) {
+                audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=protocol (%s)", c.uid, c.pid,
+                      why.c_str());
+                refuse_now(c.fd, Refusal::protocol, why);
+                close_pending(c.id);
+                return;
+            }
+            c.want = wire::kHeaderSize + h->length;  // bounded by the rule: fits c.buf
+            if (c.have < c.want) continue;
+        }
+        // A whole request.
+        std::string target(reinterpret_cast<const char*>(c.buf.data() + wire::kHeaderSize), c.want - wire::kHeaderSize);
+        if (!wire::valid_user_name(target)) {
+            audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=protocol (malformed user name)", c.uid,
+                  c.pid);
+            refuse_now(c.fd, Refusal::protocol, "malformed user name");
+            close_pending(c.id);
+            return;
+        }
+        Job job;
+        job.fd = c.fd;
+        job.id = c.id;
+        job.uid = c.uid;
+        job.gid = c.gid;
+        job.pid = c.pid;
+        job.groups = peer_groups(c.fd);
+        job.target = std::move(target);
+        ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.fd, nullptr);
+        pending_.erase(c.id);
+        delete &c;
+        {
+            std::lock_guard lock(queue_mu_);
+            jobs_.push_back(std::move(job));
+        }
+        queue_cv_.notify_one();
+        return;
+    }
+}
+
+void Factotum::worker_main() {
+    for (;;) {
+        Job job;
+        {
+            std::unique_lock lock(queue_mu_);
+            queue_cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+            if (stopping_) return;
+            job = std::move(jobs_.front());
+            jobs_.pop_front();
+        }
+        serve(job);
+        ::close(job.fd);
+        release(job.uid);
+    }
+}
+
+void Factotum::serve(Job& job) {
+    const char* t = job.target.c_str();
+    audit(LOG_INFO, "request client_uid=%u client_pid=%d target=%s", job.uid, job.pid, t);
+    auto session_end = Clock::now() + settings_.session_timeout;
+    ClientChannel channel(job.fd, settings_.step_timeout, session_end);
+    auto deny = [&](Refusal why, const std::string& reason, const std::string& to_client) {
+        audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=%s reason=%s", job.uid, job.pid, t, reason.c_str());
+        send_refusal(job.fd, why, to_client, channel.next_deadline());
+    };
+
+    if (long s = throttle_.blocked_for(job.uid, job.target); s > 0) {
+        deny(Refusal::throttled, "throttled (" + std::to_string(s) + "s left)",
+             "too many failures; try again in " + std::to_string(s) + " s");
+        return;
+    }
+
+    TargetIds target;
+    target.name = job.target;
+    gid_t gid = 0;
+    bool known = lookup_target(job.target, &target, &gid);
+    ClientIds client{job.uid, job.gid, job.groups};
+    Decision d = policy_.decide(client, target);
+    if (!d.permit) {
+        deny(Refusal::not_permitted, d.line ? "policy (line " + std::to_string(d.line) + ")" : "policy (no rule)",
+             "");
+        return;
+    }
+
+    PamResult r = pam_check(settings_.pam_service, job.target, user_name_of(job.uid), channel);
+    switch (r.outcome) {
+    case PamOutcome::ok: break;
+    case PamOutcome::auth_failed:
+        throttle_.failed(job.uid, job.target);
+        deny(Refusal::auth_failed, "auth (" + r.detail + ")", "");
+        return;
+    case PamOutcome::account:
+        deny(Refusal::account, "account (" + r.detail + ")", r.detail.substr(r.detail.find(':') + 2));
+        return;
+    case PamOutcome::client_error:
+        throttle_.failed(job.uid, job.target);  // walking away from a prompt counts as a failure
+        if (channel.error() == ETIMEDOUT) {
+            deny(Refusal::timeout, "timeout (" + channel.what() + ")", "no answer in time");
+        } else if (channel.error() == EPROTO) {
+            deny(Refusal::protocol, "protocol (" + channel.what() + ")", channel.what());
+        } else {
+            audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=%s reason=client gone (%s: %s)", job.uid, job.pid,
+                  t, channel.what().c_str(), std::strerror(channel.error()));
+        }
+        return;
+    case PamOutcome::error:
+        deny(Refusal::internal, "pam error (" + r.detail + ")", "authentication could not run; see factotum's log");
+        return;
+    }
+    throttle_.succeeded(job.uid, job.target);
+
+    if (!known) {  // PAM knew the user but NSS does not: nothing to grant
+        deny(Refusal::internal, "nss (no passwd entry after PAM success)", "no such user in NSS");
+        return;
+    }
+    Target to;
+    to.uid = *target.uid;
+    to.gid = gid;
+    to.groups = target.groups;
+    if (to.groups.size() > kMaxGroups) {
+        deny(Refusal::internal, "nss (more than 1024 groups)", "target has too many groups");
+        return;
+    }
+    NewGrant g = make_grant(job.uid, to);
+    {
+        std::lock_guard lock(grant_mu_);
+        ssize_t n = ::write(caphash_fd_, g.hash.bytes().data(), g.hash.size());
+        if (n != static_cast<ssize_t>(g.hash.size())) {
+            int e = n < 0 ? errno : EIO;
+            deny(Refusal::internal, std::string("grant (write caphash: ") + std::strerror(e) + ")",
+                 "the grant failed; see factotum's log");
+            return;
+        }
+    }
+    audit(LOG_NOTICE, "grant client_uid=%u client_pid=%d target=%s to=%s", job.uid, job.pid, t,
+          format_target(to).c_str());
+    const auto* p = reinterpret_cast<const std::uint8_t*>(g.capability.data());
+    if (int e = wire::send_frame(job.fd, Msg::granted, {p, g.capability.size()}, channel.next_deadline()))
+        audit(LOG_WARNING, "lost client_uid=%u client_pid=%d target=%s reason=%s (the grant expires unused)", job.uid,
+              job.pid, t, std::strerror(e));
+}
+
+}  // namespace p9auth::factotum

@@ -1,0 +1,95 @@
+// factotum's server: one event loop for connections that have not yet made
+// their request, and a fixed pool of workers, each running one PAM
+// conversation at a time (PAM blocks). A slow client holds at most its own
+// worker, and only until its deadline.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "policy.hpp"
+#include "throttle.hpp"
+#include "wire.hpp"
+
+namespace p9auth::factotum {
+
+struct Settings {
+    std::string pam_service = "p9auth";
+    std::chrono::seconds step_timeout{60};      // each message from the client
+    std::chrono::seconds session_timeout{300};  // a whole conversation
+    unsigned workers = 8;                       // concurrent PAM conversations
+    unsigned max_connections = 512;
+    unsigned max_per_uid = 128;
+    ThrottleLimits throttle;
+};
+
+class Factotum {
+public:
+    Factotum(Settings settings, Policy policy, int caphash_fd, std::vector<int> listen_fds);
+    Factotum(const Factotum&) = delete;
+    Factotum& operator=(const Factotum&) = delete;
+    ~Factotum();
+
+    // The event loop's descriptors and the workers: before the seccomp
+    // filter, which forbids new threads. 0 or an errno.
+    int start();
+    int run();             // the event loop; returns only on a fatal error
+
+    // A request that passed the table, handed from the loop to a worker.
+    struct Job {
+        int fd = -1;
+        std::uint64_t id = 0;
+        uid_t uid = 0;
+        gid_t gid = 0;
+        pid_t pid = 0;
+        std::vector<gid_t> groups;
+        std::string target;
+    };
+
+private:
+    struct Pending;  // a connection before its request is complete
+
+    void accept_all(int lfd);
+    void on_readable(Pending& c);
+    void close_pending(std::uint64_t id);
+    void expire_pending();
+    void refuse_now(int fd, wire::Refusal why, const std::string& msg);
+    bool reserve(uid_t uid);
+    void release(uid_t uid);
+
+    void worker_main();
+    void serve(Job& job);
+
+    const Settings settings_;
+    const Policy policy_;
+    const int caphash_fd_;
+    const std::vector<int> listen_fds_;
+    int epoll_fd_ = -1;
+    Throttle throttle_;
+
+    std::map<std::uint64_t, Pending*> pending_;  // event loop only
+    std::uint64_t next_id_ = 1;                  // event loop only
+
+    std::mutex conn_mu_;  // guards the counts below (loop and workers)
+    unsigned connections_ = 0;
+    std::map<uid_t, unsigned> per_uid_;
+
+    std::mutex queue_mu_;  // guards jobs_ and stopping_
+    std::condition_variable queue_cv_;
+    std::deque<Job> jobs_;
+    bool stopping_ = false;
+    std::vector<std::thread> workers_;
+
+    std::mutex grant_mu_;  // one grant write at a time on the shared caphash descriptor
+};
+
+}  // namespace p9auth::factotum
