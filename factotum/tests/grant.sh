@@ -35,7 +35,7 @@ got=$(ft_use carol "$cap" /usr/bin/id -u) || ft_fail "carol could not use her ow
 ft_pass "FROM is the kernel's uid of the client (carol: 2003), not choosable"
 
 # The protocol has no field for FROM: a name that looks like one is refused.
-out=$(ft_as alice "$FT_CLIENT" raw "$FT_SOCK" "frame:01:2001@2002:2002" r)
+out=$(p9_as alice "$FT_CLIENT" raw "$FT_SOCK" "frame:01:2001@2002:2002" r)
 [[ $out == "refused 6 "* ]] || ft_fail "a FROM-looking target: '$out'"
 ft_pass "a target that smuggles FROM@TO is a protocol error"
 
@@ -59,13 +59,13 @@ refuse "root without a rule naming it" alice root 'root-secret' "not permitted"
 refuse "empty password" alice bob '' "authentication failed"
 
 # Prompts reach the client as PAM sent them; echo-off stays echo-off.
-out=$(ft_as alice "$FT_CLIENT" raw "$FT_SOCK" "frame:01:bob" r "frame:02:bob secret!" r)
+out=$(p9_as alice "$FT_CLIENT" raw "$FT_SOCK" "frame:01:bob" r "frame:02:bob secret!" r)
 [[ $out == $'prompt_echo_off Password: \ngranted 2001@2002:2002:2002,2100,2101,2102' ]] || ft_fail "raw conversation: '$out'"
 ft_pass "pam_unix's prompt arrives as prompt_echo_off"
 
 # Audit: every decision, with uid and pid, never the password or a key.
 log=$FT_TMP/syslog
-ft_poll 5 grep -q 'deny client_uid=2003 client_pid=[0-9]* target=alice reason=policy' "$log" || ft_fail "no policy deny record"
+p9_poll 5 grep -q 'deny client_uid=2003 client_pid=[0-9]* target=alice reason=policy' "$log" || ft_fail "no policy deny record"
 for re in 'request client_uid=2001 client_pid=[0-9]* target=bob' \
     'grant client_uid=2001 client_pid=[0-9]* target=bob to=2002:2002:2002,2100,2101,2102' \
     'grant client_uid=2003 client_pid=[0-9]* target=bob' \
@@ -86,14 +86,14 @@ ft_pass "audit log: $(grep -c 'factotum\[' "$log") records, all decisions, no se
 
 # PAM's messages reach the client as sent: PAM_ERROR_MSG from pam_unix for
 # the expired account, PAM_TEXT_INFO from pam_echo, in order.
-out=$(ft_as alice "$FT_CLIENT" raw "$FT_SOCK" frame:01:dave r frame:02:dave-secret r r)
+out=$(p9_as alice "$FT_CLIENT" raw "$FT_SOCK" frame:01:dave r frame:02:dave-secret r r)
 [[ $out == $'prompt_echo_off Password: \nerror_msg Your account has expired; please contact your system administrator.\nrefused 3 User account has expired' ]] ||
     ft_fail "expired account conversation: '$out'"
 ft_pass "PAM_ERROR_MSG relayed (pam_unix, expired account)"
 kill "$FT_PID"
-ft_poll 10 ft_gone "$FT_PID" || ft_fail "factotum did not stop"
+p9_poll 10 p9_gone "$FT_PID" || ft_fail "factotum did not stop"
 ft_start --pam-service p9auth-chatty
-out=$(ft_as alice "$FT_CLIENT" raw "$FT_SOCK" frame:01:bob r r "frame:02:bob secret!" r)
+out=$(p9_as alice "$FT_CLIENT" raw "$FT_SOCK" frame:01:bob r r "frame:02:bob secret!" r)
 [[ $out == $'text_info factotum test: hello bob\nprompt_echo_off Password: \ngranted 2001@2002:2002:2002,2100,2101,2102' ]] ||
     ft_fail "chatty stack conversation: '$out'"
 ft_pass "PAM_TEXT_INFO relayed before the prompt (pam_echo)"

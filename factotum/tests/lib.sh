@@ -28,26 +28,15 @@ ft_fail() {
 }
 ft_pass() { echo "PASS: $*"; }
 
-# ft_poll SECONDS CMD...: runs CMD until it succeeds; 1 when the deadline passes.
-ft_poll() {
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@"; do
-        ((SECONDS < deadline)) || return 1
-        sleep 0.02
-    done
-}
-
-ft_gone() { [[ ! -e /proc/$1 ]] || [[ $(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) == Z ]]; }
+# p9_poll (poll with a deadline), p9_gone (a pid has exited) and p9_as (run
+# as a user with that user's groups) come from the filesystem's integration
+# tests, so both test suites mean the same by them.
+# shellcheck source=../../tests/integration/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../tests/integration/lib.sh"
 
 # A field of the mount's status file ("granted", "expired", ...).
 ft_status() { awk -v k="$1" '$1 == k { print $2 }' "$FT_MNT/status"; }
 
-ft_as() {
-    local u=$1
-    shift
-    setpriv --reuid="$u" --regid="$u" --init-groups -- "$@"
-}
 
 ft_hash() { openssl passwd -6 -salt "$2" "$1"; }
 
@@ -166,7 +155,7 @@ ft_enter() {
     "$FT_SYSLOG" /dev/log "$FT_TMP/syslog" &
     FT_DAEMONS+=($!)
     disown
-    ft_poll 10 test -S /dev/log || ft_fail "syslog sink did not bind /dev/log"
+    p9_poll 10 test -S /dev/log || ft_fail "syslog sink did not bind /dev/log"
     export P9USE_CAPS=$FT_TMP/p9use
     install -m 0755 "$P9USE" "$P9USE_CAPS"
     setcap cap_setuid,cap_setgid=p "$P9USE_CAPS"
@@ -179,7 +168,7 @@ ft_mount() {
     mkdir -p "$FT_MNT"
     if [[ -n ${1:-} ]]; then "$P9AUTHFS" -o "$1" "$FT_MNT"; else "$P9AUTHFS" "$FT_MNT"; fi ||
         ft_fail "p9authfs exited $?"
-    ft_poll 15 ft_mounted "$FT_MNT" || ft_fail "p9authfs did not mount $FT_MNT"
+    p9_poll 15 ft_mounted "$FT_MNT" || ft_fail "p9authfs did not mount $FT_MNT"
 }
 
 
@@ -192,10 +181,10 @@ ft_start() {
     FT_PID=$!
     FT_DAEMONS+=("$FT_PID")
     disown
-    ft_poll 15 ft_ready || ft_fail "factotum did not come up"
+    p9_poll 15 ft_ready || ft_fail "factotum did not come up"
 }
 ft_ready() {
-    ft_gone "$FT_PID" && ft_fail "factotum exited before it was ready"
+    p9_gone "$FT_PID" && ft_fail "factotum exited before it was ready"
     [[ -S $FT_SOCK ]] && grep -q "factotum\[$FT_PID\]: started" "$FT_TMP/syslog" 2>/dev/null
 }
 
@@ -204,7 +193,7 @@ ft_ready() {
 ft_request() {
     local u=$1 t=$2 a=$3
     shift 3
-    printf '%s\n' "$a" | ft_as "$u" "$P9AUTH_REQUEST" --socket "$FT_SOCK" --stdin "$@" "$t" 2>>"$FT_TMP/request.err"
+    printf '%s\n' "$a" | p9_as "$u" "$P9AUTH_REQUEST" --socket "$FT_SOCK" --stdin "$@" "$t" 2>>"$FT_TMP/request.err"
 }
 
 # One line describing a process's credentials, from /proc/PID/status text.
@@ -218,5 +207,5 @@ ft_creds() {
 ft_use() {
     local u=$1 cap=$2
     shift 2
-    printf '%s\n' "$cap" | ft_as "$u" "$P9USE_CAPS" "$@"
+    printf '%s\n' "$cap" | p9_as "$u" "$P9USE_CAPS" "$@"
 }

@@ -41,8 +41,8 @@ rc=0
 [[ $rc != 0 ]] || ft_fail "root opened caphash of a grant_once mount while factotum holds it"
 ft_pass "grant_once: root cannot open caphash while factotum holds it"
 kill "$FT_PID"
-ft_poll 10 ft_gone "$FT_PID" || ft_fail "factotum did not stop"
-ft_poll 10 umount "$FT_MNT" 2>/dev/null || ft_fail "cannot unmount $FT_MNT"  # threads may outlive the zombie leader briefly
+p9_poll 10 p9_gone "$FT_PID" || ft_fail "factotum did not stop"
+p9_poll 10 umount "$FT_MNT" 2>/dev/null || ft_fail "cannot unmount $FT_MNT"  # threads may outlive the zombie leader briefly
 
 # 2. A dedicated user with a stack that needs no shadow access (pam_permit).
 ft_mount grant_uid=3010
@@ -54,12 +54,12 @@ got=$(ft_use alice "$cap" /usr/bin/id -u) || ft_fail "capability refused"
 ft_pass "dedicated user factotum (uid 3010): no capabilities, grants with pam_permit"
 # pam_unix cannot work as that user (no shadow, no helper): refused, and factotum survives.
 kill "$FT_PID"
-ft_poll 10 ft_gone "$FT_PID" || ft_fail "factotum did not stop"
+p9_poll 10 p9_gone "$FT_PID" || ft_fail "factotum did not stop"
 ft_start --user factotum
 rc=0
 ft_request alice bob 'bob secret!' >/dev/null || rc=$?
 [[ $rc == 1 ]] || ft_fail "pam_unix under a dedicated user: exit $rc"
-ft_gone "$FT_PID" && ft_fail "factotum died when pam_unix tried its helper"
+p9_gone "$FT_PID" && ft_fail "factotum died when pam_unix tried its helper"
 ft_pass "pam_unix under a dedicated user: refused, factotum still running"
 kill "$FT_PID"
 
@@ -89,7 +89,7 @@ if command -v systemd-socket-activate >/dev/null; then
     systemd-socket-activate -l "$FT_SOCK" "$FACTOTUM" --mount "$FT_MNT" --socket /nonexistent/never.sock \
         --policy "$conf" --user factotum --pam-service p9auth-permit 2>>"$FT_TMP/factotum.err" &
     disown
-    ft_poll 10 test -S "$FT_SOCK" || ft_fail "systemd-socket-activate did not listen"
+    p9_poll 10 test -S "$FT_SOCK" || ft_fail "systemd-socket-activate did not listen"
     chmod 0666 "$FT_SOCK"  # SocketMode=0666 in factotum.socket
     cap=$(ft_request alice bob "") || ft_fail "socket-activated factotum: exit $?: $(tail -2 "$FT_TMP/request.err")"
     [[ $cap == 2001@2002:* ]] || ft_fail "socket-activated: '${cap%@*}'"

@@ -11,7 +11,7 @@ ft_enter "$@"
 ft_mount
 ft_start --timeout 4 --workers 4 --max-per-uid 40 --fail-limit 1000 --client-fail-limit 1000
 
-raw() { ft_as alice "$FT_CLIENT" raw "$FT_SOCK" "$@"; }
+raw() { p9_as alice "$FT_CLIENT" raw "$FT_SOCK" "$@"; }
 expect() {  # expect WHAT OUTPUT PATTERN
     [[ $2 == $3 ]] || ft_fail "$1: got '$2', want '$3'"
     ft_pass "$1: $(echo "$2" | head -1)"
@@ -32,11 +32,11 @@ expect "oversized answer (1025 bytes announced)" "$(raw frame:01:bob r w:0102040
     $'prompt_echo_off Password: \nrefused 6 \'answer\' of 1025 bytes, allowed 0..1024\neof'
 # Truncated: a header announcing 3 bytes, 1 byte, then the client hangs up.
 raw w:01010003 w:62 >/dev/null
-ft_poll 5 grep -q 'reason=protocol (truncated request)' "$FT_TMP/syslog" || ft_fail "no record of the truncated request"
+p9_poll 5 grep -q 'reason=protocol (truncated request)' "$FT_TMP/syslog" || ft_fail "no record of the truncated request"
 ft_pass "truncated request: dropped and logged"
 # Truncated answer: hangs up in the middle of the password.
 raw frame:01:bob r w:0102000a w:626f62 >/dev/null
-ft_poll 5 grep -q 'target=bob reason=client gone' "$FT_TMP/syslog" || ft_fail "no record of the truncated answer"
+p9_poll 5 grep -q 'target=bob reason=client gone' "$FT_TMP/syslog" || ft_fail "no record of the truncated answer"
 ft_pass "truncated answer: dropped and logged"
 [[ $(ft_status granted) == "$g0" ]] || ft_fail "a broken client got a grant"
 
@@ -46,7 +46,7 @@ ft_pass "truncated answer: dropped and logged"
 pids=()
 for i in $(seq 1 20); do raw s:1 r >"$FT_TMP/stall-$i" & pids+=($!); done
 for i in $(seq 21 23); do raw frame:01:bob r r >"$FT_TMP/stall-$i" & pids+=($!); done
-ft_poll 5 bash -c "[[ \$(grep -l Password $FT_TMP/stall-2[123] 2>/dev/null | wc -l) == 3 ]]" ||
+p9_poll 5 bash -c "[[ \$(grep -l Password $FT_TMP/stall-2[123] 2>/dev/null | wc -l) == 3 ]]" ||
     ft_fail "the prompt-stalled clients did not get their prompts"
 start=$SECONDS
 cap=$(ft_request carol bob 'bob secret!') || ft_fail "a good client was not served while others stalled"
@@ -69,7 +69,7 @@ pids=()
 for i in $(seq 1 40); do raw s:1 r >"$FT_TMP/busy-$i" & pids+=($!); done
 # Accepted connections show the socket's path in /proc/net/unix.
 accepted() { [[ $(grep -c " $FT_SOCK\$" /proc/net/unix) -ge $1 ]]; }
-ft_poll 10 accepted 41 || ft_fail "the 40 connections were not all accepted"
+p9_poll 10 accepted 41 || ft_fail "the 40 connections were not all accepted"
 out=$(raw r e)
 [[ $out == $'refused 5 too many connections\neof' ]] || ft_fail "41st connection of alice: '$out'"
 cap=$(ft_request carol bob 'bob secret!') || ft_fail "carol not served while alice is at her limit"
@@ -79,16 +79,16 @@ for p in "${pids[@]}"; do wait "$p" || true; done
 # 100 clients at once, each answered with its own capability, all usable
 # (a factotum with the default connection limits).
 kill "$FT_PID"
-ft_poll 10 ft_gone "$FT_PID" || ft_fail "factotum did not stop on SIGTERM"
+p9_poll 10 p9_gone "$FT_PID" || ft_fail "factotum did not stop on SIGTERM"
 ft_start
 g0=$(ft_status granted)
-printf 'bob secret!\n' | ft_as alice "$FT_CLIENT" many "$FT_SOCK" bob 100 >"$FT_TMP/many" ||
+printf 'bob secret!\n' | p9_as alice "$FT_CLIENT" many "$FT_SOCK" bob 100 >"$FT_TMP/many" ||
     ft_fail "100 concurrent clients: $(tail -1 "$FT_TMP/many"); $(head -3 "$FT_TMP/request.err" 2>/dev/null)"
 [[ $(grep -c '^2001@2002:2002:2002,2100,2101,2102@' "$FT_TMP/many") == 100 ]] || ft_fail "100 clients: wrong capabilities"
 [[ $(sort -u "$FT_TMP/many" | grep -c @) == 100 ]] || ft_fail "100 clients: capabilities not distinct"
 [[ $(ft_status granted) == $((g0 + 100)) ]] || ft_fail "100 clients: granted went from $g0 to $(ft_status granted)"
-used=$(grep @ "$FT_TMP/many" | ft_as alice "$FT_CLIENT" use "$FT_MNT")
+used=$(grep @ "$FT_TMP/many" | p9_as alice "$FT_CLIENT" use "$FT_MNT")
 [[ $used == "used 100 of 100" ]] || ft_fail "100 clients: $used"
 ft_pass "100 concurrent clients: 100 distinct capabilities, all accepted by capuse"
-ft_gone "$FT_PID" && ft_fail "factotum died"
+p9_gone "$FT_PID" && ft_fail "factotum died"
 ft_pass "factotum still serving"
