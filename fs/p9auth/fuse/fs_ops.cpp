@@ -33,11 +33,20 @@ Filesystem::Filesystem(const p9auth::MountOptions& opts, UserNamespaceId ns)
       }()),
       table(opts.table), gate(opts.grant) {}
 
+enum class Node : fuse_ino_t { none = 0, root = FUSE_ROOT_ID, caphash = 2, capuse = 3, status = 4 };
+
+// What an open file handle (fi->fh) points to; Filesystem::open_files owns it.
+struct OpenFile {
+    Node node;
+    std::string snapshot;  // status: its text at open, so split reads agree
+};
+
+Filesystem::~Filesystem() = default;
+
 namespace {
 
 constexpr double kForever = 86400.0;  // seconds; the tree never changes
 
-enum class Node : fuse_ino_t { none = 0, root = FUSE_ROOT_ID, caphash = 2, capuse = 3, status = 4 };
 
 // The three files of spec section 3; `direction` is the one open mode each allows.
 struct FileSpec {
@@ -90,11 +99,14 @@ struct stat attr_of(Filesystem& fs, Node n) {
 // The status file's size changes with every grant: its attributes are never cached.
 double attr_timeout(Node n) { return n == Node::status ? 0.0 : kForever; }
 
-// What an open file handle (fi->fh) points to.
-struct OpenFile {
-    Node node;
-    std::string snapshot;  // status: its text at open, so split reads agree
-};
+void forget(Filesystem& fs, const OpenFile* f) {
+    std::unique_ptr<OpenFile> gone;  // freed outside the lock
+    std::lock_guard lock(fs.open_mu);
+    if (auto it = fs.open_files.find(f); it != fs.open_files.end()) {
+        gone = std::move(it->second);
+        fs.open_files.erase(it);
+    }
+}
 
 OpenFile* open_file(const fuse_file_info* fi) { return reinterpret_cast<OpenFile*>(fi->fh); }
 
@@ -195,11 +207,16 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
             log(LOG_NOTICE, "caphash: opened for granting (uid %u, pid %d)", ctx->uid, ctx->pid);
         }
         auto file = std::make_unique<OpenFile>(OpenFile{n, n == Node::status ? status_text(fs) : std::string()});
+        const OpenFile* handle = file.get();
+        {
+            std::lock_guard lock(fs.open_mu);
+            fs.open_files.emplace(handle, std::move(file));
+        }
         fi->direct_io = 1;  // each write reaches us with its writer's credentials
         fi->keep_cache = 0;
-        fi->fh = reinterpret_cast<std::uint64_t>(file.get());
+        fi->fh = reinterpret_cast<std::uint64_t>(handle);
         // Non-zero: the opener is gone, and no release will follow.
-        if (fuse_reply_open(req, fi) == 0) file.release();
+        if (fuse_reply_open(req, fi) != 0) forget(fs, handle);
     });
 }
 
@@ -252,7 +269,7 @@ void op_write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t, f
 }
 
 void op_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-    delete open_file(fi);
+    forget(fs_of(req), open_file(fi));
     fuse_reply_err(req, 0);
 }
 
