@@ -31,7 +31,7 @@ ft_enter "$@"
 n=$FT_N
 ft_mount "maxcaps=1000000,timeout=3600"
 ft_start --pam-service p9auth-permit --workers 8 --max-per-uid 1024
-bench() { ft_as alice "$FT_BENCH" "$@"; }
+bench() { p9_as alice "$FT_BENCH" "$@"; }
 
 echo "machine: $(nproc) cpus, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(uname -sr)"
 echo "stack: pam_permit (auth, account); p9authfs FUSE; $n grants each"
