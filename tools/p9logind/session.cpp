@@ -1,0 +1,253 @@
+// One login on one connection. Runs in a process of its own (forked by the
+// listener, or started by inetd/systemd), as the daemon's unprivileged user.
+#include "session.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <pwd.h>
+#include <security/pam_appl.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "p9auth.hpp"
+
+namespace p9logind {
+namespace {
+
+long long now_ms() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<long long>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool write_all(int fd, const char* p, std::size_t n) {
+    while (n > 0) {
+        ssize_t w = ::write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return false;
+        p += w;
+        n -= static_cast<std::size_t>(w);
+    }
+    return true;
+}
+bool say(int fd, const std::string& s) { return write_all(fd, s.data(), s.size()); }
+
+// A line from the peer, at most 1024 bytes, before the deadline. Reads one
+// byte at a time: what follows the line belongs to the shell. false on end
+// of input, error or the deadline.
+bool read_line(int fd, long long deadline, std::string& line) {
+    line.clear();
+    for (;;) {
+        long long left = deadline - now_ms();
+        if (left <= 0) return false;
+        pollfd p{fd, POLLIN, 0};
+        int r = ::poll(&p, 1, static_cast<int>(left));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return false;
+        char c;
+        ssize_t n = ::read(fd, &c, 1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        if (c == '\n') return true;
+        if (c == '\r' || c == '\0') continue;
+        if (line.size() >= 1024) return false;
+        line.push_back(c);
+    }
+}
+
+struct ConvContext {
+    int in, out;
+    long long deadline;
+};
+
+// PAM's prompts go to the peer; answers are lines from it. Texts are
+// untrusted only in the sense that they come from PAM modules we chose.
+int converse(int n, const struct pam_message** msg, struct pam_response** resp, void* data) {
+    auto* ctx = static_cast<ConvContext*>(data);
+    auto* r = static_cast<pam_response*>(std::calloc(static_cast<std::size_t>(n), sizeof(pam_response)));
+    if (!r) return PAM_BUF_ERR;
+    for (int i = 0; i < n; ++i) {
+        std::string text = msg[i]->msg ? msg[i]->msg : "";
+        switch (msg[i]->msg_style) {
+        case PAM_PROMPT_ECHO_OFF:
+        case PAM_PROMPT_ECHO_ON: {
+            std::string line;
+            bool ok = say(ctx->out, text) && read_line(ctx->in, ctx->deadline, line);
+            if (ok) r[i].resp = ::strdup(line.c_str());
+            p9auth_zero(line.data(), line.size());
+            if (!ok || !r[i].resp) {
+                for (int j = 0; j < i; ++j) {
+                    if (r[j].resp) {
+                        p9auth_zero(r[j].resp, std::strlen(r[j].resp));
+                        std::free(r[j].resp);
+                    }
+                }
+                std::free(r);
+                return PAM_CONV_ERR;
+            }
+            break;
+        }
+        default: say(ctx->out, text + "\r\n");
+        }
+    }
+    *resp = r;
+    return PAM_SUCCESS;
+}
+
+// The child: the pty's slave as its terminal, then p9use with the
+// capability becomes the user and runs the login shell in the home
+// directory. Never returns.
+[[noreturn]] void exec_shell(int slave, const p9auth::login::Capability& cap, const passwd& pw,
+                             const Settings& s) {
+    ::setsid();
+    ::ioctl(slave, TIOCSCTTY, 0);
+    ::dup2(slave, 0);
+    ::dup2(slave, 1);
+    ::dup2(slave, 2);
+    if (slave > 2) ::close(slave);
+    std::signal(SIGPIPE, SIG_DFL);
+    std::signal(SIGCHLD, SIG_DFL);
+    std::string shell = pw.pw_shell && *pw.pw_shell ? pw.pw_shell : "/bin/sh";
+    ::clearenv();
+    ::setenv("TERM", "dumb", 1);
+    ::setenv("HOME", pw.pw_dir, 1);
+    ::setenv("SHELL", shell.c_str(), 1);
+    ::setenv("USER", pw.pw_name, 1);
+    ::setenv("LOGNAME", pw.pw_name, 1);
+    ::setenv("PATH", pw.pw_uid == 0 ? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+                                    : "/usr/local/bin:/usr/bin:/bin",
+             1);
+    cap.exec_as({"/bin/sh", "-c",
+                 "cd -- \"$HOME\" 2>/dev/null || { printf 'p9logind: no home directory %s, using /\\n' \"$HOME\"; "
+                 "cd /; }; exec \"$0\" -l",
+                 shell},
+                s.p9use.empty() ? nullptr : s.p9use.c_str());
+    std::fprintf(stderr, "p9logind: cannot run p9use: %s\r\n", std::strerror(errno));
+    std::_Exit(126);
+}
+
+// Bytes both ways until the shell's side closes, the peer goes away, or
+// nothing moves for idle_timeout. End of input from the peer becomes an
+// end-of-file (^D) for the shell.
+void relay(int in, int out, int master, int idle_timeout) {
+    char buf[4096];
+    bool peer_open = true;
+    for (;;) {
+        pollfd p[2] = {{master, POLLIN, 0}, {in, static_cast<short>(peer_open ? POLLIN : 0), 0}};
+        int r = ::poll(p, 2, idle_timeout * 1000);
+        if (r < 0 && errno == EINTR) continue;
+        if (r == 0) {
+            say(out, "\r\np9logind: idle timeout\r\n");
+            return;
+        }
+        if (r < 0) return;
+        if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t n = ::read(master, buf, sizeof buf);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) return;  // EIO: the last of the shell's descriptors closed
+            if (!write_all(out, buf, static_cast<std::size_t>(n))) return;
+        }
+        if (peer_open && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+            ssize_t n = ::read(in, buf, sizeof buf);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) {
+                peer_open = false;
+                const char eof = 4;
+                write_all(master, &eof, 1);
+                continue;
+            }
+            if (!write_all(master, buf, static_cast<std::size_t>(n))) return;
+        }
+    }
+}
+
+}  // namespace
+
+int serve_connection(int in, int out, const Settings& s) {
+    std::signal(SIGPIPE, SIG_IGN);
+    // A backstop behind every read's own deadline: the whole login.
+    ::alarm(static_cast<unsigned>(s.auth_timeout) + 5);
+    const long long deadline = now_ms() + s.auth_timeout * 1000LL;
+    char host[256] = "localhost";
+    ::gethostname(host, sizeof host - 1);
+    std::string user;
+    if (!say(out, std::string(host) + " login: ") || !read_line(in, deadline, user) || user.empty()) {
+        say(out, "\r\np9logind: no login name\r\n");
+        return 1;
+    }
+    // Names go to the log and to factotum: printable ASCII without space only.
+    for (char c : user) {
+        if (c <= ' ' || c > '~') {
+            syslog(LOG_NOTICE, "login refused peer=%s: login name with unprintable characters", s.peer.c_str());
+            say(out, "\r\nLogin incorrect\r\n");
+            return 1;
+        }
+    }
+    ConvContext ctx{in, out, deadline};
+    struct pam_conv conv = {converse, &ctx};
+    pam_handle_t* pamh = nullptr;
+    if (pam_start(s.service.c_str(), user.c_str(), &conv, &pamh) != PAM_SUCCESS) {
+        syslog(LOG_ERR, "pam_start(%s) failed", s.service.c_str());
+        return 1;
+    }
+    int rc = pam_authenticate(pamh, 0);
+    if (rc == PAM_SUCCESS) rc = pam_acct_mgmt(pamh, 0);
+    p9auth::login::Capability cap;
+    bool ok = rc == PAM_SUCCESS && cap.take(pamh);
+    std::string why = rc == PAM_SUCCESS ? "no capability from pam_p9auth" : pam_strerror(pamh, rc);
+    pam_end(pamh, rc);
+    errno = 0;
+    passwd* found = ok ? ::getpwnam(user.c_str()) : nullptr;
+    if (!ok || !found) {
+        syslog(LOG_NOTICE, "login refused user=%s peer=%s: %s", user.c_str(), s.peer.c_str(), why.c_str());
+        say(out, "\r\nLogin incorrect\r\n");
+        return 1;
+    }
+    ::alarm(0);
+    const passwd pw = *found;
+    syslog(LOG_INFO, "login user=%s uid=%u peer=%s", pw.pw_name, pw.pw_uid, s.peer.c_str());
+    say(out, "\r\n");
+
+    // The pty belongs to the daemon's user: without privilege we cannot
+    // give the slave to the user (see p9logind(8)).
+    int master = -1, slave = -1;
+    if (::openpty(&master, &slave, nullptr, nullptr, nullptr) < 0) {
+        syslog(LOG_ERR, "openpty: %m");
+        say(out, "p9logind: no pseudo-terminal available\r\n");
+        return 1;
+    }
+    pid_t child = ::fork();
+    if (child < 0) {
+        syslog(LOG_ERR, "fork: %m");
+        return 1;
+    }
+    if (child == 0) {
+        ::close(master);
+        if (in > 2) ::close(in);
+        if (out > 2 && out != in) ::close(out);
+        exec_shell(slave, cap, pw, s);
+    }
+    ::close(slave);
+    { p9auth::login::Capability spent = std::move(cap); }  // zeroed: the child has it
+    relay(in, out, master, s.idle_timeout);
+    ::close(master);  // a hangup for the session, if it is still there
+    // The shell (now the user's) normally dies of the hangup; we wait a
+    // little, then leave it to init rather than hang.
+    int status = 0;
+    for (int i = 0; i < 500 && ::waitpid(child, &status, WNOHANG) == 0; ++i) ::usleep(10000);
+    syslog(LOG_INFO, "logout user=%s peer=%s", pw.pw_name, s.peer.c_str());
+    return 0;
+}
+
+}  // namespace p9logind

@@ -1,0 +1,22 @@
+// One login on one connection: the login name and the password through
+// PAM (pam_p9auth), then the user's shell on a pseudo-terminal through
+// p9use, relayed until the shell ends or the connection goes idle.
+#pragma once
+
+#include <string>
+
+namespace p9logind {
+
+struct Settings {
+    std::string service = "p9logind";  // PAM service
+    std::string p9use;                 // empty: libp9auth's installed path
+    int auth_timeout = 60;             // seconds for login name and password
+    int idle_timeout = 900;            // seconds without a byte either way
+    std::string peer = "stdin";        // for the log
+};
+
+// Runs the session on in (read) and out (write); returns the exit status
+// for the process that handled it (0 a session ran, 1 refused or failed).
+int serve_connection(int in, int out, const Settings& s);
+
+}  // namespace p9logind

@@ -1,0 +1,250 @@
+// p9su: su without privilege. Run by any user; asks factotum for a
+// capability to become the target (the target's password, through
+// factotum's PAM stack, typed on the terminal with echo off), then execs
+// p9use with the capability on a pipe descriptor, which becomes exactly the
+// target and runs the shell. See p9su(1).
+//
+// Exit status, as su: 1 authentication or other failure before the switch,
+// 126 the program cannot be run, 127 it is not found, else its status.
+#include <fcntl.h>
+#include <pwd.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "client.hpp"
+#include "config.hpp"
+#include "p9auth.h"
+
+extern char** environ;
+
+namespace {
+
+constexpr int kFailure = 1;
+
+struct Args {
+    bool login = false;
+    bool preserve_env = false;
+    std::string command;
+    bool has_command = false;
+    std::string shell;  // -s
+    std::string user = "root";
+    std::vector<std::string> extra;  // arguments for the shell
+    std::string socket;
+    std::string p9use;  // empty: the installed one
+};
+
+[[noreturn]] void usage(int status) {
+    std::fprintf(status ? stderr : stdout,
+                 "usage: p9su [-|-l] [-m] [-c COMMAND] [-s SHELL] [--socket PATH] [USER [ARG...]]\n"
+                 "Runs a shell (or COMMAND) as USER (default root) after USER's password,\n"
+                 "through factotum and p9use, with no privilege of its own. See p9su(1).\n");
+    std::exit(status);
+}
+
+Args parse_args(int argc, char** argv) {
+    Args a;
+    int i = 1;
+    auto value = [&](const char* opt) -> std::string {
+        if (i + 1 >= argc) {
+            std::fprintf(stderr, "p9su: %s needs a value\n", opt);
+            usage(kFailure);
+        }
+        return argv[++i];
+    };
+    for (; i < argc; ++i) {
+        std::string s = argv[i];
+        if (s == "-" || s == "-l" || s == "--login") a.login = true;
+        else if (s == "-m" || s == "-p" || s == "--preserve-environment") a.preserve_env = true;
+        else if (s == "-c" || s == "--command") a.command = value("-c"), a.has_command = true;
+        else if (s.starts_with("--command=")) a.command = s.substr(10), a.has_command = true;
+        else if (s == "-s" || s == "--shell") a.shell = value("-s");
+        else if (s == "--socket") a.socket = value("--socket");
+        else if (s == "--p9use") a.p9use = value("--p9use");
+        else if (s == "-h" || s == "--help") usage(0);
+        else if (s == "--") { ++i; break; }
+        else if (s.size() > 1 && s[0] == '-') {
+            std::fprintf(stderr, "p9su: unknown option %s\n", s.c_str());
+            usage(kFailure);
+        } else break;
+    }
+    if (i < argc) a.user = argv[i++];
+    for (; i < argc; ++i) a.extra.emplace_back(argv[i]);
+    return a;
+}
+
+// PAM text is untrusted: control characters become '?'.
+std::string printable(std::string_view t) {
+    std::string out;
+    for (char c : t) out.push_back((static_cast<unsigned char>(c) < 0x20 && c != '\n') || c == 0x7f ? '?' : c);
+    return out;
+}
+
+// factotum's prompts on the terminal, echo off when PAM says so. Without a
+// terminal, answers are lines of standard input.
+class TerminalConversation final : public p9auth::Conversation {
+public:
+    TerminalConversation() {
+        tty_ = ::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+        in_ = tty_ >= 0 ? tty_ : 0;
+        out_ = tty_ >= 0 ? tty_ : 2;
+    }
+    ~TerminalConversation() override {
+        if (tty_ >= 0) ::close(tty_);
+    }
+    TerminalConversation(const TerminalConversation&) = delete;
+    TerminalConversation& operator=(const TerminalConversation&) = delete;
+
+    p9auth::Expected<p9auth::SecretString> prompt(std::string_view text, bool echo) override {
+        write_all(out_, printable(text));
+        termios saved{};
+        bool restore = false;
+        if (!echo && ::isatty(in_) && ::tcgetattr(in_, &saved) == 0) {
+            termios quiet = saved;
+            quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+            quiet.c_lflag |= ECHONL;
+            restore = ::tcsetattr(in_, TCSAFLUSH, &quiet) == 0;
+        }
+        p9auth::SecretString line;
+        bool ended = false;
+        for (;;) {
+            char c;
+            ssize_t n = ::read(in_, &c, 1);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) {
+                ended = true;
+                break;
+            }
+            if (c == '\n' || c == '\r') break;
+            if (line.size() < 1024) line.push_back(c);
+        }
+        if (restore) ::tcsetattr(in_, TCSAFLUSH, &saved);
+        if (ended && line.empty()) return p9auth::fail(ENODATA, "no answer: end of input");
+        return line;
+    }
+    void info(std::string_view text) override { write_all(out_, printable(text) + "\n"); }
+    void error(std::string_view text) override { write_all(out_, printable(text) + "\n"); }
+
+private:
+    static void write_all(int fd, const std::string& s) {
+        std::size_t off = 0;
+        while (off < s.size()) {
+            ssize_t n = ::write(fd, s.data() + off, s.size() - off);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) return;
+            off += static_cast<std::size_t>(n);
+        }
+    }
+    int tty_ = -1, in_ = 0, out_ = 2;
+};
+
+// /etc/shells lists the shell: su lets -s choose only such a shell when
+// the target's own is one too.
+bool listed_shell(const std::string& shell) {
+    std::FILE* f = std::fopen("/etc/shells", "re");
+    if (!f) return false;
+    char line[4096];
+    bool found = false;
+    while (!found && std::fgets(line, sizeof line, f)) {
+        line[std::strcspn(line, "\n")] = '\0';
+        found = shell == line;
+    }
+    std::fclose(f);
+    return found;
+}
+
+// The environment, as util-linux su sets it.
+void set_environment(const Args& a, const passwd& pw, const std::string& shell) {
+    if (a.preserve_env && !a.login) return;
+    if (a.login) {
+        const char* term = std::getenv("TERM");
+        std::string keep_term = term ? term : "";
+        ::clearenv();
+        if (!keep_term.empty()) ::setenv("TERM", keep_term.c_str(), 1);
+        ::setenv("PATH", pw.pw_uid == 0 ? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+                                        : "/usr/local/bin:/usr/bin:/bin:/usr/local/games:/usr/games",
+                 1);
+    }
+    ::setenv("HOME", pw.pw_dir, 1);
+    ::setenv("SHELL", shell.c_str(), 1);
+    if (a.login || pw.pw_uid != 0) {
+        ::setenv("USER", pw.pw_name, 1);
+        ::setenv("LOGNAME", pw.pw_name, 1);
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Args a = parse_args(argc, argv);
+    errno = 0;
+    passwd* found = ::getpwnam(a.user.c_str());
+    // An unknown user is asked for a password all the same (factotum does
+    // not tell them apart), and refused.
+    passwd unknown{};
+    std::string unknown_name = a.user;
+    if (!found) {
+        unknown.pw_name = unknown_name.data();
+        unknown.pw_dir = const_cast<char*>("/");
+        unknown.pw_shell = const_cast<char*>("/bin/sh");
+        found = &unknown;
+    }
+    const passwd pw = *found;
+    std::string shell = pw.pw_shell && *pw.pw_shell ? pw.pw_shell : "/bin/sh";
+    if (!a.shell.empty()) {
+        if (listed_shell(shell) && listed_shell(a.shell)) shell = a.shell;
+        else std::fprintf(stderr, "p9su: using restricted shell %s\n", shell.c_str());
+    }
+
+    std::string socket = a.socket;
+    if (socket.empty()) {
+        auto cfg = p9auth::load_config();
+        if (!cfg) {
+            std::fprintf(stderr, "p9su: %s\n", cfg.error().message.c_str());
+            return kFailure;
+        }
+        socket = cfg->factotum_socket;
+    }
+
+    TerminalConversation conv;
+    auto cap = p9auth::request_capability(socket, a.user, conv);
+    if (!cap) {
+        const auto& e = cap.error();
+        if (e.errnum == EACCES) std::fprintf(stderr, "p9su: Authentication failure (%s)\n", e.message.c_str());
+        else std::fprintf(stderr, "p9su: %s\n", e.message.c_str());
+        return kFailure;
+    }
+
+    set_environment(a, pw, shell);
+    // PROGRAM for p9use: the shell, login style through a small /bin/sh
+    // prologue that changes to the home directory as the target (the
+    // caller may not be able to enter it).
+    std::vector<std::string> args;
+    if (a.login) {
+        args = {"/bin/sh", "-c",
+                "cd -- \"$HOME\" 2>/dev/null || { printf 'p9su: warning: cannot change directory to %s\\n' "
+                "\"$HOME\" >&2; cd /; }; exec \"$@\"",
+                "p9su", shell, "-l"};
+    } else {
+        args = {shell};
+    }
+    if (a.has_command) {
+        args.emplace_back("-c");
+        args.push_back(a.command);
+    }
+    for (auto& x : a.extra) args.push_back(x);
+    std::vector<char*> av;
+    for (auto& x : args) av.push_back(x.data());
+    av.push_back(nullptr);
+
+    p9auth_exec_as(a.p9use.empty() ? nullptr : a.p9use.c_str(), cap->data(), cap->size(), av.data());
+    int e = errno;
+    std::fprintf(stderr, "p9su: cannot run p9use: %s\n", std::strerror(e));
+    return e == ENOENT ? 127 : 126;
+}
