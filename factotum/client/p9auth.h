@@ -45,6 +45,14 @@ void p9auth_pam_forget_(struct pam_handle* pamh, char* cap);
  * environment. Returns only on failure: -1 with errno. */
 int p9auth_exec_as(const char* p9use_path, const char* cap, size_t cap_len, char* const argv[]);
 
+/* As p9auth_exec_as, started the way a login starts a shell: in directory
+ * dir (changed to as the user, after the switch; "/" with a warning when
+ * the user cannot enter it) and with argv0 as the program's argv[0] (a
+ * login shell's "-sh"), while argv[0] is still the program run. Either may
+ * be NULL: unchanged. */
+int p9auth_exec_as_login(const char* p9use_path, const char* cap, size_t cap_len, const char* dir,
+                         const char* argv0, char* const argv[]);
+
 /* Asks factotum directly (without PAM) for a capability to become user.
  * converse is called for each prompt (echo 0/1; write the answer, NUL-
  * terminated, into answer, at most answer_len bytes; return 0, or -1 to

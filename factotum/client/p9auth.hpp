@@ -37,6 +37,14 @@ public:
         argv.push_back(nullptr);
         return p9auth_exec_as(p9use_path, buf_.data(), len_, argv.data());
     }
+    // The same, as a login: in dir, with argv0 as the program's argv[0].
+    int exec_login(std::vector<std::string> args, const std::string& dir, const std::string& argv0,
+                   const char* p9use_path = nullptr) const {
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        return p9auth_exec_as_login(p9use_path, buf_.data(), len_, dir.c_str(), argv0.c_str(), argv.data());
+    }
 
 private:
     std::vector<char> buf_;

@@ -96,6 +96,15 @@ long p9auth_pam_take_capability(struct pam_handle* pamh, char* buf, size_t len) 
 }
 
 int p9auth_exec_as(const char* p9use_path, const char* cap, size_t cap_len, char* const argv[]) {
+    return p9auth_exec_as_login(p9use_path, cap, cap_len, nullptr, nullptr, argv);
+}
+
+int p9auth_exec_as_login(const char* p9use_path, const char* cap, size_t cap_len, const char* dir,
+                         const char* argv0, char* const argv[]) {
+    if ((dir && !*dir) || (argv0 && !*argv0)) {
+        errno = EINVAL;
+        return -1;
+    }
     if (!cap || cap_len == 0 || cap_len > P9AUTH_CAPABILITY_MAX || !argv || !argv[0]) {
         errno = EINVAL;
         return -1;
@@ -120,8 +129,10 @@ int p9auth_exec_as(const char* p9use_path, const char* cap, size_t cap_len, char
     if (fd < 0) return -1;
     std::string fdarg = std::to_string(fd);
     const char* p9use = p9use_path ? p9use_path : P9AUTH_P9USE_PATH;
-    std::vector<char*> args{const_cast<char*>(p9use), const_cast<char*>("--fd"), fdarg.data(),
-                            const_cast<char*>("--")};
+    std::vector<char*> args{const_cast<char*>(p9use), const_cast<char*>("--fd"), fdarg.data()};
+    if (dir) args.insert(args.end(), {const_cast<char*>("--chdir"), const_cast<char*>(dir)});
+    if (argv0) args.insert(args.end(), {const_cast<char*>("--argv0"), const_cast<char*>(argv0)});
+    args.push_back(const_cast<char*>("--"));
     for (char* const* a = argv; *a; ++a) args.push_back(*a);
     args.push_back(nullptr);
     ::execv(p9use, args.data());

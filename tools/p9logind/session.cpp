@@ -128,11 +128,10 @@ int converse(int n, const struct pam_message** msg, struct pam_response** resp, 
     ::setenv("PATH", pw.pw_uid == 0 ? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
                                     : "/usr/local/bin:/usr/bin:/bin",
              1);
-    cap.exec_as({"/bin/sh", "-c",
-                 "cd -- \"$HOME\" 2>/dev/null || { printf 'p9logind: no home directory %s, using /\\n' \"$HOME\"; "
-                 "cd /; }; exec \"$0\" -l",
-                 shell},
-                s.p9use.empty() ? nullptr : s.p9use.c_str());
+    // A login shell: argv[0] "-sh", in the home directory, which p9use
+    // enters as the user after the switch ("/" with a warning otherwise).
+    cap.exec_login({shell}, pw.pw_dir, "-" + shell.substr(shell.rfind('/') + 1),
+                   s.p9use.empty() ? nullptr : s.p9use.c_str());
     std::fprintf(stderr, "p9logind: cannot run p9use: %s\r\n", std::strerror(errno));
     std::_Exit(126);
 }

@@ -102,7 +102,8 @@ public:
     TerminalConversation& operator=(const TerminalConversation&) = delete;
 
     p9auth::Expected<p9auth::SecretString> prompt(std::string_view text, bool echo) override {
-        write_all(out_, printable(text));
+        // Echo goes off before the prompt shows, so nothing typed after it
+        // is ever echoed (and TCSAFLUSH drops only what came before it).
         termios saved{};
         bool restore = false;
         if (!echo && ::isatty(in_) && ::tcgetattr(in_, &saved) == 0) {
@@ -111,6 +112,7 @@ public:
             quiet.c_lflag |= ECHONL;
             restore = ::tcsetattr(in_, TCSAFLUSH, &quiet) == 0;
         }
+        write_all(out_, printable(text));
         p9auth::SecretString line;
         bool ended = false;
         for (;;) {
@@ -222,18 +224,7 @@ int main(int argc, char** argv) {
     }
 
     set_environment(a, pw, shell);
-    // PROGRAM for p9use: the shell, login style through a small /bin/sh
-    // prologue that changes to the home directory as the target (the
-    // caller may not be able to enter it).
-    std::vector<std::string> args;
-    if (a.login) {
-        args = {"/bin/sh", "-c",
-                "cd -- \"$HOME\" 2>/dev/null || { printf 'p9su: warning: cannot change directory to %s\\n' "
-                "\"$HOME\" >&2; cd /; }; exec \"$@\"",
-                "p9su", shell, "-l"};
-    } else {
-        args = {shell};
-    }
+    std::vector<std::string> args{shell};
     if (a.has_command) {
         args.emplace_back("-c");
         args.push_back(a.command);
@@ -243,7 +234,16 @@ int main(int argc, char** argv) {
     for (auto& x : args) av.push_back(x.data());
     av.push_back(nullptr);
 
-    p9auth_exec_as(a.p9use.empty() ? nullptr : a.p9use.c_str(), cap->data(), cap->size(), av.data());
+    const char* p9use = a.p9use.empty() ? nullptr : a.p9use.c_str();
+    if (a.login) {
+        // A login shell as su starts one: argv[0] "-" and the shell's name,
+        // in the home directory, entered as the target (the caller may not
+        // be able to), by p9use after the switch.
+        const std::string argv0 = "-" + shell.substr(shell.rfind('/') + 1);
+        p9auth_exec_as_login(p9use, cap->data(), cap->size(), pw.pw_dir, argv0.c_str(), av.data());
+    } else {
+        p9auth_exec_as(p9use, cap->data(), cap->size(), av.data());
+    }
     int e = errno;
     std::fprintf(stderr, "p9su: cannot run p9use: %s\n", std::strerror(e));
     return e == ENOENT ? 127 : 126;

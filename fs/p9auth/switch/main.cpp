@@ -1,11 +1,15 @@
 // p9use: use a capability and run a program as its target.
 //
-//   p9use [--fd N] PROGRAM [ARG...]     (the capability on stdin, or fd N)
+//   p9use [--fd N] [--chdir DIR] [--argv0 NAME] PROGRAM [ARG...]
+//                                       (the capability on stdin, or fd N)
 //
 // Installed with file capabilities cap_setuid,cap_setgid=p and nothing else.
 // It trusts: the root-owned config, the kernel's mount table, and the
 // filesystem's answer to one write. It takes from the caller only the
 // capability (never from argv or the environment) and the program to run.
+// --chdir and --argv0 shape only how PROGRAM starts: they take effect after
+// every privilege is gone, as the target, so they can do nothing the
+// target could not do itself.
 #include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
@@ -26,7 +30,8 @@
 namespace {
 
 constexpr int kRefused = 1, kUsage = 2, kCannotExec = 126, kNotFound = 127;
-constexpr const char* kUsageText = "usage: p9use [--fd N] PROGRAM [ARG...]  (the capability on standard input)";
+constexpr const char* kUsageText =
+    "usage: p9use [--fd N] [--chdir DIR] [--argv0 NAME] PROGRAM [ARG...]  (the capability on standard input)";
 
 [[noreturn]] void die(int status, const std::string& msg) {
     std::fprintf(stderr, "p9use: %s\n", msg.c_str());
@@ -44,8 +49,10 @@ void ensure_standard_fds() {
 }
 
 struct Args {
-    int fd = 0;      // where the capability comes from
-    int program = 0;  // index of PROGRAM in argv
+    int fd = 0;                   // where the capability comes from
+    const char* dir = nullptr;    // --chdir: where PROGRAM starts, as the target
+    const char* argv0 = nullptr;  // --argv0: PROGRAM's argv[0] (a login shell's "-sh")
+    int program = 0;              // index of PROGRAM in argv
 };
 
 int parse_fd(const char* s) {
@@ -65,10 +72,18 @@ Args parse_args(int argc, char** argv) {
                          "filesystem and runs PROGRAM as TO. See p9use(1).\n", kUsageText);
         std::exit(std::fflush(stdout) == 0 ? 0 : kRefused);
     }
-    if (i < argc && std::strcmp(argv[i], "--fd") == 0) {
-        if (i + 1 >= argc) die(kUsage, std::string("--fd needs a number\n") + kUsageText);
-        a.fd = parse_fd(argv[i + 1]);
-        i += 2;
+    for (bool fd = false, dir = false, argv0 = false; i < argc; i += 2) {
+        const std::string_view opt = argv[i];
+        bool* seen = opt == "--fd" ? &fd : opt == "--chdir" ? &dir : opt == "--argv0" ? &argv0 : nullptr;
+        if (!seen) break;
+        if (*seen) die(kUsage, std::string(opt) + " given twice\n" + kUsageText);
+        if (i + 1 >= argc) die(kUsage, std::string(opt) + " needs a value\n" + kUsageText);
+        *seen = true;
+        const char* value = argv[i + 1];
+        if (opt == "--fd") a.fd = parse_fd(value);
+        else if (!*value) die(kUsage, std::string(opt) + ": empty value\n" + kUsageText);
+        else if (opt == "--chdir") a.dir = value;
+        else a.argv0 = value;
     }
     if (i < argc && std::strcmp(argv[i], "--") == 0) ++i;
     if (i >= argc) die(kUsage, std::string("no PROGRAM\n") + kUsageText);
@@ -158,7 +173,15 @@ int main(int argc, char** argv) {
     use_capability(args.fd);
     if (p9auth::Error e = p9use::drop_privilege()) die(kRefused, e.message);
 
+    // As the target, with nothing left to lose: a home directory it cannot
+    // enter is a warning, as for su and login, and the program starts in /.
+    if (args.dir && ::chdir(args.dir) != 0) {
+        std::fprintf(stderr, "p9use: warning: cannot change directory to %s: %s; using /\n", args.dir,
+                     std::strerror(errno));
+        if (::chdir("/") != 0) die(kRefused, std::string("cannot change directory to /: ") + std::strerror(errno));
+    }
     const char* program = argv[args.program];
+    if (args.argv0) argv[args.program] = const_cast<char*>(args.argv0);
     ::execvp(program, argv + args.program);
     const int err = errno;
     std::fprintf(stderr, "p9use: cannot run %s: %s\n", program, std::strerror(err));

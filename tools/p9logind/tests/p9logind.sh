@@ -16,6 +16,14 @@ login_enter "$@"
 echo 'p9login:x:3020:3020:p9logind:/nonexistent:/usr/sbin/nologin' >>"$FT_TMP/etc/passwd"
 echo 'p9login:x:3020:' >>"$FT_TMP/etc/group"
 echo "p9login:!:$(($(date +%s) / 86400)):0:99999:7:::" >>"$FT_TMP/etc/shadow"
+# bob's home: only bob may enter it, so the shell can start there only if
+# the directory is entered after the switch, as bob.
+chmod 0755 "$FT_TMP"
+install -d -m 0700 -o bob -g bob "$FT_TMP/home-bob"
+# (rewritten in place: /etc/passwd is a bind mount of this very inode)
+passwd=$(sed "s|^bob:\([^:]*:[^:]*:[^:]*:[^:]*\):[^:]*:|bob:\1:$FT_TMP/home-bob:|" "$FT_TMP/etc/passwd")
+printf '%s\n' "$passwd" >"$FT_TMP/etc/passwd"
+[[ $(getent passwd bob | cut -d: -f6) == "$FT_TMP/home-bob" ]] || ft_fail "bob's home not set: $(getent passwd bob)"
 
 # setpriv itself (not p9_as, a shell function) so that $! is the daemon.
 setpriv --reuid=p9login --regid=p9login --init-groups -- "$P9LOGIND" --listen 127.0.0.1:0 --service p9login-test --p9use "$P9USE_CAPS" \
@@ -29,14 +37,15 @@ login() {  # login LINES...: one connection with socat; prints what came back
     printf '%s\n' "$@" | timeout 30 socat -t 10 - "TCP:127.0.0.1:$port" | tr -d '\r'
 }
 
-out=$(login bob 'bob secret!' 'id; echo "HOME=$HOME USER=$USER"; stat -c "tty owner %U" "$(tty)"' exit)
+out=$(login bob 'bob secret!' 'id; echo "HOME=$HOME USER=$USER PWD=$(pwd)"; echo "ARGV0=$(tr "\0" "\n" </proc/$$/cmdline | head -1)"; stat -c "tty owner %U" "$(tty)"' exit)
 # (lines the shell prints may follow its prompt, "$ ")
 grep -qE '^(\$ )?uid=2002\(bob\) gid=2002\(bob\) groups=2002\(bob\),2100\(staff\),2101\(dev\),2102\(audio\)$' <<<"$out" ||
     ft_fail "bob's session: $out"
-grep -qE '^(\$ )?HOME=/nonexistent USER=bob$' <<<"$out" || ft_fail "bob's environment: $out"
+grep -qE "^(\\$ )?HOME=$FT_TMP/home-bob USER=bob PWD=$FT_TMP/home-bob\$" <<<"$out" || ft_fail "bob's environment and directory: $out"
+grep -qE '^(\$ )?ARGV0=-sh$' <<<"$out" || ft_fail "a login shell's argv[0] is -sh: $out"
 grep -qE '^(\$ )?tty owner p9login$' <<<"$out" || ft_fail "the pty's owner: $out"
 ! grep -qF 'bob secret' <<<"$out" || ft_fail "the password came back"
-ft_pass "socat login as bob: $(grep -o 'uid=.*' <<<"$out"); the pty belongs to p9login, as documented"
+ft_pass "socat login as bob: $(grep -o 'uid=.*' <<<"$out"); a login shell (-sh) in his home (mode 0700); the pty belongs to p9login, as documented"
 
 st=$(cat "/proc/$LD_PID/status")
 creds=$(p9_creds <<<"$st")

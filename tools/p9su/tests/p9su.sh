@@ -21,7 +21,7 @@ drive() {  # drive PASSWORD P9SU-ARGS...: as alice on a pty; sets rc
     login_clean "$FT_TMP/d.out"
 }
 
-drive 'bob secret!' - bob -c 'id; echo "HOME=$HOME USER=$USER LOGNAME=$LOGNAME SHELL=$SHELL PATH=$PATH PWD=$(pwd)"; env'
+drive 'bob secret!' - bob -c 'id; echo "HOME=$HOME USER=$USER LOGNAME=$LOGNAME SHELL=$SHELL PATH=$PATH PWD=$(pwd)"; echo "ARGV0=$(tr "\0" "\n" </proc/$$/cmdline | head -1)"; env'
 out=$(tr -d '\r' <"$FT_TMP/d.out")
 [[ $rc == 0 ]] || ft_fail "p9su - bob -c id: exit $rc: $out"
 grep -qx 'uid=2002(bob) gid=2002(bob) groups=2002(bob),2100(staff),2101(dev),2102(audio)' <<<"$out" ||
@@ -30,8 +30,9 @@ ft_pass "p9su - bob -c id: $(grep '^uid=' <<<"$out")"
 # (the login shell reads /etc/profile, which may add to PATH)
 grep -qxE 'HOME=/nonexistent USER=bob LOGNAME=bob SHELL=/bin/sh PATH=(.*:)?/usr/local/bin:/usr/bin:/bin:/usr/local/games:/usr/games PWD=/' <<<"$out" ||
     ft_fail "login environment: $out"
-grep -q 'p9su: warning: cannot change directory to /nonexistent' <<<"$out" || ft_fail "no warning about the home directory: $out"
-ft_pass "login semantics: HOME, USER, LOGNAME, SHELL, PATH set; cd to home (with su's warning when it is missing)"
+grep -q 'warning: cannot change directory to /nonexistent' <<<"$out" || ft_fail "no warning about the home directory: $out"
+grep -qx 'ARGV0=-sh' <<<"$out" || ft_fail "a login shell's argv[0] is -sh: $out"
+ft_pass "login semantics: HOME, USER, LOGNAME, SHELL, PATH set; argv[0] -sh; cd to home (with su's warning when it is missing)"
 ! grep -qF 'bob secret' <<<"$out" || ft_fail "the password was echoed"
 [[ $(cat "$FT_TMP/d.echo") == off ]] || ft_fail "echo was on at the password prompt"
 ! grep -qE '@[A-Za-z0-9_-]{43}' <<<"$out" || ft_fail "the capability is in the environment"

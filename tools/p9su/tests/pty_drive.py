@@ -38,7 +38,8 @@ def main():
                 break
             out += data
         if not typed and b"Password:" in out:
-            time.sleep(0.05)
+            # p9su turns echo off before it prints the prompt, so what is
+            # read here is the state the answer will be typed into.
             with open(f"/proc/{pid}/status") as f:
                 status = f.read()
             with open(prefix + ".status", "w") as f:
