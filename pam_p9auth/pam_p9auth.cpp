@@ -104,13 +104,12 @@ void set_verdict(pam_handle_t* pamh, int verdict) {
     if (pam_set_data(pamh, kVerdictData, v, cleanup_verdict) != PAM_SUCCESS) std::free(v);
 }
 
-// factotum's refusal as a PAM code: the client library says EACCES for
-// policy, authentication and account alike; the message tells them apart.
+// factotum's refusal as a PAM code (the client library's errno, from the
+// protocol's reason byte).
 int pam_code(const p9auth::Error& e) {
     switch (e.errnum) {
-    case EACCES:
-        if (e.message.find("account") != std::string::npos) return PAM_ACCT_EXPIRED;
-        return PAM_AUTH_ERR;
+    case EACCES: return PAM_AUTH_ERR;
+    case EKEYEXPIRED: return PAM_ACCT_EXPIRED;
     case EAGAIN: return PAM_MAXTRIES;
     case ECANCELED: return PAM_CONV_ERR;
     case ENOKEY: return PAM_AUTHTOK_RECOVERY_ERR;

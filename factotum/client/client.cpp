@@ -56,8 +56,8 @@ Error refusal_error(std::string_view payload) {
     if (payload.size() > 1) text += " (" + std::string(payload.substr(1)) + ")";
     switch (why) {
     case wire::Refusal::not_permitted:
-    case wire::Refusal::auth_failed:
-    case wire::Refusal::account: return fail(EACCES, text);
+    case wire::Refusal::auth_failed: return fail(EACCES, text);
+    case wire::Refusal::account: return fail(EKEYEXPIRED, text);
     case wire::Refusal::throttled:
     case wire::Refusal::busy: return fail(EAGAIN, text);
     case wire::Refusal::timeout: return fail(ETIMEDOUT, text);

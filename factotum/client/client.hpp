@@ -32,7 +32,8 @@ struct RequestOptions {
 // socket_path is factotum's socket: the factotum_socket of
 // /etc/p9auth/p9auth.conf (p9auth::load_config), /run/p9auth-factotum.sock
 // by default.
-// Errors: EACCES not permitted, authentication failed or account unusable;
+// Errors: EACCES not permitted or authentication failed; EKEYEXPIRED the
+// account is not usable (expired, locked, password must change);
 // EAGAIN throttled or busy; ETIMEDOUT; EPROTO a protocol error;
 // EIO factotum could not grant; or the errno of connect/send/recv.
 // The message says which, in words a user can act on.

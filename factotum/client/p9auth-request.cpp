@@ -148,7 +148,7 @@ int main(int argc, char** argv) {
     if (!cap) {
         std::fprintf(stderr, "p9auth-request: %s\n", cap.error().message.c_str());
         int e = cap.error().errnum;
-        return e == EACCES || e == EAGAIN ? 1 : e == EINVAL ? 2 : 3;
+        return e == EACCES || e == EKEYEXPIRED || e == EAGAIN ? 1 : e == EINVAL ? 2 : 3;
     }
     p9auth::SecretString out(cap->view());
     out.push_back('\n');

@@ -218,7 +218,7 @@ int main(int argc, char** argv) {
     auto cap = p9auth::request_capability(socket, a.user, conv);
     if (!cap) {
         const auto& e = cap.error();
-        if (e.errnum == EACCES) std::fprintf(stderr, "p9su: Authentication failure (%s)\n", e.message.c_str());
+        if (e.errnum == EACCES || e.errnum == EKEYEXPIRED) std::fprintf(stderr, "p9su: Authentication failure (%s)\n", e.message.c_str());
         else std::fprintf(stderr, "p9su: %s\n", e.message.c_str());
         return kFailure;
     }
