@@ -2,11 +2,19 @@
 
 #include <sodium.h>
 
+#include <time.h>
+
 #include <cerrno>
 
 #include "grant.hpp"
 
 namespace p9auth {
+
+BootClock::time_point BootClock::now() noexcept {
+    timespec ts{};
+    ::clock_gettime(CLOCK_BOOTTIME, &ts);
+    return time_point(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
+}
 
 std::size_t CapTable::KeyHash::operator()(const Hash& h) const noexcept {
     unsigned char out[crypto_shorthash_BYTES];
@@ -52,13 +60,16 @@ void CapTable::trim_locked(MonoClock::time_point now) {
 
 Error CapTable::grant(std::span<const std::uint8_t> wire) {
     Hash h = Hash::from_wire(wire);
-    const auto now = clock_();
     std::lock_guard lock(mu_);
-    trim_locked(now);
+    // Bad input is refused before anything else happens to the table.
     if (h.empty() || (h.size() == static_cast<std::size_t>(HashKind::sha1) && !limits_.accept_sha1))
         return refuse_locked(fail(EINVAL, "grant refused: a hash is 32 bytes (HMAC-SHA256)" +
                                               std::string(limits_.accept_sha1 ? " or 20 bytes (HMAC-SHA1)" : "") +
                                               ", got " + std::to_string(wire.size())));
+    // The time is read under the lock, so the expiry list stays in order
+    // and no use is judged by a time older than the last grant's.
+    const auto now = clock_();
+    trim_locked(now);
     if (map_.size() >= limits_.max_outstanding)
         return refuse_locked(fail(ENOSPC, "grant refused: the table is full (" + std::to_string(map_.size()) +
                                               " outstanding; raise maxcaps= or wait for uses and expiry)"));
@@ -94,9 +105,8 @@ Error CapTable::use(std::string_view text, uid_t writer_uid, Capability* out) {
     // The HMACs are computed before the lock is taken: the lock covers the table only.
     const Hash h256 = hash_of(*cap, HashKind::sha256);
     const Hash h1 = limits_.accept_sha1 ? hash_of(*cap, HashKind::sha1) : Hash();
-    const auto now = clock_();
     std::lock_guard lock(mu_);
-    trim_locked(now);
+    trim_locked(clock_());
     if (!take_locked(h256) && (h1.empty() || !take_locked(h1)))
         return refuse_locked(fail(EPERM, "capability refused: no such grant (never granted, already used, "
                                          "expired, or granted on another mount)"));
@@ -106,9 +116,8 @@ Error CapTable::use(std::string_view text, uid_t writer_uid, Capability* out) {
 }
 
 TableCounters CapTable::counters() {
-    const auto now = clock_();
     std::lock_guard lock(mu_);
-    trim_locked(now);
+    trim_locked(clock_());
     TableCounters c = counters_;
     c.outstanding = map_.size();
     return c;

@@ -20,7 +20,19 @@
 
 namespace p9auth {
 
-using MonoClock = std::chrono::steady_clock;
+// Expiry counts time the machine spends suspended (CLOCK_BOOTTIME):
+// a 120 s grant is dead 120 s later however long the lid was closed.
+// (steady_clock is CLOCK_MONOTONIC, which stops during suspend.) The kernel
+// module's jiffies stop too; see docs/decisions.md.
+struct BootClock {
+    using duration = std::chrono::nanoseconds;
+    using rep = duration::rep;
+    using period = duration::period;
+    using time_point = std::chrono::time_point<BootClock>;
+    static constexpr bool is_steady = true;
+    static time_point now() noexcept;
+};
+using MonoClock = BootClock;
 
 struct TableLimits {
     std::chrono::seconds timeout{120};

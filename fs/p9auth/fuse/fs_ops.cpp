@@ -21,6 +21,7 @@
 
 #include "capability.hpp"
 #include "log.hpp"
+#include "secret.hpp"
 #include "status.hpp"
 
 namespace p9authfs {
@@ -201,7 +202,8 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         const fuse_ctx* ctx = fuse_req_ctx(req);
         if (n == Node::caphash) {
             if (p9auth::Error e = admit_granter(req, fs)) {
-                log(LOG_WARNING, "caphash: %s (uid %u, pid %d)", e.message.c_str(), ctx->uid, ctx->pid);
+                // Any user can try: rate-limited, so nobody floods the log.
+                log_limited(LOG_WARNING, "caphash: %s (uid %u, pid %d)", e.message.c_str(), ctx->uid, ctx->pid);
                 return (void)fuse_reply_err(req, EPERM);
             }
             log(LOG_NOTICE, "caphash: opened for granting (uid %u, pid %d)", ctx->uid, ctx->pid);
@@ -256,6 +258,14 @@ void use(fuse_req_t req, Filesystem& fs, const char* buf, size_t size) {
 }
 
 void op_write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t, fuse_file_info* fi) {
+    // buf is libfuse's receive buffer (malloc'd, reused, freed unzeroed;
+    // no splice: FUSE_CAP_SPLICE_READ is never asked for). It holds a key or
+    // a hash: zero it once the reply is sent, on every path.
+    struct ZeroOnReturn {
+        const char* p;
+        size_t n;
+        ~ZeroOnReturn() { p9auth::secure_zero(const_cast<char*>(p), n); }
+    } zero{buf, size};
     answer(req, "write", [&] {
         const OpenFile* f = open_file(fi);
         if (!f) return (void)fuse_reply_err(req, EBADF);
