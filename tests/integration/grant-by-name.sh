@@ -7,11 +7,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 p9_enter "$@"
 
-p9_start /run/p9auth
+# The daemon's log (stderr in the foreground) is kept, to look for secrets.
+log=$(mktemp /tmp/p9authfs-log.XXXXXX)
+keys=()
+p9_start /run/p9auth 2>"$log"
 daemon=$P9_PID
 
 cap=$("$P9GRANT" alice bob) || p9_fail "p9grant alice bob exited $?"
 [[ $cap =~ ^2001@2002:2002(:[0-9,]+)?@[A-Za-z0-9_-]{43}$ ]] || p9_fail "p9grant printed '${cap%@*}@...'"
+keys+=("${cap##*@}")
 
 # bob's groups as a login gets them (initgroups): primary group and memberships.
 groups=$(id -G bob | tr ' ' '\n' | sort -n | tr '\n' ' ')
@@ -32,6 +36,7 @@ p9_pass "replay refused"
 # The bare form (--uid-only): uids only, alice keeps her gid and groups.
 cap=$("$P9GRANT" --uid-only alice bob) || p9_fail "p9grant --uid-only exited $?"
 [[ $cap =~ ^2001@2002@ ]] || p9_fail "p9grant --uid-only printed '${cap%@*}@...'"
+keys+=("${cap##*@}")
 got=$(p9_use alice "$cap" /bin/cat /proc/self/status | p9_creds)
 want='uid=2002 2002 2002 2002 gid=2001 2001 2001 2001 groups=2001 2100 capprm=0000000000000000 capeff=0000000000000000 nnp=1'
 [[ $got == "$want" ]] || p9_fail "bare form: $got, want $want"
@@ -39,6 +44,7 @@ p9_pass "p9grant --uid-only: $got"
 
 # Carol cannot use alice's capability, and does not use it up.
 cap=$("$P9GRANT" alice carol) || p9_fail "p9grant alice carol exited $?"
+keys+=("${cap##*@}")
 rc=0
 out=$(p9_use carol "$cap" /usr/bin/id -u 2>/dev/null) || rc=$?
 [[ $rc == 1 && -z $out ]] || p9_fail "carol using alice's capability: p9use exited $rc, printed '$out'"
@@ -55,3 +61,13 @@ grep -qx 'granted 3' /run/p9auth/status || p9_fail "status: $(tr '\n' ' ' </run/
 p9_pass "unknown user refused"
 
 p9_stop /run/p9auth "$daemon"
+
+# Uses, refusals and grants were logged; no key was, nor any hash.
+grep -q 'capability accepted for uid 2001' "$log" || p9_fail "no use in the daemon's log: $(cat "$log")"
+grep -q 'capuse: capability refused' "$log" || p9_fail "no refusal in the daemon's log: $(cat "$log")"
+for k in "${keys[@]}"; do
+    ! grep -qF "$k" "$log" || p9_fail "a key is in the daemon's log"
+done
+! grep -qE '[A-Za-z0-9_-]{43}|[0-9a-f]{40}' "$log" || p9_fail "something like a key or a hash is in the log: $(grep -E '[A-Za-z0-9_-]{43}|[0-9a-f]{40}' "$log")"
+p9_pass "the daemon's log has the uses and refusals, and no key or hash (${#keys[@]} keys checked)"
+rm -f "$log"
