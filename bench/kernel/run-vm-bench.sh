@@ -44,6 +44,9 @@ cp "$module" "$work/p9auth-bench" "$work/cycles" "$root/"
 echo "P9AUTH-VM: cpu $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
 /p9auth-bench /cycles
 echo "P9AUTH-VM: bench exit $?"
+EOF2
+  vm_init_taint
+  cat <<'EOF2'
 echo "P9AUTH-VM: done"
 poweroff -f
 EOF2
@@ -61,3 +64,4 @@ echo "vm:   Debian $abi under qemu-system-x86_64 TCG (-cpu max -smp 2), no KVM"
 grep -a 'P9AUTH-VM: cpu\|^bench:' "$console" | sed 's/\r$//'
 grep -aq 'P9AUTH-VM: bench exit 0' "$console" || { echo "the bench did not run; see $console" >&2; exit 1; }
 if vm_kernel_errors "$console"; then echo "the kernel logged a warning; see $console" >&2; exit 1; fi
+if vm_taint_bad "$console"; then echo "the kernel ended tainted; see $console" >&2; exit 1; fi

@@ -3,7 +3,8 @@
 # linux-image-amd64 kernel under qemu (TCG) with a busybox initramfs, loads
 # the module, runs the smoke test and the conformance suite, and fails when
 # a case fails, when the suite did not run, or when the kernel logs a
-# warning, an oops or a BUG.
+# warning, an oops, a BUG or a stall, or ends tainted by anything but the
+# module being out of tree and unsigned.
 #
 #   tests/kernel/run-vm-tests.sh BUILD_DIR [--suite FILE] [--p9use FILE] [--smoke-only]
 #
@@ -56,6 +57,9 @@ vec() { echo "$1 $(hmac "$2" "$3" "$4") $3@$4"; }   # NAME ALG FROM@TO KEY
   vec nsfull256   sha256 0@0:0           smokekey6-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456
   vec ns256       sha256 0@0             smokekey7-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456
   vec race256     sha256 0@0             smokekey8-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456
+  vec nsmap256    sha256 0@1:1:2         smokekey9-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456
+  vec nsout256    sha256 0@0:0           smokekeyA-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456
+  vec nnp256      sha256 0@0             smokekeyB-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456
 } >"$work/vectors"
 
 # The conformance suite, if built.
@@ -100,6 +104,9 @@ if rmmod p9auth; then echo "P9AUTH-VM: module removed"; fi
 echo "P9AUTH-VM: dmesg begin"
 dmesg
 echo "P9AUTH-VM: dmesg end"
+EOF
+  vm_init_taint
+  cat <<'EOF'
 echo "P9AUTH-VM: done"
 poweroff -f
 EOF
@@ -136,7 +143,8 @@ fi
 grep -aq 'P9AUTH-VM: left mounted' "$console" && bad "a case left a mount behind"
 grep -aq 'P9AUTH-VM: module removed' "$console" || bad "rmmod failed"
 grep -aq 'P9AUTH-VM: done' "$console" || bad "the VM did not reach the end"
-if vm_kernel_errors "$console"; then bad "the kernel logged a warning, an oops or a BUG"; fi
+if vm_kernel_errors "$console"; then bad "the kernel logged a warning, an oops, a BUG or a stall"; fi
+if vm_taint_bad "$console"; then bad "the kernel is tainted by more than an out-of-tree unsigned module"; fi
 # Nothing secret in the kernel log: no key of the smoke vectors.
 if grep -a '^\[ *[0-9]*\.[0-9]*\]' "$console" | grep -a 'smokekey'; then bad "a key reached the kernel log"; fi
 if [ $fail = 0 ]; then vm_log "PASS"; else vm_log "see $console"; fi

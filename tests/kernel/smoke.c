@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/fsuid.h>
@@ -27,6 +29,9 @@
 #include <unistd.h>
 
 #define MNT "/run/p9auth-smoke"
+#define NSMNT "/run/p9auth-ns"		/* mounted in a mapped user namespace */
+#define NSMNT5 "/run/p9auth-ns5"	/* the same, grant_uid=5 */
+#define NSBASE 100000			/* uid_map and gid_map "0 100000 65536" */
 #define P9AUTH_SUPER_MAGIC 0x70396175
 
 static int passed, failed;
@@ -90,12 +95,10 @@ static const struct vector *vec(const char *name)
 }
 
 /* 0 or errno */
-static int write_file(const char *file, const void *buf, size_t len)
+static int write_path(const char *path, const void *buf, size_t len)
 {
-	char path[256];
 	int fd, err = 0;
 
-	snprintf(path, sizeof(path), "%s/%s", MNT, file);
 	fd = open(path, O_WRONLY);
 	if (fd < 0)
 		return errno;
@@ -105,15 +108,31 @@ static int write_file(const char *file, const void *buf, size_t len)
 	return err;
 }
 
+static int write_at(const char *dir, const char *file, const void *buf, size_t len)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	return write_path(path, buf, len);
+}
+
+static int write_file(const char *file, const void *buf, size_t len)
+{
+	return write_at(MNT, file, buf, len);
+}
+
 static int grant(const struct vector *v)
 {
 	return write_file("caphash", v->hash, v->len);
 }
 
-static long status(const char *name)
+static long status_at(const char *dir, const char *name)
 {
 	char buf[512], *p;
-	int fd = open(MNT "/status", O_RDONLY);
+	int fd;
+
+	snprintf(buf, sizeof(buf), "%s/status", dir);
+	fd = open(buf, O_RDONLY);
 	ssize_t n;
 
 	if (fd < 0)
@@ -127,6 +146,11 @@ static long status(const char *name)
 		if (!strncmp(p, name, strlen(name)) && p[strlen(name)] == ' ')
 			return atol(p + strlen(name) + 1);
 	return -1;
+}
+
+static long status(const char *name)
+{
+	return status_at(MNT, name);
 }
 
 struct expect {
@@ -360,6 +384,32 @@ static void policy_cases(void)
 	umount(MNT);
 }
 
+/*
+ * no_new_privs: a use is refused (EPERM), as p9use's file capabilities are
+ * ignored under it in FUSE mode; the hash stays.  On the race's mount.
+ */
+static void nnp_cases(void)
+{
+	const struct vector *v = vec("nnp256");
+	struct expect root = { 0, 0, 0, { 0 } };
+	int st, e;
+	pid_t pid;
+
+	check(grant(v) == 0, "grant 0@0 for no_new_privs");
+	pid = fork();
+	if (pid == 0) {
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+			_exit(100);
+		_exit(use_err(v->cap));
+	}
+	waitpid(pid, &st, 0);
+	check(WIFEXITED(st) && WEXITSTATUS(st) == EPERM,
+	      "use under no_new_privs: EPERM (%d)", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	check(status("outstanding") == 1, "no_new_privs did not use it up");
+	e = use(v->cap, &root);
+	check(e == 0, "the same capability without no_new_privs (%d)", e);
+}
+
 /* Many writers of one capability at once: exactly one succeeds. */
 static void race_cases(void)
 {
@@ -391,6 +441,7 @@ static void race_cases(void)
 	}
 	check(wins == 1 && eperm == 15, "16 racing writers: %d won, %d EPERM", wins, eperm);
 	check(status("used") == 1 && status("refused") == 15, "race counters");
+	nnp_cases();
 	umount(MNT);
 }
 
@@ -453,6 +504,225 @@ static void userns_cases(void)
 	umount(MNT);
 }
 
+/*
+ * A user namespace that maps more than one id, so that an id read in the
+ * wrong namespace shows: uid_map and gid_map "0 100000 65536", written by
+ * this (host root) process.  Messages between the namespace's process C
+ * and this one go over two pipes; nothing sleeps.
+ */
+static int xread(int fd, void *buf, size_t len)
+{
+	return read(fd, buf, len) == (ssize_t)len ? 0 : -1;
+}
+
+static int xwrite(int fd, const void *buf, size_t len)
+{
+	return write(fd, buf, len) == (ssize_t)len ? 0 : -1;
+}
+
+struct ns_report {
+	int use_err;	/* the inside use of 0@1:1:2 */
+	pid_t user;	/* the process that used it, kept alive to be looked at */
+};
+
+/* C, in the namespace: returns its exit code. */
+static int mapped_ns_child(int up, int down)
+{
+	const struct vector *inside = vec("nsmap256"), *outside = vec("nsout256");
+	struct ns_report r = { 0, 0 };
+	int hold[2], rep[2];
+	char ch;
+
+	/* Root of the namespace: host 100000. */
+	if (setgroups(0, NULL) || setresgid(0, 0, 0) || setresuid(0, 0, 0))
+		return 30;
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		return 31;
+	if (mount("p9auth", NSMNT, "p9auth", 0, ""))
+		return 32;
+	if (mount("p9auth", NSMNT5, "p9auth", 0, "grant_uid=5"))
+		return 33;
+	if (write_at(NSMNT, "caphash", inside->hash, inside->len) ||
+	    write_at(NSMNT, "caphash", outside->hash, outside->len))
+		return 34;
+	if (pipe(hold) || pipe(rep))
+		return 35;
+	r.user = fork();
+	if (r.user == 0) {
+		int err = write_at(NSMNT, "capuse", inside->cap, strlen(inside->cap));
+
+		close(hold[1]);
+		if (xwrite(rep[1], &err, sizeof(err)))
+			_exit(1);
+		(void)!read(hold[0], &ch, 1);	/* EOF: C is done with it */
+		_exit(0);
+	}
+	close(hold[0]);
+	close(rep[1]);
+	if (r.user < 0 || xread(rep[0], &r.use_err, sizeof(r.use_err)))
+		return 36;
+	if (xwrite(up, &r, sizeof(r)) || xread(down, &ch, 1))
+		return 37;
+	close(hold[1]);
+	waitpid(r.user, NULL, 0);
+	/* The outside writer was refused: the hash is still there, and usable. */
+	if (status_at(NSMNT, "outstanding") != 1)
+		return 38;
+	if (write_at(NSMNT, "capuse", outside->cap, strlen(outside->cap)))
+		return 39;
+	return 0;
+}
+
+/* Reads "Uid:", "Gid:" and "Groups:" of /proc/PID/status as seen from here. */
+static int proc_ids(pid_t pid, char *uids, char *gids, char *groups, size_t len)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	*uids = *gids = *groups = 0;
+	while (fgets(line, sizeof(line), f)) {
+		size_t n = strcspn(line, "\n");
+
+		while (n && line[n - 1] == ' ')	/* older kernels end Groups: so */
+			n--;
+		line[n] = 0;
+		if (!strncmp(line, "Uid:", 4))
+			snprintf(uids, len, "%s", line + 4);
+		else if (!strncmp(line, "Gid:", 4))
+			snprintf(gids, len, "%s", line + 4);
+		else if (!strncmp(line, "Groups:", 7))
+			snprintf(groups, len, "%s", line + 7);
+	}
+	fclose(f);
+	return 0;
+}
+
+static void mapped_userns_cases(void)
+{
+	const struct vector *outside = vec("nsout256");
+	char path[128], uids[256], gids[256], groups[256];
+	int up[2], down[2], st, fd, e;
+	struct ns_report r;
+	struct stat sb;
+	pid_t c, w;
+	char ch;
+
+	mkdir(NSMNT, 0755);
+	mkdir(NSMNT5, 0755);
+	if (pipe(up) || pipe(down)) {
+		check(0, "pipes");
+		return;
+	}
+	c = fork();
+	if (c == 0) {
+		close(up[0]);
+		close(down[1]);
+		if (unshare(CLONE_NEWUSER | CLONE_NEWNS))
+			_exit(20);
+		if (xwrite(up[1], "u", 1) || xread(down[0], &ch, 1))
+			_exit(21);
+		_exit(mapped_ns_child(up[1], down[0]));
+	}
+	close(up[1]);
+	close(down[0]);
+	e = xread(up[0], &ch, 1);
+	snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)c);
+	if (!e)
+		e = write_path(path, "0 100000 65536", 14);
+	snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)c);
+	if (!e)
+		e = write_path(path, "0 100000 65536", 14);
+	check(e == 0, "uid_map and gid_map \"0 100000 65536\" (%d)", e);
+	if (e || xwrite(down[1], "m", 1) || xread(up[0], &r, sizeof(r))) {
+		close(down[1]);
+		waitpid(c, &st, 0);
+		check(0, "the namespace's process did not report (exit %d)",
+		      WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+		return;
+	}
+
+	check(r.use_err == 0, "use 0@1:1:2 inside the namespace (%d)", r.use_err);
+	e = proc_ids(r.user, uids, gids, groups, sizeof(uids));
+	check(e == 0 && !strcmp(uids, "\t100001\t100001\t100001\t100001") &&
+	      !strcmp(gids, "\t100001\t100001\t100001\t100001") &&
+	      !strcmp(groups, "\t100002"),
+	      "seen from outside: Uid%s Gid%s Groups%s (want 100001 x4, 100001 x4, 100002)",
+	      uids, gids, groups);
+
+	snprintf(path, sizeof(path), "/proc/%d/root" NSMNT5 "/caphash", (int)c);
+	e = stat(path, &sb);
+	check(e == 0 && sb.st_uid == NSBASE + 5 && sb.st_gid == NSBASE,
+	      "grant_uid=5 inside: caphash owned by %d:%d from outside (want 100005:100000)",
+	      e ? -1 : (int)sb.st_uid, e ? -1 : (int)sb.st_gid);
+
+	/*
+	 * Item: a capability granted by the namespace's root, used through a
+	 * descriptor passed outside it, by the user whose uid FROM 0 is.
+	 */
+	snprintf(path, sizeof(path), "/proc/%d/root" NSMNT "/capuse", (int)c);
+	fd = open(path, O_WRONLY);
+	check(fd >= 0, "open the namespace's capuse from outside");
+	w = fork();
+	if (w == 0) {
+		gid_t g = NSBASE;
+
+		if (setgroups(1, &g) || setresgid(NSBASE, NSBASE, NSBASE) ||
+		    setresuid(NSBASE, NSBASE, NSBASE))
+			_exit(100);
+		if (write(fd, outside->cap, strlen(outside->cap)) >= 0)
+			_exit(0);
+		_exit(errno);
+	}
+	waitpid(w, &st, 0);
+	check(WIFEXITED(st) && WEXITSTATUS(st) == EPERM,
+	      "uid 100000 outside the namespace uses its 0@0:0: EPERM (%d)",
+	      WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	e = fd >= 0 ? (int)write(fd, outside->cap, strlen(outside->cap)) : 0;
+	check(e < 0 && errno == EPERM, "host root through the same descriptor: EPERM");
+	if (fd >= 0)
+		close(fd);
+	snprintf(path, sizeof(path), "/proc/%d/root" NSMNT, (int)c);
+	check(status_at(path, "outstanding") == 1 && status_at(path, "used") == 1,
+	      "not used up by the outside writers (outstanding %ld, used %ld)",
+	      status_at(path, "outstanding"), status_at(path, "used"));
+
+	xwrite(down[1], "o", 1);
+	close(down[1]);
+	waitpid(c, &st, 0);
+	check(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "inside again: still outstanding, then used by the namespace's root (%d)",
+	      WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	close(up[0]);
+}
+
+/* Capabilities only in a child namespace do not open the host's caphash. */
+static void child_caps_cases(void)
+{
+	int st, e;
+	pid_t pid;
+
+	e = do_mount("");
+	check(e == 0, "mount for the child-namespace opener");
+	pid = fork();
+	if (pid == 0) {
+		int fd;
+
+		if (unshare(CLONE_NEWUSER))
+			_exit(100);
+		fd = open(MNT "/caphash", O_WRONLY);
+		_exit(fd < 0 ? errno : 0);
+	}
+	waitpid(pid, &st, 0);
+	check(WIFEXITED(st) && WEXITSTATUS(st) == EPERM,
+	      "root with every capability only in a child namespace opens caphash: EPERM (%d)",
+	      WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	umount(MNT);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -465,6 +735,8 @@ int main(int argc, char **argv)
 	policy_cases();
 	race_cases();
 	userns_cases();
+	mapped_userns_cases();
+	child_caps_cases();
 	printf("smoke: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -105,8 +105,28 @@ vm_boot() {
 }
 
 # vm_kernel_errors CONSOLE: prints and succeeds when the kernel logged a
-# warning, an oops, a BUG or a sanitizer report.  The out-of-tree and
-# unsigned-module taint messages are expected and do not match.
+# warning, an oops, a BUG (also slub_debug's "BUG kmalloc-64 (...)"), a
+# sanitizer report or a stall (RCU "detected stall", soft lockup).  The
+# out-of-tree and unsigned-module taint messages are expected and do not
+# match.
 vm_kernel_errors() {
-  grep -aE 'WARNING:|Oops|BUG:|kernel BUG|KASAN|UBSAN|KFENCE|general protection|Call Trace|Kernel panic|list_add corruption|list_del corruption|refcount_t:|INFO: task .* blocked' "$1"
+  grep -aE 'WARNING:|Oops|BUG:|BUG [a-z]|kernel BUG|KASAN|UBSAN|KFENCE|general protection|Call Trace|Kernel panic|list_add corruption|list_del corruption|refcount_t:|INFO: task .* blocked|detected stall|soft lockup|hard LOCKUP' "$1"
+}
+
+# The line an /init prints last, before poweroff: the kernel's taint flags.
+vm_init_taint() {
+  echo 'echo "P9AUTH-VM: tainted $(cat /proc/sys/kernel/tainted)"'
+}
+
+# vm_taint_bad CONSOLE: prints and succeeds when the taint line is missing
+# or names a flag other than O (4096, out-of-tree module) and E (8192,
+# unsigned module): W (a warning), D (an oops), L (a soft lockup), ...
+vm_taint_bad() {
+  local t
+  t=$(grep -a 'P9AUTH-VM: tainted ' "$1" | tail -1 | tr -d '\r' | awk '{print $3}')
+  case $t in
+    ''|*[!0-9]*) echo "no taint line in $1"; return 0 ;;
+  esac
+  if (( t & ~(4096 | 8192) )); then echo "the kernel is tainted: $t (allowed: 4096 O, 8192 E)"; return 0; fi
+  return 1
 }

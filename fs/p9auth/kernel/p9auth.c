@@ -27,14 +27,17 @@
 #include <linux/list.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/random.h>
 #include <linux/sched.h>
 #include <linux/sched/user.h>
+#include <linux/siphash.h>
 #include <linux/securebits.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
+#include <linux/uio.h>
 #include <linux/user_namespace.h>
 
 #define P9AUTH_SUPER_MAGIC	0x70396175	/* "p9au" */
@@ -71,7 +74,7 @@ struct p9auth_options {
 
 /* One outstanding hash. */
 struct p9auth_hash {
-	struct hlist_node bucket;	/* in p9auth_mount.buckets[hash[0]] */
+	struct hlist_node bucket;	/* in a bucket: p9auth_bucket() */
 	struct list_head age;		/* in p9auth_mount.by_age */
 	u64 deadline;			/* boottime ns: dropped from then on */
 	unsigned int len;		/* SHA256_DIGEST_SIZE or SHA1_DIGEST_SIZE */
@@ -79,25 +82,37 @@ struct p9auth_hash {
 };
 
 /*
- * The bucket of a hash is its first byte.  A hash is an HMAC output, so the
- * buckets fill evenly; which bucket a use looks in is a function of the
- * hash the writer computed itself and tells it nothing about any key.
+ * The bucket of a hash is SipHash of the hash under a per-mount random key.
+ * The granter writes the hashes, so it could choose them (any 32 bytes are
+ * a valid grant): with a bucket taken from the hash itself it could put
+ * every hash in one chain and make each use walk the whole table under the
+ * lock.  Without the key nobody can aim at a bucket, and bucket timing
+ * tells a writer nothing about stored hashes.
  */
-#define P9AUTH_BUCKETS	256
+#define P9AUTH_BUCKETS	256	/* a power of two */
+
+/*
+ * Expiry and unmount free at most this many hashes between two chances to
+ * reschedule: a table holds up to P9AUTH_MAX_MAXCAPS of them.
+ */
+#define P9AUTH_FREE_BATCH	256
 
 /* One mount: s_fs_info. */
 struct p9auth_mount {
 	struct p9auth_options opt;	/* fixed at mount time */
 	struct user_namespace *ns;	/* sb->s_user_ns; the sb holds the ref */
 	unsigned long flags;		/* P9AUTH_OPENED, atomic bitops */
+	siphash_key_t bucket_key;	/* random, fixed at mount time */
 
 	/*
 	 * lock protects the table (buckets, by_age, outstanding) and the
 	 * counters.  HMACs, credentials and allocations are prepared before
-	 * it is taken; under it nothing sleeps but kfree.
+	 * it is taken; under it nothing sleeps but kfree, and p9auth_expire()
+	 * dropping it between batches (cond_resched()).  opt, ns and
+	 * bucket_key are set before the sb is live and never change: no lock.
 	 */
 	struct mutex lock;
-	struct hlist_head buckets[P9AUTH_BUCKETS];
+	struct hlist_head buckets[P9AUTH_BUCKETS];	/* p9auth_bucket() */
 	struct list_head by_age;	/* grant order = expiry order: one timeout */
 	u32 outstanding;
 	u64 granted, used, expired, refused;
@@ -112,6 +127,13 @@ static struct p9auth_mount *p9auth_mnt(const struct inode *inode)
 
 /* The table.  All of these are called with m->lock held. */
 
+static struct hlist_head *p9auth_bucket(struct p9auth_mount *m, const u8 *hash,
+					unsigned int len)
+{
+	return &m->buckets[siphash(hash, len, &m->bucket_key) &
+			   (P9AUTH_BUCKETS - 1)];
+}
+
 static void p9auth_drop(struct p9auth_mount *m, struct p9auth_hash *h)
 {
 	hlist_del(&h->bucket);
@@ -120,17 +142,30 @@ static void p9auth_drop(struct p9auth_mount *m, struct p9auth_hash *h)
 	kfree_sensitive(h);	/* zeroes the hash */
 }
 
-/* Expiry is lazy: every grant, use and status open drops what is due. */
+/*
+ * Expiry is lazy: every grant, use and status open drops what is due, all
+ * of it, so the spec's "after expiry" holds exactly.  The oldest hash is
+ * first in by_age.  At most P9AUTH_FREE_BATCH are freed per hold of the
+ * lock: between batches m->lock is dropped and retaken, so callers must
+ * call this first and keep nothing they looked at before across it.  It
+ * ends: hashes granted meanwhile are not due.
+ */
 static void p9auth_expire(struct p9auth_mount *m)
 {
 	u64 now = ktime_get_boottime_ns();
-	struct p9auth_hash *h, *next;
+	struct p9auth_hash *h;
+	unsigned int n = 0;
 
-	list_for_each_entry_safe(h, next, &m->by_age, age) {
-		if (now < h->deadline)
-			break;
+	while ((h = list_first_entry_or_null(&m->by_age, struct p9auth_hash,
+					     age)) && now >= h->deadline) {
 		p9auth_drop(m, h);
 		m->expired++;
+		if (++n == P9AUTH_FREE_BATCH) {
+			n = 0;
+			mutex_unlock(&m->lock);
+			cond_resched();
+			mutex_lock(&m->lock);
+		}
 	}
 }
 
@@ -139,7 +174,7 @@ static struct p9auth_hash *p9auth_find(struct p9auth_mount *m,
 {
 	struct p9auth_hash *h;
 
-	hlist_for_each_entry(h, &m->buckets[hash[0]], bucket)
+	hlist_for_each_entry(h, p9auth_bucket(m, hash, len), bucket)
 		if (h->len == len && !crypto_memneq(h->hash, hash, len))
 			return h;
 	return NULL;
@@ -153,11 +188,18 @@ static int p9auth_refuse(struct p9auth_mount *m, int err)
 	return err;
 }
 
+/*
+ * Section 4: a write is one whole message.  Both files implement
+ * write_iter, not write, so that writev(2) with several segments is one
+ * message too (with only .write, the VFS would hand each segment over as
+ * a write of its own).
+ */
+
 /* Section 4, grant: one raw hash per write. */
-static ssize_t caphash_write(struct file *file, const char __user *buf,
-			     size_t count, loff_t *ppos)
+static ssize_t caphash_write_iter(struct kiocb *iocb, struct iov_iter *from)
 {
-	struct p9auth_mount *m = p9auth_mnt(file_inode(file));
+	struct p9auth_mount *m = p9auth_mnt(file_inode(iocb->ki_filp));
+	size_t count = iov_iter_count(from);
 	struct p9auth_hash *h;
 	int err;
 
@@ -170,7 +212,7 @@ static ssize_t caphash_write(struct file *file, const char __user *buf,
 	h = kzalloc(sizeof(*h), GFP_KERNEL_ACCOUNT);
 	if (!h)
 		return -ENOMEM;
-	if (copy_from_user(h->hash, buf, count)) {
+	if (copy_from_iter(h->hash, count, from) != count) {
 		kfree_sensitive(h);
 		return -EFAULT;
 	}
@@ -185,7 +227,7 @@ static ssize_t caphash_write(struct file *file, const char __user *buf,
 	} else {
 		h->deadline = ktime_get_boottime_ns() +
 			      (u64)m->opt.timeout * NSEC_PER_SEC;
-		hlist_add_head(&h->bucket, &m->buckets[h->hash[0]]);
+		hlist_add_head(&h->bucket, p9auth_bucket(m, h->hash, h->len));
 		list_add_tail(&h->age, &m->by_age);
 		m->outstanding++;
 		m->granted++;
@@ -397,11 +439,43 @@ static int p9auth_account(struct cred *new, const struct cred *old)
 }
 
 /*
+ * May a full form set the groups of a writer in user namespace ns?  As
+ * setgroups(2) asks (userns_may_setgroups(), not exported), of ns and of
+ * every namespace up to the mount's, top: the writer is in top or below it
+ * (capuse_write_iter() checked), and a "deny" anywhere on the way means
+ * dropping a group could lift a negative group ACL that someone with less
+ * privilege than the namespace's owner relies on (CVE-2014-8989).
+ *
+ * The flag is only stable once the namespace's gid_map is set:
+ * proc_setgroups_write() refuses to change it after that, and map_write()
+ * publishes nr_extents with smp_wmb() after the map (and after the flag,
+ * both under userns_state_mutex).  So the caller maps the gids first, and
+ * the flag is read here after those reads of nr_extents, behind the
+ * smp_rmb() below; if a gid did not map, only "deny" is trusted (it can
+ * never become "allow" again) and the caller answers EINVAL otherwise.
+ */
+static bool p9auth_may_setgroups(const struct user_namespace *ns,
+				 const struct user_namespace *top)
+{
+	/* The flags after the gid_map reads, as userns_may_setgroups(). */
+	smp_rmb();
+	for (;; ns = ns->parent) {
+		if (!(READ_ONCE(ns->flags) & USERNS_SETGROUPS_ALLOWED))
+			return false;
+		if (ns == top)
+			return true;
+		if (!ns->parent)
+			return false;	/* not below top: cannot happen */
+	}
+}
+
+/*
  * The writer's new credentials, everything allocated and every id mapped,
  * so that once the hash is removed nothing can fail.  Ids are read in the
  * mount's namespace and must also be mapped in the writer's own, as
- * setresuid(2) requires; otherwise EINVAL.  A full form in a user
- * namespace where setgroups(2) is denied: EPERM.
+ * setresuid(2) requires; otherwise EINVAL.  A full form where setgroups(2)
+ * is denied (the writer's namespace or one up to the mount's): EPERM, also
+ * when a gid is not mapped.
  *
  * Like setresuid(2), a new real uid moves the per-user accounting too
  * (cred->user and cred->ucounts; commit_creds() then moves the
@@ -431,29 +505,30 @@ static struct cred *p9auth_prepare_creds(struct p9auth_mount *m,
 	if (!c->bare) {
 		/*
 		 * A full form sets the groups, so it obeys setgroups(2)'s
-		 * rule: not in a user namespace whose setgroups is "deny"
-		 * (dropping a group could lift a negative ACL there).  The
-		 * flag cannot change once the namespace's gid_map is set.
+		 * rule; the gids are mapped first: see p9auth_may_setgroups().
 		 */
-		if (!(READ_ONCE(old->user_ns->flags) & USERNS_SETGROUPS_ALLOWED)) {
-			abort_creds(new);
-			return ERR_PTR(-EPERM);
-		}
-		gid = make_kgid(m->ns, c->gid);
-		if (!kgid_has_mapping(old->user_ns, gid))
-			goto invalid;
+		bool mapped;
+
 		gi = groups_alloc(c->ngroups);
 		if (!gi) {
 			abort_creds(new);
 			return ERR_PTR(-ENOMEM);
 		}
-		for (i = 0, p = c->groups; i < c->ngroups; i++, p++) {
+		gid = make_kgid(m->ns, c->gid);
+		mapped = kgid_has_mapping(old->user_ns, gid);
+		for (i = 0, p = c->groups; mapped && i < c->ngroups; i++, p++) {
 			p = p9auth_next_group(p, c->end, &id);
 			gi->gid[i] = make_kgid(m->ns, id);
-			if (!kgid_has_mapping(old->user_ns, gi->gid[i])) {
-				put_group_info(gi);
-				goto invalid;
-			}
+			mapped = kgid_has_mapping(old->user_ns, gi->gid[i]);
+		}
+		if (!p9auth_may_setgroups(old->user_ns, m->ns)) {
+			put_group_info(gi);
+			abort_creds(new);
+			return ERR_PTR(-EPERM);
+		}
+		if (!mapped) {
+			put_group_info(gi);
+			goto invalid;
 		}
 		groups_sort(gi);
 		set_groups(new, gi);	/* takes its own reference */
@@ -474,10 +549,10 @@ invalid:
 }
 
 /* Section 4, use: the checks in the spec's order; the first that fails decides. */
-static ssize_t capuse_write(struct file *file, const char __user *buf,
-			    size_t count, loff_t *ppos)
+static ssize_t capuse_write_iter(struct kiocb *iocb, struct iov_iter *from)
 {
-	struct p9auth_mount *m = p9auth_mnt(file_inode(file));
+	struct p9auth_mount *m = p9auth_mnt(file_inode(iocb->ki_filp));
+	size_t count = iov_iter_count(from);
 	u8 h256[SHA256_DIGEST_SIZE], h1[SHA1_DIGEST_SIZE];
 	struct p9auth_hash *h = NULL;
 	struct p9auth_cap c;
@@ -494,12 +569,33 @@ static ssize_t capuse_write(struct file *file, const char __user *buf,
 	if ((current->flags & (PF_KTHREAD | PF_IO_WORKER)) ||
 	    current_cred() != current_real_cred())
 		return p9auth_refuse(m, -EPERM);
+	/*
+	 * Only a writer in the mount's user namespace or one below it.  The
+	 * granter's privilege is that namespace's; a descriptor of capuse
+	 * passed outside it (SCM_RIGHTS, /proc/PID/root) must not let it
+	 * change the ids of a process the namespace has no power over: FROM
+	 * 0 of an unprivileged user's namespace is her own uid outside, and
+	 * outside setgroups(2) may be allowed.  The FUSE mount is the same:
+	 * with allow_other, FUSE admits only processes in its namespace.
+	 */
+	if (!current_in_userns(m->ns))
+		return p9auth_refuse(m, -EPERM);
+	/*
+	 * no_new_privs: in FUSE mode p9use's file capabilities are ignored,
+	 * so it cannot switch; a sandbox stays a sandbox here too.
+	 */
+	if (task_no_new_privs(current))
+		return p9auth_refuse(m, -EPERM);
 	if (count > P9AUTH_MAX_CAPABILITY + 1)
 		return p9auth_refuse(m, -EINVAL);
 
-	text = memdup_user(buf, count);
-	if (IS_ERR(text))
-		return PTR_ERR(text);
+	text = kmalloc(count, GFP_KERNEL);
+	if (!text)
+		return -ENOMEM;
+	if (copy_from_iter(text, count, from) != count) {
+		kfree_sensitive(text);
+		return -EFAULT;
+	}
 	memset(h256, 0, sizeof(h256));
 	memset(h1, 0, sizeof(h1));
 
@@ -632,14 +728,14 @@ static int status_release(struct inode *inode, struct file *file)
 static const struct file_operations caphash_fops = {
 	.owner		= THIS_MODULE,
 	.open		= caphash_open,
-	.write		= caphash_write,
+	.write_iter	= caphash_write_iter,
 	.llseek		= noop_llseek,
 };
 
 static const struct file_operations capuse_fops = {
 	.owner		= THIS_MODULE,
 	.open		= capuse_open,
-	.write		= capuse_write,
+	.write_iter	= capuse_write_iter,
 	.llseek		= noop_llseek,
 };
 
@@ -786,6 +882,7 @@ static int p9auth_fill_super(struct super_block *sb, struct fs_context *fc)
 		return -ENOMEM;
 	m->opt = *opt;
 	m->ns = sb->s_user_ns;
+	get_random_bytes(&m->bucket_key, sizeof(m->bucket_key));
 	mutex_init(&m->lock);
 	for (i = 0; i < P9AUTH_BUCKETS; i++)
 		INIT_HLIST_HEAD(&m->buckets[i]);
@@ -830,9 +927,12 @@ static void p9auth_kill_sb(struct super_block *sb)
 	if (!m)
 		return;
 	/* No file is open any more: no lock needed. */
-	list_for_each_entry_safe(h, next, &m->by_age, age)
+	list_for_each_entry_safe(h, next, &m->by_age, age) {
 		p9auth_drop(m, h);
-	kfree(m);
+		if (!(m->outstanding % P9AUTH_FREE_BATCH))
+			cond_resched();
+	}
+	kfree_sensitive(m);	/* and its bucket key */
 }
 
 /* Section 6: mount options, through the fs_context API. */
