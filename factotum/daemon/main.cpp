@@ -42,9 +42,10 @@ struct Options {
 void usage(std::FILE* to) {
     std::fprintf(to,
                  "usage: factotum [--mount DIR] [--socket PATH] [--policy FILE] [--pam-service NAME]\n"
-                 "                [--user NAME] [--workers N] [--timeout S] [--session-timeout S]\n"
-                 "                [--max-connections N] [--max-per-uid N] [--fail-limit N]\n"
-                 "                [--client-fail-limit N] [--fail-window S] [--lockout S] [--stderr]\n"
+                 "                [--user NAME] [--workers N] [--workers-per-uid N] [--queue-per-uid N]\n"
+                 "                [--timeout S] [--session-timeout S] [--max-connections N] [--max-per-uid N]\n"
+                 "                [--fail-limit N] [--client-fail-limit N] [--target-fail-limit N]\n"
+                 "                [--fail-window S] [--lockout S] [--stderr]\n"
                  "Grants p9auth capabilities to clients that authenticate as the target user.\n"
                  "--mount and --socket default to /etc/p9auth/p9auth.conf's mountpoint and\n"
                  "factotum_socket.\n"
@@ -90,12 +91,15 @@ int parse_args(int argc, char** argv, Options* o) {
         else if (a == "--user") o->user = v;
         else if (a == "--pam-service") s.pam_service = v;
         else if (a == "--workers") { if (!num(1, 256)) return kExitUsage; s.workers = static_cast<unsigned>(n); }
+        else if (a == "--workers-per-uid") { if (!num(1, 256)) return kExitUsage; s.workers_per_uid = static_cast<unsigned>(n); }
+        else if (a == "--queue-per-uid") { if (!num(1, 65536)) return kExitUsage; s.queue_per_uid = static_cast<unsigned>(n); }
         else if (a == "--timeout") { if (!num(1, 3600)) return kExitUsage; s.step_timeout = std::chrono::seconds(n); }
         else if (a == "--session-timeout") { if (!num(1, 86400)) return kExitUsage; s.session_timeout = std::chrono::seconds(n); }
         else if (a == "--max-connections") { if (!num(1, 65536)) return kExitUsage; s.max_connections = static_cast<unsigned>(n); }
         else if (a == "--max-per-uid") { if (!num(1, 65536)) return kExitUsage; s.max_per_uid = static_cast<unsigned>(n); }
         else if (a == "--fail-limit") { if (!num(1, 1000)) return kExitUsage; s.throttle.per_pair = static_cast<unsigned>(n); }
         else if (a == "--client-fail-limit") { if (!num(1, 100000)) return kExitUsage; s.throttle.per_client = static_cast<unsigned>(n); }
+        else if (a == "--target-fail-limit") { if (!num(1, 100000)) return kExitUsage; s.throttle.per_target = static_cast<unsigned>(n); }
         else if (a == "--fail-window") { if (!num(1, 86400)) return kExitUsage; s.throttle.window = std::chrono::seconds(n); }
         else if (a == "--lockout") { if (!num(1, 86400)) return kExitUsage; s.throttle.lockout = std::chrono::seconds(n); }
         else {

@@ -13,6 +13,8 @@ struct ConvState {
     PromptChannel* channel;
     SecureBuffer answer{wire::kMaxAnswer};
     int channel_errno = 0;
+    std::string what{};  // set with channel_errno when the conversation itself found the fault
+    unsigned answers = 0;
 };
 
 void drop_responses(pam_response* r, int n) {
@@ -46,9 +48,11 @@ int converse(int n, const pam_message** msg, pam_response** out, void* data) {
             auto a = st->answer.view();
             if (a.find('\0') != std::string_view::npos) {
                 e = EPROTO;  // PAM's strings end at NUL: an answer must not hide one
+                st->what = "an answer holding a NUL byte";
                 st->answer.wipe();
                 break;
             }
+            ++st->answers;
             resp[i].resp = static_cast<char*>(std::malloc(a.size() + 1));
             if (!resp[i].resp) {
                 st->answer.wipe();
@@ -62,7 +66,10 @@ int converse(int n, const pam_message** msg, pam_response** out, void* data) {
         }
         case PAM_ERROR_MSG: e = st->channel->tell(wire::Msg::error_msg, t); break;
         case PAM_TEXT_INFO: e = st->channel->tell(wire::Msg::text_info, t); break;
-        default: e = EPROTO; break;  // binary prompts: not relayed
+        default:  // binary prompts and the like: the protocol has no frame for them
+            e = EPROTO;
+            st->what = "PAM message style " + std::to_string(msg[i]->msg_style) + " cannot be relayed";
+            break;
         }
         if (e) {
             st->channel_errno = e;
@@ -91,10 +98,15 @@ PamResult pam_check(const std::string& service, const std::string& user, const s
     if (!client_name.empty()) ::pam_set_item(pamh, PAM_RUSER, client_name.c_str());
 
     auto broken = [&](const char* step) {
-        if (st.channel_errno)
-            return PamResult{PamOutcome::client_error, std::string(step) + ": conversation: " + std::strerror(st.channel_errno),
-                             st.channel_errno};
-        return PamResult{};
+        PamResult r;
+        if (st.channel_errno) {
+            r.outcome = PamOutcome::client_error;
+            r.detail = std::string(step) + ": conversation: " + (st.what.empty() ? std::strerror(st.channel_errno) : st.what);
+            r.channel_errno = st.channel_errno;
+            r.conversation = st.what;
+            r.answers = st.answers;
+        }
+        return r;
     };
 
     rc = ::pam_authenticate(pamh, PAM_DISALLOW_NULL_AUTHTOK);
@@ -105,8 +117,8 @@ PamResult pam_check(const std::string& service, const std::string& user, const s
         case PAM_AUTH_ERR:
         case PAM_USER_UNKNOWN:
         case PAM_MAXTRIES:
-        case PAM_CRED_INSUFFICIENT:
-        case PAM_AUTHINFO_UNAVAIL: return finish(pamh, rc, {PamOutcome::auth_failed, why});
+        case PAM_CRED_INSUFFICIENT: return finish(pamh, rc, {PamOutcome::auth_failed, why});
+        case PAM_AUTHINFO_UNAVAIL: return finish(pamh, rc, {PamOutcome::unavailable, why});
         default: return finish(pamh, rc, {PamOutcome::error, why});
         }
     }

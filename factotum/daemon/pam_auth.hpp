@@ -25,14 +25,20 @@ enum class PamOutcome {
     ok,
     auth_failed,   // wrong answer, too many tries, no such user: one answer to the client
     account,       // authenticated, but pam_acct_mgmt refused (expired, locked, must change password)
-    client_error,  // the conversation with the client broke (timeout, protocol, gone)
+    unavailable,   // PAM_AUTHINFO_UNAVAIL: the backend could not be asked (no answer was checked)
+    client_error,  // the conversation with the client broke (timeout, protocol, gone): see channel_errno
     error,         // PAM itself failed (configuration, a module's system error)
 };
 
 struct PamResult {
     PamOutcome outcome = PamOutcome::error;
     std::string detail;  // for the audit log: PAM's words, never a secret
+    // client_error: ETIMEDOUT, EPROTO, or what the socket said. EPROTO is
+    // set here too, without the channel: an answer holding a NUL byte, or a
+    // PAM message style the protocol cannot carry; conversation says which.
     int channel_errno = 0;
+    std::string conversation{};  // client_error found by the conversation function itself; else empty
+    unsigned answers = 0;      // answers the client gave (a walk-away after one may hide a guess)
 };
 
 PamResult pam_check(const std::string& service, const std::string& user, const std::string& client_name,

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -12,6 +13,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "audit.hpp"
 #include "frame_io.hpp"
@@ -39,11 +41,15 @@ std::string user_name_of(uid_t uid) {
 }
 
 // The target as NSS knows it: uid, gid and every group a login would get.
-bool lookup_target(const std::string& name, TargetIds* ids, gid_t* gid) {
+// *exists: NSS has a passwd entry of that name (even when its groups cannot
+// be listed, and lookup_target returns false).
+bool lookup_target(const std::string& name, TargetIds* ids, gid_t* gid, bool* exists) {
     std::vector<char> buf(16384);
     passwd pw{}, *res = nullptr;
+    *exists = false;
     if (getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &res) != 0 || !res) return false;
-    ids->uid = pw.pw_uid;
+    *exists = true;
+    uid_t uid = pw.pw_uid;
     *gid = pw.pw_gid;
     int n = 64;
     std::vector<gid_t> groups;
@@ -62,6 +68,7 @@ bool lookup_target(const std::string& name, TargetIds* ids, gid_t* gid) {
     groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
     std::erase(groups, pw.pw_gid);
     groups.insert(groups.begin(), pw.pw_gid);
+    ids->uid = uid;
     ids->groups = std::move(groups);
     return true;
 }
@@ -207,14 +214,7 @@ int Factotum::run() {
     if (epoll_fd_ < 0) return EBADF;
     std::array<epoll_event, 64> evs{};
     for (;;) {
-        int timeout = -1;
-        if (!pending_.empty()) {
-            auto first = std::min_element(pending_.begin(), pending_.end(), [](auto& a, auto& b) {
-                return a.second->deadline < b.second->deadline;
-            });
-            auto left = std::chrono::ceil<std::chrono::milliseconds>(first->second->deadline - Clock::now()).count();
-            timeout = static_cast<int>(std::clamp<long long>(left, 0, 60'000));
-        }
+        int timeout = static_cast<int>(next_timeout_ms());
         int n = ::epoll_wait(epoll_fd_, evs.data(), static_cast<int>(evs.size()), timeout);
         if (n < 0) {
             if (errno == EINTR) continue;
@@ -230,6 +230,51 @@ int Factotum::run() {
             if (it != pending_.end()) on_readable(*it->second);
         }
         expire_pending();
+        expire_queued();
+    }
+}
+
+// Until the first deadline of a pending connection or a queued job; -1: none.
+long long Factotum::next_timeout_ms() {
+    std::optional<Clock::time_point> first;
+    auto consider = [&](Clock::time_point t) {
+        if (!first || t < *first) first = t;
+    };
+    for (auto& [id, c] : pending_) consider(c->deadline);
+    {
+        std::lock_guard lock(queue_mu_);
+        for (auto& j : jobs_) consider(j.deadline);
+    }
+    if (!first) return -1;
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(*first - Clock::now()).count();
+    return std::clamp<long long>(left, 0, 60'000);
+}
+
+// A request that waited for a worker past its deadline is refused from the
+// loop, so a client learns it in time even while every worker is held.
+void Factotum::expire_queued() {
+    std::vector<Job> late;
+    {
+        std::lock_guard lock(queue_mu_);
+        auto now = Clock::now();
+        for (auto it = jobs_.begin(); it != jobs_.end();) {
+            if (it->deadline > now) {
+                ++it;
+                continue;
+            }
+            auto l = load_.find(it->uid);
+            if (--l->second.queued == 0 && l->second.running == 0) load_.erase(l);
+            late.push_back(std::move(*it));
+            it = jobs_.erase(it);
+        }
+    }
+    for (auto& j : late) {
+        // The name is not looked up here (NSS may block): target=-.
+        audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=timeout (no worker free within %llds)",
+              j.uid, j.pid, static_cast<long long>(settings_.step_timeout.count()));
+        refuse_now(j.fd, Refusal::timeout, "no worker free in time");
+        ::close(j.fd);
+        release(j.uid);
     }
 }
 
@@ -339,6 +384,7 @@ void Factotum::on_readable(Pending& c) {
             return;
         }
         Job job;
+        job.deadline = c.deadline;
         job.fd = c.fd;
         job.id = c.id;
         job.uid = c.uid;
@@ -346,16 +392,48 @@ void Factotum::on_readable(Pending& c) {
         job.pid = c.pid;
         job.groups = peer_groups(c.fd);
         job.target = std::move(target);
+        unsigned running = 0, queued = 0;
+        bool full = false, waits = false;
+        // Out of the loop's set before a worker can own (and close) the descriptor.
         ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.fd, nullptr);
-        pending_.erase(c.id);
-        delete &c;
         {
             std::lock_guard lock(queue_mu_);
-            jobs_.push_back(std::move(job));
+            UidLoad& l = load_[c.uid];
+            running = l.running;
+            queued = l.queued;
+            full = l.queued >= settings_.queue_per_uid;
+            if (!full) {
+                ++l.queued;
+                jobs_.push_back(std::move(job));
+                // Only for the log: it waits when its uid is at its limit or no worker is idle.
+                waits = l.running + l.queued > settings_.workers_per_uid || jobs_.size() > idle_;
+            }
         }
+        if (full) {
+            audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=busy (%u requests of this uid wait already)",
+                  c.uid, c.pid, queued);
+            refuse_now(c.fd, Refusal::busy, "too many requests waiting");
+            close_pending(c.id);
+            return;
+        }
+        if (waits)
+            audit(LOG_INFO, "wait client_uid=%u client_pid=%d (this uid: %u served, %u waiting)", c.uid, c.pid, running,
+                  queued + 1);
+        pending_.erase(c.id);
+        delete &c;
         queue_cv_.notify_one();
         return;
     }
+}
+
+// The oldest job whose uid is below its worker limit. A worker that
+// finishes looks again at once, so no job is left waiting while a worker
+// that could take it is idle.
+std::deque<Factotum::Job>::iterator Factotum::next_job_locked() {
+    return std::find_if(jobs_.begin(), jobs_.end(), [this](const Job& j) {
+        auto l = load_.find(j.uid);
+        return l == load_.end() || l->second.running < settings_.workers_per_uid;
+    });
 }
 
 void Factotum::worker_main() {
@@ -363,19 +441,38 @@ void Factotum::worker_main() {
         Job job;
         {
             std::unique_lock lock(queue_mu_);
-            queue_cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+            auto it = jobs_.end();
+            ++idle_;
+            queue_cv_.wait(lock, [&] { return stopping_ || (it = next_job_locked()) != jobs_.end(); });
+            --idle_;
             if (stopping_) return;
-            job = std::move(jobs_.front());
-            jobs_.pop_front();
+            job = std::move(*it);
+            jobs_.erase(it);
+            UidLoad& l = load_[job.uid];
+            --l.queued;
+            ++l.running;
         }
         serve(job);
         ::close(job.fd);
+        {
+            std::lock_guard lock(queue_mu_);
+            auto l = load_.find(job.uid);
+            if (--l->second.running == 0 && l->second.queued == 0) load_.erase(l);
+        }
         release(job.uid);
     }
 }
 
 void Factotum::serve(Job& job) {
-    const char* t = job.target.c_str();
+    TargetIds target;
+    target.name = job.target;
+    gid_t gid = 0;
+    bool exists = false;
+    bool known = lookup_target(job.target, &target, &gid, &exists);
+    // A name NSS does not know may be a password typed as a user name: it
+    // never reaches the log. The policy and PAM still see it as asked.
+    const std::string shown = exists ? job.target : "?(unknown)";
+    const char* t = shown.c_str();
     audit(LOG_INFO, "request client_uid=%u client_pid=%d target=%s", job.uid, job.pid, t);
     auto session_end = Clock::now() + settings_.session_timeout;
     ClientChannel channel(job.fd, settings_.step_timeout, session_end);
@@ -384,16 +481,26 @@ void Factotum::serve(Job& job) {
         send_refusal(job.fd, why, to_client, channel.next_deadline());
     };
 
+    // Waited in the queue past its deadline (the loop refuses most of these first).
+    if (Clock::now() > job.deadline) {
+        deny(Refusal::timeout, "timeout (no worker free within " + std::to_string(settings_.step_timeout.count()) + "s)",
+             "no worker free in time");
+        return;
+    }
+    // Gone while it waited: no PAM conversation for nobody.
+    pollfd pfd{job.fd, 0, 0};
+    if (::poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR))) {
+        audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=%s reason=client gone (hung up while queued)",
+              job.uid, job.pid, t);
+        return;
+    }
+
     if (long s = throttle_.blocked_for(job.uid, job.target); s > 0) {
         deny(Refusal::throttled, "throttled (" + std::to_string(s) + "s left)",
              "too many failures; try again in " + std::to_string(s) + " s");
         return;
     }
 
-    TargetIds target;
-    target.name = job.target;
-    gid_t gid = 0;
-    bool known = lookup_target(job.target, &target, &gid);
     ClientIds client{job.uid, job.gid, job.groups};
     Decision d = policy_.decide(client, target);
     if (!d.permit) {
@@ -402,27 +509,47 @@ void Factotum::serve(Job& job) {
         return;
     }
 
+    auto charge = [&] {
+        FailureEffect e = throttle_.failed(job.uid, job.target);
+        if (e.target_attacked)
+            audit(LOG_WARNING,
+                  "attack target=%s (%u failures from all clients within %llds): each client is now locked after one failure",
+                  t, settings_.throttle.per_target, static_cast<long long>(settings_.throttle.window.count()));
+        if (e.client_locked || e.pair_locked)
+            audit(LOG_WARNING, "lock client_uid=%u target=%s for %llds", job.uid, e.client_locked ? "*" : t,
+                  static_cast<long long>(settings_.throttle.lockout.count()));
+    };
     PamResult r = pam_check(settings_.pam_service, job.target, user_name_of(job.uid), channel);
     switch (r.outcome) {
     case PamOutcome::ok: break;
     case PamOutcome::auth_failed:
-        throttle_.failed(job.uid, job.target);
+        charge();
         deny(Refusal::auth_failed, "auth (" + r.detail + ")", "");
         return;
     case PamOutcome::account:
         deny(Refusal::account, "account (" + r.detail + ")", r.detail.substr(r.detail.find(':') + 2));
         return;
-    case PamOutcome::client_error:
-        throttle_.failed(job.uid, job.target);  // walking away from a prompt counts as a failure
-        if (channel.error() == ETIMEDOUT) {
-            deny(Refusal::timeout, "timeout (" + channel.what() + ")", "no answer in time");
-        } else if (channel.error() == EPROTO) {
-            deny(Refusal::protocol, "protocol (" + channel.what() + ")", channel.what());
+    case PamOutcome::unavailable:  // nothing was checked: not a failure of the client's
+        deny(Refusal::internal, "unavailable (" + r.detail + ")", "the authentication service is unavailable; try later");
+        return;
+    case PamOutcome::client_error: {
+        // What broke: the conversation function's own finding, or the channel's.
+        const std::string what = !r.conversation.empty() ? r.conversation : channel.what();
+        if (r.channel_errno == EPROTO) {  // PAM never saw an answer: no guess, no charge
+            deny(Refusal::protocol, "protocol (" + what + ")", what);
+            return;
+        }
+        // Walking away after an answer counts as a failure: the answer may
+        // have been a guess whose verdict showed in what PAM sent next.
+        if (r.answers > 0) charge();
+        if (r.channel_errno == ETIMEDOUT) {
+            deny(Refusal::timeout, "timeout (" + what + ")", "no answer in time");
         } else {
             audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=%s reason=client gone (%s: %s)", job.uid, job.pid,
-                  t, channel.what().c_str(), std::strerror(channel.error()));
+                  t, what.c_str(), std::strerror(r.channel_errno));
         }
         return;
+    }
     case PamOutcome::error:
         deny(Refusal::internal, "pam error (" + r.detail + ")", "authentication could not run; see factotum's log");
         return;
@@ -430,7 +557,9 @@ void Factotum::serve(Job& job) {
     throttle_.succeeded(job.uid, job.target);
 
     if (!known) {  // PAM knew the user but NSS does not: nothing to grant
-        deny(Refusal::internal, "nss (no passwd entry after PAM success)", "no such user in NSS");
+        deny(Refusal::internal,
+             exists ? "nss (the target's groups cannot be listed)" : "nss (no passwd entry after PAM success)",
+             "no such user in NSS");
         return;
     }
     Target to;

@@ -1,7 +1,10 @@
 // factotum's server: one event loop for connections that have not yet made
 // their request, and a fixed pool of workers, each running one PAM
 // conversation at a time (PAM blocks). A slow client holds at most its own
-// worker, and only until its deadline.
+// worker, and only until its deadline; one client uid holds at most
+// workers_per_uid workers and queues at most queue_per_uid requests, and
+// the workers take the oldest request of a uid below its limit, so one uid
+// cannot starve the others.
 #pragma once
 
 #include <sys/types.h>
@@ -27,6 +30,8 @@ struct Settings {
     std::chrono::seconds step_timeout{60};      // each message from the client
     std::chrono::seconds session_timeout{300};  // a whole conversation
     unsigned workers = 8;                       // concurrent PAM conversations
+    unsigned workers_per_uid = 2;               // of those, at most this many for one client uid
+    unsigned queue_per_uid = 32;                // requests of one client uid waiting for a worker
     unsigned max_connections = 512;
     unsigned max_per_uid = 128;
     ThrottleLimits throttle;
@@ -53,6 +58,7 @@ public:
         pid_t pid = 0;
         std::vector<gid_t> groups;
         std::string target;
+        std::chrono::steady_clock::time_point deadline;  // a worker must take it by then (connect + timeout)
     };
 
 private:
@@ -62,12 +68,15 @@ private:
     void on_readable(Pending& c);
     void close_pending(std::uint64_t id);
     void expire_pending();
+    void expire_queued();
+    long long next_timeout_ms();
     void refuse_now(int fd, wire::Refusal why, const std::string& msg);
     bool reserve(uid_t uid);
     void release(uid_t uid);
 
     void worker_main();
     void serve(Job& job);
+    std::deque<Job>::iterator next_job_locked();  // queue_mu_ held
 
     const Settings settings_;
     const Policy policy_;
@@ -83,9 +92,17 @@ private:
     unsigned connections_ = 0;
     std::map<uid_t, unsigned> per_uid_;
 
-    std::mutex queue_mu_;  // guards jobs_ and stopping_
+    // Scheduling, shared by the loop (enqueues, expires) and the workers
+    // (dequeue, finish).
+    struct UidLoad {
+        unsigned running = 0;  // jobs of this uid a worker is serving
+        unsigned queued = 0;   // jobs of this uid in jobs_
+    };
+    std::mutex queue_mu_;  // guards jobs_, load_, idle_ and stopping_
     std::condition_variable queue_cv_;
-    std::deque<Job> jobs_;
+    std::deque<Job> jobs_;            // oldest first
+    std::map<uid_t, UidLoad> load_;   // only uids with running or queued jobs
+    unsigned idle_ = 0;               // workers waiting for a job
     bool stopping_ = false;
     std::vector<std::thread> workers_;
 

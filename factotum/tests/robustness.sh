@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Clients that break the protocol are refused and cut off; clients that
-# stall are timed out; none of them keeps factotum from serving the others.
+# stall are timed out; none of them keeps factotum from serving the others,
+# not even one uid that stalls at prompts on as many connections as it may.
 # 100 clients at once are all answered correctly.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -9,7 +10,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 ft_enter "$@"
 
 ft_mount
-ft_start --timeout 4 --workers 4 --max-per-uid 40 --fail-limit 1000 --client-fail-limit 1000
+ft_start --timeout 4 --workers 3 --workers-per-uid 2 --queue-per-uid 2 --max-per-uid 40 --fail-limit 1000 \
+    --client-fail-limit 1000
 
 raw() { p9_as alice "$FT_CLIENT" raw "$FT_SOCK" "$@"; }
 expect() {  # expect WHAT OUTPUT PATTERN
@@ -30,6 +32,13 @@ expect "a second request instead of an answer" "$(raw frame:01:bob r frame:01:bo
     $'prompt_echo_off Password: \nrefused 6 \'request\' not allowed now\neof'
 expect "oversized answer (1025 bytes announced)" "$(raw frame:01:bob r w:01020401 r e)" \
     $'prompt_echo_off Password: \nrefused 6 \'answer\' of 1025 bytes, allowed 0..1024\neof'
+# An answer holding a NUL byte (PAM's strings end there): a protocol error,
+# said as one, logged as one, and factotum goes on serving.
+expect "an answer holding a NUL byte" "$(raw frame:01:bob r w:01020003610062 r e)" \
+    $'prompt_echo_off Password: \nrefused 6 an answer holding a NUL byte\neof'
+p9_poll 5 grep -q 'target=bob reason=protocol (an answer holding a NUL byte)' "$FT_TMP/syslog" ||
+    ft_fail "no protocol record of the NUL answer"
+! grep -q 'reason=client gone (: Success)' "$FT_TMP/syslog" || ft_fail "a protocol error logged as a client gone"
 # Truncated: a header announcing 3 bytes, 1 byte, then the client hangs up.
 raw w:01010003 w:62 >/dev/null
 p9_poll 5 grep -q 'reason=protocol (truncated request)' "$FT_TMP/syslog" || ft_fail "no record of the truncated request"
@@ -40,29 +49,72 @@ p9_poll 5 grep -q 'target=bob reason=client gone' "$FT_TMP/syslog" || ft_fail "n
 ft_pass "truncated answer: dropped and logged"
 [[ $(ft_status granted) == "$g0" ]] || ft_fail "a broken client got a grant"
 
-# Stalled clients: 20 that never send a request, 3 that never answer the
-# prompt (3 of the 4 workers held). A well-behaved client is served while
-# they all still wait, and each stalled one is then refused for timeout.
+# Stalled clients. 20 that never send a request hold no worker. alice
+# stalls at the prompt on as many connections as she may (--workers-per-uid
+# 2 of the 3 workers); two more of her requests wait in the queue
+# (--queue-per-uid 2) and a third is refused as busy at once. carol is
+# served while all of them still wait; each stalled one is then refused
+# for timeout.
+syslog_count() { grep -c "$1" "$FT_TMP/syslog" || true; }
 pids=()
 for i in $(seq 1 20); do raw s:1 r >"$FT_TMP/stall-$i" & pids+=($!); done
-for i in $(seq 21 23); do raw frame:01:bob r r >"$FT_TMP/stall-$i" & pids+=($!); done
-p9_poll 5 bash -c "[[ \$(grep -l Password $FT_TMP/stall-2[123] 2>/dev/null | wc -l) == 3 ]]" ||
-    ft_fail "the prompt-stalled clients did not get their prompts"
+for i in 21 22; do raw frame:01:bob r r >"$FT_TMP/stall-$i" & pids+=($!); done
+prompted() { [[ $(grep -l Password "$@" 2>/dev/null | wc -l) == $# ]]; }
+p9_poll 5 prompted "$FT_TMP/stall-21" "$FT_TMP/stall-22" || ft_fail "alice's prompt-stalled clients did not get their prompts"
+w0=$(syslog_count 'wait client_uid=2001 ')
+for i in 23 24; do raw frame:01:bob r r >"$FT_TMP/stall-$i" & pids+=($!); done
+waiting() { [[ $(syslog_count 'wait client_uid=2001 ') -ge $((w0 + $1)) ]]; }
+p9_poll 5 waiting 2 || ft_fail "alice's third and fourth requests were not queued"
+out=$(raw frame:01:bob r e)
+[[ $out == $'refused 5 too many requests waiting\neof' ]] || ft_fail "alice's fifth request: '$out'"
+p9_poll 5 grep -q 'deny client_uid=2001 client_pid=[0-9]* target=- reason=busy (2 requests of this uid wait already)' \
+    "$FT_TMP/syslog" || ft_fail "no busy record for alice's fifth request"
 start=$SECONDS
-cap=$(ft_request carol bob 'bob secret!') || ft_fail "a good client was not served while others stalled"
+cap=$(ft_request carol bob 'bob secret!') || ft_fail "carol was not served while alice held her workers"
 [[ $cap == 2003@2002:* ]] || ft_fail "good client's capability: '${cap%@*}'"
-for i in $(seq 1 20); do [[ ! -s $FT_TMP/stall-$i ]] || ft_fail "stalled client $i already answered: $(cat "$FT_TMP/stall-$i")"; done
-ft_pass "a good client was served in $((SECONDS - start)) s while 23 clients stalled"
+took=$((SECONDS - start))
+for i in $(seq 1 20) 23 24; do [[ ! -s $FT_TMP/stall-$i ]] || ft_fail "stalled client $i already answered: $(cat "$FT_TMP/stall-$i")"; done
+for i in 21 22; do
+    [[ $(cat "$FT_TMP/stall-$i") == 'prompt_echo_off Password: ' ]] || ft_fail "client $i no longer stalled: $(cat "$FT_TMP/stall-$i")"
+done
+(( took < 3 )) || ft_fail "carol waited $took s"
+ft_pass "carol served in $took s while alice held 2 workers at prompts, 2 requests queued, 20 clients stalled"
 for p in "${pids[@]}"; do wait "$p" || true; done
 for i in $(seq 1 20); do
     [[ $(cat "$FT_TMP/stall-$i") == "refused 7 no complete request in time" ]] ||
         ft_fail "stalled client $i: '$(cat "$FT_TMP/stall-$i")'"
 done
-for i in 21 22 23; do
+# The queued two got their workers when the first two timed out, and stalled in turn.
+for i in 21 22 23 24; do
     [[ $(cat "$FT_TMP/stall-$i") == $'prompt_echo_off Password: \nrefused 7 no answer in time' ]] ||
         ft_fail "prompt-stalled client $i: '$(cat "$FT_TMP/stall-$i")'"
 done
-ft_pass "stalled clients refused for timeout (20 before the request, 3 at the prompt)"
+ft_pass "stalled clients refused for timeout (20 before the request, 4 at the prompt, 2 of them after queueing)"
+
+# A queued request is refused for timeout when no worker takes it by its
+# deadline (--timeout from connect), even while alice's workers are still
+# held; one whose client hung up while it waited is dropped before PAM.
+raw p:connected s:2000 frame:01:bob r >"$FT_TMP/late" &
+late=$!
+p9_poll 5 grep -q connected "$FT_TMP/late" || ft_fail "the late client did not connect"
+pids=()
+for i in 25 26; do raw frame:01:bob r r >"$FT_TMP/stall-$i" & pids+=($!); done
+p9_poll 5 prompted "$FT_TMP/stall-25" "$FT_TMP/stall-26" || ft_fail "alice's new prompt-stalled clients did not get their prompts"
+w0=$(syslog_count 'wait client_uid=2001 ')
+g0=$(syslog_count 'reason=client gone (hung up while queued)')
+raw frame:01:bob
+p9_poll 5 waiting 1 || ft_fail "the hung-up request was not queued"
+wait "$late" || true
+[[ $(cat "$FT_TMP/late") == $'connected\nrefused 7 no worker free in time' ]] || ft_fail "queued past its deadline: '$(cat "$FT_TMP/late")'"
+# (The loop refuses it at its deadline, target=-; a worker that frees up
+# in the same moment refuses it as well.)
+grep -q 'deny client_uid=2001 client_pid=[0-9]* target=[-a-z]* reason=timeout (no worker free within 4s)' "$FT_TMP/syslog" ||
+    ft_fail "no timeout record for the queued request"
+ft_pass "a request queued past its deadline refused for timeout"
+gone() { [[ $(syslog_count 'reason=client gone (hung up while queued)') -gt $g0 ]]; }
+p9_poll 10 gone || ft_fail "the hung-up queued request was not dropped"
+for p in "${pids[@]}"; do wait "$p" || true; done
+ft_pass "a request whose client hung up while queued dropped before PAM"
 
 # Busy: more connections from one uid than --max-per-uid are refused at once.
 pids=()
@@ -76,11 +128,13 @@ cap=$(ft_request carol bob 'bob secret!') || ft_fail "carol not served while ali
 ft_pass "41st connection of one uid refused as busy; another uid still served"
 for p in "${pids[@]}"; do wait "$p" || true; done
 
-# 100 clients at once, each answered with its own capability, all usable
-# (a factotum with the default connection limits).
+# 100 clients of one uid at once (a busy login daemon), each answered with
+# its own capability, all usable: the default limits, with room in the
+# queue for all of them (--queue-per-uid is 32 by default), served by the
+# default 2 workers of that uid.
 kill "$FT_PID"
 p9_poll 10 p9_gone "$FT_PID" || ft_fail "factotum did not stop on SIGTERM"
-ft_start
+ft_start --queue-per-uid 100
 g0=$(ft_status granted)
 printf 'bob secret!\n' | p9_as alice "$FT_CLIENT" many "$FT_SOCK" bob 100 >"$FT_TMP/many" ||
     ft_fail "100 concurrent clients: $(tail -1 "$FT_TMP/many"); $(head -3 "$FT_TMP/request.err" 2>/dev/null)"

@@ -3,7 +3,8 @@
 //
 //   factotum-test-client raw SOCKET OP...
 //       OPs, in order: w:HEX (send bytes), frame:TYPE:TEXT (a whole frame),
-//       r (read one frame, print it), s:MS (pause), e (expect EOF: print it)
+//       r (read one frame, print it), s:MS (pause), e (expect EOF: print it),
+//       p:TEXT (print TEXT: e.g. that the connection is made)
 //       Prints one line per frame read: "refused CODE TEXT", "granted FROM@TO",
 //       "prompt_echo_off TEXT", ..., or "eof".
 //   factotum-test-client many SOCKET TARGET N
@@ -82,6 +83,9 @@ int raw(const std::string& path, int argc, char** argv) {
             std::vector<std::uint8_t> b(h.begin(), h.end());
             b.insert(b.end(), text.begin(), text.end());
             if (int e = p9auth::wire::send_all(fd, b, deadline())) std::printf("send-error %s\n", std::strerror(e));
+        } else if (op.rfind("p:", 0) == 0) {
+            std::printf("%s\n", op.substr(2).c_str());
+            std::fflush(stdout);
         } else if (op.rfind("s:", 0) == 0) {
             std::this_thread::sleep_for(std::chrono::milliseconds(std::stoul(op.substr(2))));
         } else if (op == "r" || op == "e") {

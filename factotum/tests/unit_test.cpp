@@ -95,6 +95,93 @@ TEST(FactotumThrottle, ClientLimitCoversAllTargets) {
     EXPECT_EQ(t.blocked_for(2002, "a"), 0);
 }
 
+namespace {
+// A clock the test moves by hand.
+struct FakeClock {
+    Throttle::Clock::time_point t = Throttle::Clock::time_point{} + std::chrono::hours(1);
+    Throttle::Now fn() {
+        return [this] { return t; };
+    }
+};
+ThrottleLimits limits(unsigned pair, unsigned client, unsigned target) {
+    ThrottleLimits l;
+    l.per_pair = pair;
+    l.per_client = client;
+    l.per_target = target;
+    l.window = std::chrono::seconds(900);
+    l.lockout = std::chrono::seconds(300);
+    return l;
+}
+}  // namespace
+
+TEST(FactotumThrottle, LockoutEndsWithTheInjectedClock) {
+    FakeClock c;
+    Throttle t(limits(2, 100, 100), c.fn());
+    t.failed(2001, "bob");
+    EXPECT_TRUE(t.failed(2001, "bob").pair_locked);
+    EXPECT_EQ(t.blocked_for(2001, "bob"), 300);
+    c.t += std::chrono::seconds(299);
+    EXPECT_EQ(t.blocked_for(2001, "bob"), 1);
+    c.t += std::chrono::seconds(1);
+    EXPECT_EQ(t.blocked_for(2001, "bob"), 0);
+}
+
+TEST(FactotumThrottle, OneClientAloneNeverPutsATargetUnderAttack) {
+    FakeClock c;
+    Throttle t(limits(3, 1000, 5), c.fn());
+    // 3 failures, locked; after the lockout 3 more: still only 3 counted for bob.
+    for (int round = 0; round < 2; ++round) {
+        for (int i = 0; i < 3; ++i) EXPECT_FALSE(t.failed(2001, "bob").target_attacked);
+        EXPECT_GT(t.blocked_for(2001, "bob"), 0);
+        c.t += std::chrono::seconds(300);
+    }
+    EXPECT_FALSE(t.under_attack("bob"));
+    // A success does not give the pair a fresh allowance towards the target's limit.
+    t.succeeded(2001, "bob");
+    for (int i = 0; i < 2; ++i) t.failed(2001, "bob");
+    EXPECT_FALSE(t.under_attack("bob"));
+}
+
+TEST(FactotumThrottle, TargetUnderAttackLocksEachClientAfterOneFailureButRefusesNobodyBeforeIt) {
+    FakeClock c;
+    Throttle t(limits(3, 1000, 5), c.fn());
+    for (int i = 0; i < 3; ++i) t.failed(2001, "bob");  // 3 counted
+    t.failed(2003, "bob");                               // 4
+    FailureEffect e = t.failed(2003, "bob");             // 5: under attack now
+    EXPECT_TRUE(e.target_attacked);
+    EXPECT_FALSE(e.pair_locked);  // carol's second failure: her usual allowance still applied to it
+    EXPECT_TRUE(t.under_attack("bob"));
+    EXPECT_FALSE(t.failed(2004, "bob").target_attacked);  // reported once
+    // dave failed once, while bob is under attack: locked for bob at once.
+    EXPECT_GT(t.blocked_for(2004, "bob"), 0);
+    // carol's next failure locks her too.
+    EXPECT_EQ(t.blocked_for(2003, "bob"), 0);
+    EXPECT_TRUE(t.failed(2003, "bob").pair_locked);
+    // A client that has not failed for bob is never refused: no lockout for everybody.
+    EXPECT_EQ(t.blocked_for(2005, "bob"), 0);
+    EXPECT_EQ(t.blocked_for(0, "bob"), 0);
+    // Other targets are not affected; the attack ends with the window.
+    EXPECT_FALSE(t.under_attack("carol"));
+    EXPECT_FALSE(t.failed(2005, "carol").pair_locked);
+    c.t += std::chrono::seconds(901);
+    EXPECT_FALSE(t.under_attack("bob"));
+    EXPECT_FALSE(t.failed(2006, "bob").pair_locked);
+    EXPECT_EQ(t.blocked_for(2006, "bob"), 0);
+}
+
+TEST(FactotumThrottle, ClientLockIsReportedAndWindowForgetsOldFailures) {
+    FakeClock c;
+    Throttle t(limits(100, 3, 1000), c.fn());
+    t.failed(2001, "a");
+    t.failed(2001, "b");
+    c.t += std::chrono::seconds(901);  // those two are forgotten
+    EXPECT_FALSE(t.failed(2001, "c").client_locked);
+    EXPECT_EQ(t.blocked_for(2001, "d"), 0);
+    t.failed(2001, "d");
+    EXPECT_TRUE(t.failed(2001, "e").client_locked);
+    EXPECT_GT(t.blocked_for(2001, "z"), 0);
+}
+
 TEST(FactotumWire, UserNames) {
     EXPECT_TRUE(wire::valid_user_name("bob"));
     EXPECT_TRUE(wire::valid_user_name("a.b-c_d$"));
