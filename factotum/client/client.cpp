@@ -1,10 +1,12 @@
 #include "client.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -67,6 +69,36 @@ Error refusal_error(std::string_view payload) {
     return fail(EPROTO, text);
 }
 
+// connect(2) under the step's deadline. A non-blocking connect to a Unix
+// socket does not wait: EAGAIN means factotum's backlog is full (it is
+// alive but busy), so retry, with short pauses, until the deadline.
+Error connect_by(int fd, const sockaddr_un& addr, const std::string& path, wire::Deadline deadline) {
+    auto pause = std::chrono::milliseconds(5);
+    for (;;) {
+        if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) return Error::ok();
+        int e = errno;
+        if (e == EINTR) continue;
+        if (e == EINPROGRESS) {  // not what AF_UNIX does today; handled all the same
+            if (int w = wire::wait_fd(fd, POLLOUT, deadline))
+                return w == ETIMEDOUT ? fail(ETIMEDOUT, "connect to factotum at " + path + ": timed out")
+                                      : sys_error(w, "connect to factotum at " + path);
+            int soerr = 0;
+            socklen_t len = sizeof soerr;
+            if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0) soerr = errno;
+            return soerr ? sys_error(soerr, "connect to factotum at " + path) : Error::ok();
+        }
+        if (e != EAGAIN) return sys_error(e, "connect to factotum at " + path);
+        auto now = std::chrono::steady_clock::now();
+        if (now >= deadline)
+            return fail(ETIMEDOUT, "connect to factotum at " + path +
+                                       ": timed out; its queue of connections stayed full (factotum overloaded?)");
+        auto wait = std::min<std::chrono::steady_clock::duration>(pause, deadline - now);
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(wait).count();
+        ::poll(nullptr, 0, static_cast<int>(std::max<long long>(ms, 1)));
+        pause = std::min(pause * 2, std::chrono::milliseconds(100));
+    }
+}
+
 }  // namespace
 
 Expected<SecretString> request_capability(const std::string& socket_path, const std::string& target_user,
@@ -79,13 +111,20 @@ Expected<SecretString> request_capability(const std::string& socket_path, const 
         return fail(ENAMETOOLONG, "factotum socket path too long: " + socket_path);
     std::memcpy(addr.sun_path, socket_path.data(), socket_path.size());
 
-    Socket sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (sock.get() < 0) return sys_error(errno, "socket");
-    if (::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-        return sys_error(errno, "connect to factotum at " + socket_path);
-    ::fcntl(sock.get(), F_SETFL, ::fcntl(sock.get(), F_GETFL) | O_NONBLOCK);
+    // factotum takes FROM from SO_PEERCRED, which reports the effective uid
+    // at connect; p9use and the kernel module check FROM against the real
+    // uid. With the two apart (a set-uid caller) the capability could not
+    // be used: refuse before anyone types a password.
+    if (::getuid() != ::geteuid())
+        return fail(EPERM, "real uid " + std::to_string(::getuid()) + " and effective uid " +
+                               std::to_string(::geteuid()) +
+                               " differ: factotum would grant for the effective uid, which p9use does not accept");
 
+    Socket sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (sock.get() < 0) return sys_error(errno, "socket");
     auto step = [&] { return std::chrono::steady_clock::now() + options.step_timeout; };
+    if (Error e = connect_by(sock.get(), addr, socket_path, step())) return e;
+
     const auto* name = reinterpret_cast<const std::uint8_t*>(target_user.data());
     if (int e = wire::send_frame(sock.get(), Msg::request, {name, target_user.size()}, step()))
         return sys_error(e, "send the request to factotum");

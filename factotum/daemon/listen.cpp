@@ -26,6 +26,22 @@ std::optional<long> env_number(const char* name) {
     return n;
 }
 
+// Whether a factotum already serves on path: a connect() that succeeds, or
+// that finds the backlog full (EAGAIN), means a listener. ECONNREFUSED (no
+// one listens on that inode) means stale. The probe connects non-blocking,
+// so a wedged listener cannot hold the start-up.
+Error refuse_if_served(const std::string& path, const sockaddr_un& addr) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return fail(errno, std::string("socket: ") + std::strerror(errno));
+    int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+    int e = rc == 0 ? 0 : errno;
+    ::close(fd);
+    if (rc == 0 || e == EAGAIN || e == EINPROGRESS)
+        return fail(EADDRINUSE, "factotum already serving on " + path + "; not replacing its socket");
+    if (e == ECONNREFUSED || e == ENOENT) return Error::ok();
+    return fail(e, "probe " + path + ": " + std::strerror(e) + "; not replacing it");
+}
+
 }  // namespace
 
 Expected<std::vector<int>> sockets_from_systemd() {
@@ -61,7 +77,12 @@ Expected<int> bind_socket(const std::string& path) {
     struct stat st{};
     if (::lstat(path.c_str(), &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) return fail(EEXIST, path + " exists and is not a socket; not replacing it");
-        ::unlink(path.c_str());
+        // A socket someone still listens on belongs to a running factotum
+        // (a second start by mistake): leave it alone. Only a stale one,
+        // which refuses connections, is replaced.
+        if (Error e = refuse_if_served(path, addr)) return e;
+        if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+            return fail(errno, "remove stale socket " + path + ": " + std::strerror(errno));
     }
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) return fail(errno, std::string("socket: ") + std::strerror(errno));

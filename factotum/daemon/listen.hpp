@@ -14,7 +14,9 @@ namespace p9auth::factotum {
 Expected<std::vector<int>> sockets_from_systemd();
 
 // Binds path (mode 0666: anyone may ask; the policy decides), replacing a
-// stale socket but nothing else.
+// stale socket but nothing else. A socket that answers a connect() is a
+// running factotum's: EADDRINUSE ("factotum already serving on PATH"), and
+// the socket stays.
 Expected<int> bind_socket(const std::string& path);
 
 }  // namespace p9auth::factotum

@@ -80,16 +80,21 @@ Error install_seccomp() {
         rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2, SCMP_A0(SCMP_CMP_EQ, AF_NETLINK),
                                 SCMP_A2(SCMP_CMP_EQ, NETLINK_AUDIT));
     // PAM reads /etc/pam.d and loads its modules at every pam_start; NSS and
-    // pam_unix read /etc/passwd, /etc/group, /etc/shadow, /etc/login.defs.
-    // Opens are read-only: no O_WRONLY, O_RDWR, O_CREAT or O_TRUNC.
+    // pam_unix read /etc/passwd, /etc/group, /etc/shadow, /etc/login.defs;
+    // pam_access globs /etc/security/access.d (opendir: O_DIRECTORY).
+    // Opens are read-only: no O_WRONLY, O_RDWR, O_CREAT, O_TRUNC or
+    // O_TMPFILE. glibc's O_TMPFILE includes O_DIRECTORY, so the mask takes
+    // only its own bit (__O_TMPFILE), or every opendir() would trap.
+    constexpr scmp_datum_t kTmpfileBit = O_TMPFILE & ~O_DIRECTORY;
+    static_assert(kTmpfileBit != 0 && (kTmpfileBit & O_DIRECTORY) == 0);
+    constexpr scmp_datum_t kOpenMask = O_ACCMODE | O_CREAT | O_TRUNC | kTmpfileBit;
     if (rc == 0)
         rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
-                                SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC | O_TMPFILE, O_RDONLY));
+                                SCMP_A2(SCMP_CMP_MASKED_EQ, kOpenMask, O_RDONLY));
     // The same for open(2), which glibc no longer calls but the ASan and
     // TSan runtimes do (reading /proc/self/maps when PAM loads a module).
     if (rc == 0)
-        rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(open), 1,
-                                SCMP_A1(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC | O_TMPFILE, O_RDONLY));
+        rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(open), 1, SCMP_A1(SCMP_CMP_MASKED_EQ, kOpenMask, O_RDONLY));
     for (int nr : {SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(faccessat2), SCMP_SYS(readlink),
                    SCMP_SYS(getdents64), SCMP_SYS(uname)})
         allow(nr);
@@ -109,8 +114,12 @@ Error install_seccomp() {
                    SCMP_SYS(gettimeofday), SCMP_SYS(sched_yield), SCMP_SYS(sched_getaffinity), SCMP_SYS(rseq),
                    SCMP_SYS(set_robust_list), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigaction),
                    SCMP_SYS(rt_sigreturn), SCMP_SYS(sigaltstack), SCMP_SYS(restart_syscall), SCMP_SYS(exit),
-                   SCMP_SYS(exit_group), SCMP_SYS(getrlimit), SCMP_SYS(prlimit64)})
+                   SCMP_SYS(exit_group), SCMP_SYS(getrlimit)})
         allow(nr);
+    // getrlimit(3)/setrlimit(3) are prlimit64 on our own process (pid 0).
+    // Any other pid traps: as uid 0, factotum could otherwise lower the hard
+    // limits of every other root process, pid 1 included.
+    if (rc == 0) rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, SCMP_A0(SCMP_CMP_EQ, 0));
     // Who we are (PAM modules ask; pam_unix checks it is uid 0).
     for (int nr : {SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid),
                    SCMP_SYS(getegid), SCMP_SYS(getresuid), SCMP_SYS(getresgid), SCMP_SYS(getgroups),
@@ -132,7 +141,8 @@ Error install_seccomp() {
     for (int nr : {SCMP_SYS(pipe), SCMP_SYS(pipe2)})
         if (rc == 0) rc = ::seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
 #endif
-    // abort() signals its own thread.
+    // abort() signals its own thread. No kill, tkill, rt_sigqueueinfo or
+    // pidfd_send_signal: factotum signals no other process (they trap).
     if (rc == 0)
         rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
                                 SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(::getpid())));

@@ -3,7 +3,10 @@
 # capabilities at all (pam_unix), or a dedicated user (pam_permit); always
 # no_new_privs, not dumpable, seccomp on every thread. With grant_once,
 # nobody else can open caphash while it runs. The policy file is checked
-# before it is read. systemd socket activation works.
+# before it is read. systemd socket activation works. A second factotum on
+# the same socket is refused and leaves it alone; a stale socket is
+# replaced. A PAM module may read a directory under the filter. The
+# client's connect honours its deadline.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
@@ -52,6 +55,20 @@ cap=$(ft_request alice bob '') || ft_fail "pam_permit as user factotum: exit $?"
 got=$(ft_use alice "$cap" /usr/bin/id -u) || ft_fail "capability refused"
 [[ $got == 2002 ]] || ft_fail "became $got"
 ft_pass "dedicated user factotum (uid 3010): no capabilities, grants with pam_permit"
+# A second start on the same socket (a mistake) is refused before it touches
+# the socket: the running factotum keeps serving on it.
+ino=$(stat -c %i "$FT_SOCK")
+rc=0  # (a second factotum that took the socket over would serve on: the deadline ends it)
+timeout 15 "$FACTOTUM" --mount "$FT_MNT" --socket "$FT_SOCK" --policy "$FT_TMP/etc/factotum.conf" --user factotum \
+    --pam-service p9auth-permit 2>"$FT_TMP/second.err" || rc=$?
+ino2=$(stat -c %i "$FT_SOCK" 2>/dev/null) || ino2=gone
+[[ $ino2 == "$ino" ]] || ft_fail "second factotum (exit $rc) replaced the live socket (inode $ino, now $ino2)"
+[[ $rc == 71 ]] || ft_fail "second factotum on a live socket: exit $rc: $(cat "$FT_TMP/second.err")"
+grep -q "factotum already serving on $FT_SOCK" "$FT_TMP/second.err" || ft_fail "second factotum: '$(cat "$FT_TMP/second.err")'"
+cap=$(ft_request alice bob '') || ft_fail "first factotum stopped serving after a second start: exit $?"
+[[ $cap == 2001@2002:* ]] || ft_fail "first factotum after a second start: '${cap%@*}'"
+p9_gone "$FT_PID" && ft_fail "first factotum died"
+ft_pass "second factotum on the same socket refused ($(cat "$FT_TMP/second.err")); the first still serves"
 # pam_unix cannot work as that user (no shadow, no helper): refused, and factotum survives.
 kill "$FT_PID"
 p9_poll 10 p9_gone "$FT_PID" || ft_fail "factotum did not stop"
@@ -62,6 +79,37 @@ ft_request alice bob 'bob secret!' >/dev/null || rc=$?
 p9_gone "$FT_PID" && ft_fail "factotum died when pam_unix tried its helper"
 ft_pass "pam_unix under a dedicated user: refused, factotum still running"
 kill "$FT_PID"
+p9_poll 10 p9_gone "$FT_PID" || ft_fail "factotum did not stop"
+
+# 2b. The socket of a factotum that has gone is stale: the next start replaces
+# it. Under the filter, a PAM module may read a directory (opendir: openat
+# with O_DIRECTORY): pam_access globs /etc/security/access.d in its account
+# check, and a rule there refuses carol.
+[[ -S $FT_SOCK ]] || ft_fail "the stopped factotum's socket is gone; the stale case is not tested"
+sec=$FT_TMP/security
+mkdir -p "$sec/access.d"
+echo "# factotum test: rules are in access.d" >"$sec/access.conf"
+echo "-:carol:ALL" >"$sec/access.d/factotum-test.conf"
+mount --bind -o ro "$sec" /etc/security
+printf 'auth required pam_permit.so\naccount required pam_access.so\n' >"$FT_TMP/etc/pam.d/p9auth-access"
+TSAN_OPTIONS="suppressions=$here/tsan.supp ${TSAN_OPTIONS:-}" "$FACTOTUM" --mount "$FT_MNT" --socket "$FT_SOCK" \
+    --policy "$FT_TMP/etc/factotum.conf" --user factotum --pam-service p9auth-access 2>>"$FT_TMP/factotum.err" &
+FT_PID=$!
+FT_DAEMONS+=("$FT_PID")
+disown
+p9_poll 15 ft_ready || ft_fail "factotum did not start over a stale socket"
+ft_pass "a stale socket is replaced"
+cap=$(ft_request alice bob '') || ft_fail "pam_access (opendir under seccomp): exit $?: $(tail -2 "$FT_TMP/factotum.err")"
+[[ $cap == 2001@2002:* ]] || ft_fail "pam_access: '${cap%@*}'"
+rc=0
+ft_request alice carol '' >/dev/null || rc=$?
+[[ $rc == 1 ]] || ft_fail "pam_access did not refuse carol (access.d unread?): exit $rc"
+grep -q "deny client_uid=2001 .*target=carol reason=account" "$FT_TMP/syslog" || ft_fail "no account denial for carol"
+p9_gone "$FT_PID" && ft_fail "factotum died reading a directory"
+ft_pass "under the filter pam_access reads /etc/security/access.d: bob granted, carol refused, factotum alive"
+kill "$FT_PID"
+p9_poll 10 p9_gone "$FT_PID" || ft_fail "factotum did not stop"
+umount /etc/security
 
 # 3. The policy file is checked before it is read.
 conf=$FT_TMP/etc/factotum.conf
@@ -96,4 +144,43 @@ if command -v systemd-socket-activate >/dev/null; then
     ft_pass "socket activation: factotum served on the socket systemd passed"
 else
     echo "SKIP: systemd-socket-activate not installed; socket activation not tested"
+fi
+
+# 5. The client's connect(2) honours its deadline: a socket whose backlog
+# stays full (a listener that never accepts) gives ETIMEDOUT after
+# --timeout, not a client blocked for ever.
+if command -v python3 >/dev/null; then
+    full=$FT_TMP/full.sock
+    python3 -c '
+import os, signal, socket, sys
+p = sys.argv[1]
+s = socket.socket(socket.AF_UNIX)
+s.bind(p)
+os.chmod(p, 0o666)
+s.listen(0)
+held = []
+while True:  # fill the backlog
+    c = socket.socket(socket.AF_UNIX)
+    c.setblocking(False)
+    try:
+        c.connect(p)
+    except BlockingIOError:
+        break
+    held.append(c)
+open(p + ".ready", "w").close()
+signal.pause()' "$full" &
+    FT_DAEMONS+=($!)
+    disown
+    p9_poll 10 test -e "$full.ready" || ft_fail "the full-backlog listener did not come up"
+    rc=0
+    start=$(date +%s)
+    printf '\n' | p9_as alice timeout 15 "$P9AUTH_REQUEST" --socket "$full" --timeout 2 --stdin bob \
+        >/dev/null 2>"$FT_TMP/full.err" || rc=$?
+    took=$(($(date +%s) - start))
+    [[ $rc == 3 ]] || ft_fail "connect to a full backlog: exit $rc (124: blocked past its deadline): $(cat "$FT_TMP/full.err")"
+    grep -q "timed out" "$FT_TMP/full.err" || ft_fail "connect to a full backlog: '$(cat "$FT_TMP/full.err")'"
+    ((took >= 1 && took <= 10)) || ft_fail "connect to a full backlog took ${took}s with --timeout 2"
+    ft_pass "client connect to a full backlog: $(cat "$FT_TMP/full.err") after ${took}s"
+else
+    echo "SKIP: python3 not installed; the client's connect deadline not tested"
 fi
