@@ -233,5 +233,13 @@ CONFORMANCE_CASE(mount_options_good, "mount/options-accepted", kBoth) {
     check(s.timeout == 86400 && s.maxcaps == 16777216, "status: " + describe(s));
 }
 
+// A repeated option: the last one counts, as for the kernel's own
+// filesystems (docs/decisions.md, 22).
+CONFORMANCE_CASE(mount_options_repeated, "mount/repeated-option-last-wins", kBoth) {
+    Mount m("timeout=10,maxcaps=5,timeout=20,maxcaps=7");
+    const Status s = m.status();
+    check(s.timeout == 20 && s.maxcaps == 7, "status: " + describe(s));
+}
+
 }  // namespace
 }  // namespace conformance

@@ -723,6 +723,39 @@ static void child_caps_cases(void)
 	umount(MNT);
 }
 
+/*
+ * Many hashes, all with the same first byte (once that chose the bucket):
+ * expiry frees them in batches, dropping the lock between batches, and an
+ * unmount frees a full table.
+ */
+static void batch_cases(void)
+{
+	unsigned char h[32];
+	int i, ok = 1, e;
+
+	e = do_mount("timeout=1,maxcaps=1000");
+	check(e == 0, "mount timeout=1,maxcaps=1000");
+	if (e)
+		return;
+	memset(h, 0xaa, sizeof(h));
+	for (i = 0; i < 1000; i++) {
+		memcpy(h + 1, &i, sizeof(i));
+		ok &= write_file("caphash", h, 32) == 0;
+	}
+	check(ok && status("outstanding") == 1000, "1000 grants with one first byte");
+	for (i = 0; i < 100 && status("outstanding") != 0; i++)
+		usleep(50000);
+	check(status("outstanding") == 0 && status("expired") == 1000,
+	      "all 1000 expired in batches (outstanding %ld, expired %ld)",
+	      status("outstanding"), status("expired"));
+	for (i = 0, ok = 1; i < 1000; i++) {
+		memcpy(h + 1, &i, sizeof(i));
+		ok &= write_file("caphash", h, 32) == 0;
+	}
+	check(ok, "1000 grants again");
+	check(umount(MNT) == 0, "umount with 1000 outstanding");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -737,6 +770,7 @@ int main(int argc, char **argv)
 	userns_cases();
 	mapped_userns_cases();
 	child_caps_cases();
+	batch_cases();
 	printf("smoke: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
