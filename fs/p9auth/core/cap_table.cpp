@@ -34,7 +34,7 @@ KeyHash seeded() {
 }  // namespace
 
 CapTable::CapTable(TableLimits limits, Clock clock)
-    : limits_(limits), clock_(std::move(clock)), map_(0, seeded<KeyHash>(), KeyEq{}, ArenaAllocator<Entry>(&arena_)) {}
+    : limits_(limits), clock_(std::move(clock)), map_(0, seeded<KeyHash>(), KeyEq{}) {}
 
 CapTable::~CapTable() = default;  // every Hash zeroes itself
 

@@ -14,7 +14,6 @@
 #include <unordered_map>
 #include <utility>
 
-#include "arena.hpp"
 #include "capability.hpp"
 #include "error.hpp"
 #include "hmac.hpp"
@@ -81,8 +80,7 @@ private:
         Entry* older = nullptr;
         Entry* newer = nullptr;
     };
-    // Nodes and buckets in huge-page chunks (arena.hpp), guarded by mu_.
-    using Map = std::unordered_map<Hash, Node, KeyHash, KeyEq, ArenaAllocator<Entry>>;
+    using Map = std::unordered_map<Hash, Node, KeyHash, KeyEq>;
 
     void trim_locked(MonoClock::time_point now);
     bool take_locked(const Hash& h);
@@ -92,7 +90,6 @@ private:
     const TableLimits limits_;
     const Clock clock_;
     std::mutex mu_;  // guards everything below
-    Arena arena_;    // before map_: it outlives the map's nodes
     Map map_;
     Entry* oldest_ = nullptr;  // expires first; grants append at newest_ (one timeout for all)
     Entry* newest_ = nullptr;
