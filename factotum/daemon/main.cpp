@@ -6,6 +6,7 @@
 // error at start; 70 a forbidden system call (seccomp).
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -121,6 +122,26 @@ int die(int code, const std::string& msg) {
     return code;
 }
 
+// Every connection is a descriptor, and PAM and NSS open files of their
+// own. Make sure --max-connections fits under RLIMIT_NOFILE (raising the
+// soft limit up to the hard one), so accept() never meets EMFILE in normal
+// operation.
+constexpr rlim_t kDescriptorsBesideConnections = 64;
+
+Error fit_descriptor_limit(unsigned max_connections) {
+    const rlim_t need = rlim_t{max_connections} + kDescriptorsBesideConnections;
+    rlimit nofile{};
+    if (::getrlimit(RLIMIT_NOFILE, &nofile) != 0) return fail(errno, std::string("getrlimit: ") + std::strerror(errno));
+    if (nofile.rlim_cur >= need) return Error::ok();
+    if (nofile.rlim_max != RLIM_INFINITY && nofile.rlim_max < need)
+        return fail(EMFILE, "--max-connections " + std::to_string(max_connections) + " needs " + std::to_string(need) +
+                                " descriptors, but RLIMIT_NOFILE allows " + std::to_string(nofile.rlim_max) +
+                                " (lower --max-connections, or raise LimitNOFILE=)");
+    nofile.rlim_cur = need;
+    if (::setrlimit(RLIMIT_NOFILE, &nofile) != 0) return fail(errno, std::string("setrlimit: ") + std::strerror(errno));
+    return Error::ok();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -130,6 +151,7 @@ int main(int argc, char** argv) {
     core_init();
     audit_open(o.log_stderr);
 
+    if (Error e = fit_descriptor_limit(o.settings.max_connections)) return die(kExitConfig, e.message);
     // Everything that needs privilege, first.
     if (o.mount.empty() || o.socket.empty()) {
         auto config = load_config();

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <linux/netlink.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -125,6 +126,14 @@ Error install_seccomp() {
                    SCMP_SYS(getegid), SCMP_SYS(getresuid), SCMP_SYS(getresgid), SCMP_SYS(getgroups),
                    SCMP_SYS(capget)})  // libcap-ng, under libpam's libaudit, reads our capabilities (found under test)
         allow(nr);
+    // libcap-ng reads the bounding set from /proc/self/status, and when it
+    // cannot open it (out of descriptors: found under test) asks prctl
+    // instead. Only the questions: PR_CAPBSET_READ, PR_CAP_AMBIENT_IS_SET.
+    if (rc == 0)
+        rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, SCMP_A0(SCMP_CMP_EQ, PR_CAPBSET_READ));
+    if (rc == 0)
+        rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 2, SCMP_A0(SCMP_CMP_EQ, PR_CAP_AMBIENT),
+                                SCMP_A1(SCMP_CMP_EQ, PR_CAP_AMBIENT_IS_SET));
     // No new processes or threads, and no exec: refused with EPERM rather
     // than trapped, so a module that tries (pam_unix's unix_chkpwd helper
     // when factotum is not uid 0, pam_exec) fails its own authentication

@@ -43,11 +43,19 @@ std::string user_name_of(uid_t uid) {
 // The target as NSS knows it: uid, gid and every group a login would get.
 // *exists: NSS has a passwd entry of that name (even when its groups cannot
 // be listed, and lookup_target returns false).
-bool lookup_target(const std::string& name, TargetIds* ids, gid_t* gid, bool* exists) {
+// *nss_error: 0, or the errno of a lookup that failed for another reason
+// than "no such user" (out of descriptors, an unreachable directory).
+bool lookup_target(const std::string& name, TargetIds* ids, gid_t* gid, bool* exists, int* nss_error) {
     std::vector<char> buf(16384);
     passwd pw{}, *res = nullptr;
     *exists = false;
-    if (getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &res) != 0 || !res) return false;
+    *nss_error = 0;
+    int e = 0;
+    while ((e = getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &res)) == ERANGE && buf.size() < (1u << 20))
+        buf.resize(buf.size() * 2);
+    // getpwnam_r(3): 0, ENOENT, ESRCH, EBADF or EPERM all mean "not found".
+    if (e != 0 && e != ENOENT && e != ESRCH && e != EBADF && e != EPERM) *nss_error = e;
+    if (e != 0 || !res) return false;
     *exists = true;
     uid_t uid = pw.pw_uid;
     *gid = pw.pw_gid;
@@ -231,6 +239,7 @@ int Factotum::run() {
         }
         expire_pending();
         expire_queued();
+        resume_accepting();
     }
 }
 
@@ -241,6 +250,7 @@ long long Factotum::next_timeout_ms() {
         if (!first || t < *first) first = t;
     };
     for (auto& [id, c] : pending_) consider(c->deadline);
+    if (accept_resume_) consider(*accept_resume_);
     {
         std::lock_guard lock(queue_mu_);
         for (auto& j : jobs_) consider(j.deadline);
@@ -278,15 +288,45 @@ void Factotum::expire_queued() {
     }
 }
 
+void Factotum::set_listening(bool on) {
+    for (int lfd : listen_fds_) {
+        epoll_event ev{};
+        ev.events = on ? std::uint32_t{EPOLLIN} : 0u;
+        ev.data.u64 = kListenerTag | static_cast<std::uint32_t>(lfd);
+        ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, lfd, &ev);
+    }
+}
+
+void Factotum::pause_accepting(int err) {
+    if (accept_errors_++ == 0)
+        audit(LOG_ERR, "accept: %s; not accepting for %lld ms at a time until it passes", std::strerror(err),
+              static_cast<long long>(kAcceptPause.count()));
+    accept_resume_ = Clock::now() + kAcceptPause;
+    set_listening(false);
+}
+
+void Factotum::resume_accepting() {
+    if (!accept_resume_ || Clock::now() < *accept_resume_) return;
+    accept_resume_.reset();
+    set_listening(true);
+}
+
 void Factotum::accept_all(int lfd) {
     for (;;) {
         int fd = ::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR) continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                audit(LOG_ERR, "accept: %s", std::strerror(errno));  // EMFILE and the like: try again later
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                accept_errors_ = 0;  // a descriptor was there to take: the episode is over
+                return;
+            }
+            // EMFILE, ENFILE, ENOBUFS, ENOMEM: the connection stays in the
+            // backlog and the listener stays readable. Stop listening for a
+            // moment rather than spin, and say so once per episode.
+            pause_accepting(errno);
             return;
         }
+        accept_errors_ = 0;
         ucred cred{};
         socklen_t len = sizeof cred;
         if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof cred) {
@@ -468,7 +508,8 @@ void Factotum::serve(Job& job) {
     target.name = job.target;
     gid_t gid = 0;
     bool exists = false;
-    bool known = lookup_target(job.target, &target, &gid, &exists);
+    int nss_error = 0;
+    bool known = lookup_target(job.target, &target, &gid, &exists, &nss_error);
     // A name NSS does not know may be a password typed as a user name: it
     // never reaches the log. The policy and PAM still see it as asked.
     const std::string shown = exists ? job.target : "?(unknown)";
@@ -495,6 +536,13 @@ void Factotum::serve(Job& job) {
         return;
     }
 
+    // NSS could not answer (not the same as "no such user"): nobody can
+    // tell what the policy would say. Refused, not charged.
+    if (nss_error) {
+        deny(Refusal::internal, std::string("nss (getpwnam_r: ") + std::strerror(nss_error) + ")",
+             "the user database could not be read; see factotum's log");
+        return;
+    }
     if (long s = throttle_.blocked_for(job.uid, job.target); s > 0) {
         deny(Refusal::throttled, "throttled (" + std::to_string(s) + "s left)",
              "too many failures; try again in " + std::to_string(s) + " s");

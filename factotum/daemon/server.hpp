@@ -15,6 +15,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -65,6 +66,9 @@ private:
     struct Pending;  // a connection before its request is complete
 
     void accept_all(int lfd);
+    void set_listening(bool on);
+    void pause_accepting(int err);  // accept() failed for want of descriptors or memory
+    void resume_accepting();        // once the pause is over
     void on_readable(Pending& c);
     void close_pending(std::uint64_t id);
     void expire_pending();
@@ -87,6 +91,9 @@ private:
 
     std::map<std::uint64_t, Pending*> pending_;  // event loop only
     std::uint64_t next_id_ = 1;                  // event loop only
+    static constexpr std::chrono::milliseconds kAcceptPause{100};
+    std::optional<std::chrono::steady_clock::time_point> accept_resume_;  // event loop only: listening paused until
+    unsigned long accept_errors_ = 0;            // event loop only: failed accepts since the last success
 
     std::mutex conn_mu_;  // guards the counts below (loop and workers)
     unsigned connections_ = 0;

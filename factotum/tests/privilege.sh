@@ -128,6 +128,15 @@ start_fails "policy owned by alice" "not owned by root"
 chown 0 "$conf"
 echo "permit alice bob" >>"$conf"
 start_fails "policy with a syntax error" "factotum.conf:8: expected"
+# Connections are descriptors: --max-connections must fit under RLIMIT_NOFILE
+# (factotum raises the soft limit up to the hard one), checked before anything else.
+rc=0
+prlimit --nofile=256:256 "$FACTOTUM" --mount "$FT_MNT" --socket /run/x.sock --policy "$conf" --max-connections 512 \
+    2>"$FT_TMP/start.err" || rc=$?
+[[ $rc == 78 ]] || ft_fail "512 connections under 256 descriptors: exit $rc: $(cat "$FT_TMP/start.err")"
+grep -q "needs 576 descriptors, but RLIMIT_NOFILE allows 256" "$FT_TMP/start.err" ||
+    ft_fail "512 connections under 256 descriptors: '$(cat "$FT_TMP/start.err")'"
+ft_pass "512 connections under a hard limit of 256 descriptors refused: $(cat "$FT_TMP/start.err")"
 
 # 4. systemd socket activation (LISTEN_FDS/LISTEN_PID), on the grant_uid=
 # mount, as the dedicated user.

@@ -151,3 +151,65 @@ used=$(grep @ "$FT_TMP/many" | p9_as alice "$FT_CLIENT" use "$FT_MNT")
 ft_pass "100 concurrent clients: 100 distinct capabilities, all accepted by capuse"
 p9_gone "$FT_PID" && ft_fail "factotum died"
 ft_pass "factotum still serving"
+
+# Out of descriptors. The limit is lowered from outside (prlimit on the
+# running factotum) to the lowest free descriptor number (+1), since a new
+# descriptor always takes the lowest free one.
+lowest_free() {
+    local n=0
+    while [[ -e /proc/$FT_PID/fd/$n ]]; do n=$((n + 1)); done
+    echo "$n"
+}
+limits0=$(awk '/Max open files/ { print $4 ":" $5 }' "/proc/$FT_PID/limits")
+hard=${limits0#*:}
+# (a) One descriptor left: the connection is accepted but NSS and PAM can
+# open nothing (/etc/passwd, modules). The request is refused as an internal
+# error, not as "no such user", and is not charged; factotum lives.
+prlimit --pid "$FT_PID" --nofile="$(($(lowest_free) + 1)):$hard"
+out=$(raw frame:01:bob r e)
+prlimit --pid "$FT_PID" --nofile="$limits0"
+[[ $out == $'refused 8 the user database could not be read; see factotum\'s log\neof' ]] ||
+    ft_fail "request while NSS is out of descriptors: '$out'"
+grep -q 'target=?(unknown) reason=nss (getpwnam_r: Too many open files)' "$FT_TMP/syslog" ||
+    ft_fail "no nss record: $(grep deny "$FT_TMP/syslog" | tail -1)"
+p9_gone "$FT_PID" && ft_fail "factotum died out of descriptors: $(tail -2 "$FT_TMP/factotum.err")"
+ft_pass "NSS out of descriptors: refused as internal (nss), factotum alive"
+# (a') With NSS answered first, PAM alone out of descriptors: libaudit then
+# asks prctl for our capabilities (libcap-ng cannot open /proc/self/status),
+# which the filter allows; the request is refused and factotum lives.
+# How many descriptors PAM needs depends on the build (sanitizers), so the
+# spare ones grow until PAM runs; one of the tries must have failed in PAM.
+pam_refused=0
+for spare in 2 3 4 5 6 7 8; do
+    prlimit --pid "$FT_PID" --nofile="$(($(lowest_free) + spare)):$hard"
+    out=$(raw frame:01:bob r)
+    prlimit --pid "$FT_PID" --nofile="$limits0"
+    p9_gone "$FT_PID" && ft_fail "factotum died when PAM ran out of descriptors ($spare spare): $(tail -2 "$FT_TMP/factotum.err")"
+    [[ $out == 'prompt_echo_off Password: ' ]] && break
+    case $out in
+    "refused 8 authentication could not run; see factotum's log") pam_refused=$((pam_refused + 1)) ;;
+    "refused 8 the user database could not be read; see factotum's log") ;;
+    *) ft_fail "request with $spare spare descriptors: '$out'" ;;
+    esac
+done
+[[ $out == 'prompt_echo_off Password: ' ]] || ft_fail "PAM never ran, even with $spare spare descriptors"
+((pam_refused > 0)) || ft_fail "no try ran out of descriptors inside PAM"
+grep -q 'reason=pam error' "$FT_TMP/syslog" || ft_fail "no pam error record"
+ft_pass "PAM out of descriptors: refused as an internal error $pam_refused time(s), factotum alive, served with $spare spare"
+# (b) None left: accept() fails with EMFILE. factotum stops listening for a
+# moment at a time instead of spinning on a readable listener, logs the
+# episode once, and serves the waiting client once descriptors are back.
+e0=$(syslog_count 'accept: Too many open files')
+prlimit --pid "$FT_PID" --nofile="$(lowest_free):$hard"
+raw frame:01:bob r >"$FT_TMP/emfile" &
+emfile=$!
+logged() { [[ $(syslog_count 'accept: Too many open files; not accepting') -gt $e0 ]]; }
+p9_poll 10 logged || ft_fail "no record of EMFILE at accept"
+[[ ! -s $FT_TMP/emfile ]] || ft_fail "served while out of descriptors: $(cat "$FT_TMP/emfile")"
+prlimit --pid "$FT_PID" --nofile="$limits0"
+p9_poll 10 grep -q Password "$FT_TMP/emfile" || ft_fail "the waiting client was not served once descriptors were back"
+wait "$emfile" || true
+[[ $(syslog_count 'accept: Too many open files') == $((e0 + 1)) ]] ||
+    ft_fail "EMFILE logged $(($(syslog_count "accept: Too many open files") - e0)) times for one episode: $(grep -n "accept:\\|deny" "$FT_TMP/syslog" | tail -5)"
+p9_gone "$FT_PID" && ft_fail "factotum died out of descriptors"
+ft_pass "out of descriptors at accept: logged once, not accepting until they were back, then the waiting client served"
