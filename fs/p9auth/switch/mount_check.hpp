@@ -4,10 +4,9 @@
 #include <string>
 
 #include "error.hpp"
+#include "mountinfo.hpp"
 
 namespace p9use {
-
-enum class Mode { fuse, kernel };
 
 struct Capuse {
     int fd = -1;  // capuse, open for writing; the caller closes it
