@@ -240,6 +240,7 @@ int Factotum::run() {
         expire_pending();
         expire_queued();
         resume_accepting();
+        for (auto [uid, n] : audit_quota_.drain()) log_suppressed(uid, n);
     }
 }
 
@@ -251,6 +252,7 @@ long long Factotum::next_timeout_ms() {
     };
     for (auto& [id, c] : pending_) consider(c->deadline);
     if (accept_resume_) consider(*accept_resume_);
+    if (audit_quota_.owes()) consider(Clock::now() + std::chrono::seconds(1));  // to log the counts
     {
         std::lock_guard lock(queue_mu_);
         for (auto& j : jobs_) consider(j.deadline);
@@ -280,12 +282,24 @@ void Factotum::expire_queued() {
     }
     for (auto& j : late) {
         // The name is not looked up here (NSS may block): target=-.
-        audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=timeout (no worker free within %llds)",
-              j.uid, j.pid, static_cast<long long>(settings_.step_timeout.count()));
+        if (may_audit(j.uid))
+            audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=timeout (no worker free within %llds)",
+                  j.uid, j.pid, static_cast<long long>(settings_.step_timeout.count()));
         refuse_now(j.fd, Refusal::timeout, "no worker free in time");
         ::close(j.fd);
         release(j.uid);
     }
+}
+
+bool Factotum::may_audit(uid_t uid) {
+    auto v = audit_quota_.take(uid);
+    if (v.suppressed) log_suppressed(uid, v.suppressed);
+    return v.log;
+}
+
+void Factotum::log_suppressed(uid_t uid, std::uint64_t n) {
+    audit(LOG_WARNING, "suppressed client_uid=%u records=%llu (over its quota of %u at once, %u a second)", uid,
+          static_cast<unsigned long long>(n), AuditQuota::kBurst, AuditQuota::kPerSecond);
 }
 
 void Factotum::set_listening(bool on) {
@@ -335,7 +349,8 @@ void Factotum::accept_all(int lfd) {
             continue;
         }
         if (!reserve(cred.uid)) {
-            audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=busy", cred.uid, cred.pid);
+            if (may_audit(cred.uid))
+                audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=busy", cred.uid, cred.pid);
             refuse_now(fd, Refusal::busy, "too many connections");
             ::close(fd);
             continue;
@@ -379,8 +394,9 @@ void Factotum::expire_pending() {
         if (c->deadline <= now) late.push_back(id);
     for (auto id : late) {
         Pending* c = pending_[id];
-        audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=timeout (no complete request in %llds)",
-              c->uid, c->pid, static_cast<long long>(settings_.step_timeout.count()));
+        if (may_audit(c->uid))
+            audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=timeout (no complete request in %llds)",
+                  c->uid, c->pid, static_cast<long long>(settings_.step_timeout.count()));
         refuse_now(c->fd, Refusal::timeout, "no complete request in time");
         close_pending(id);
     }
@@ -393,8 +409,9 @@ void Factotum::on_readable(Pending& c) {
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
         if (n <= 0) {
             if (c.have > 0)
-                audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=protocol (truncated request)", c.uid,
-                      c.pid);
+                if (may_audit(c.uid))
+                    audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=protocol (truncated request)", c.uid,
+                          c.pid);
             close_pending(c.id);
             return;
         }
@@ -405,8 +422,9 @@ void Factotum::on_readable(Pending& c) {
             std::string why = "wrong protocol version";
             const RequestRule* rule = h ? admit(*h, Phase::first, &why) : nullptr;
             if (!rule) {
-                audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=protocol (%s)", c.uid, c.pid,
-                      why.c_str());
+                if (may_audit(c.uid))
+                    audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=protocol (%s)", c.uid, c.pid,
+                          why.c_str());
                 refuse_now(c.fd, Refusal::protocol, why);
                 close_pending(c.id);
                 return;
@@ -417,8 +435,9 @@ void Factotum::on_readable(Pending& c) {
         // A whole request.
         std::string target(reinterpret_cast<const char*>(c.buf.data() + wire::kHeaderSize), c.want - wire::kHeaderSize);
         if (!wire::valid_user_name(target)) {
-            audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=protocol (malformed user name)", c.uid,
-                  c.pid);
+            if (may_audit(c.uid))
+                audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=protocol (malformed user name)", c.uid,
+                      c.pid);
             refuse_now(c.fd, Refusal::protocol, "malformed user name");
             close_pending(c.id);
             return;
@@ -450,15 +469,17 @@ void Factotum::on_readable(Pending& c) {
             }
         }
         if (full) {
-            audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=busy (%u requests of this uid wait already)",
-                  c.uid, c.pid, queued);
+            if (may_audit(c.uid))
+                audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=busy (%u requests of this uid wait already)",
+                      c.uid, c.pid, queued);
             refuse_now(c.fd, Refusal::busy, "too many requests waiting");
             close_pending(c.id);
             return;
         }
         if (waits)
-            audit(LOG_INFO, "wait client_uid=%u client_pid=%d (this uid: %u served, %u waiting)", c.uid, c.pid, running,
-                  queued + 1);
+            if (may_audit(c.uid))
+                audit(LOG_INFO, "wait client_uid=%u client_pid=%d (this uid: %u served, %u waiting)", c.uid, c.pid, running,
+                      queued + 1);
         pending_.erase(c.id);
         delete &c;
         queue_cv_.notify_one();
@@ -514,11 +535,12 @@ void Factotum::serve(Job& job) {
     // never reaches the log. The policy and PAM still see it as asked.
     const std::string shown = exists ? job.target : "?(unknown)";
     const char* t = shown.c_str();
-    audit(LOG_INFO, "request client_uid=%u client_pid=%d target=%s", job.uid, job.pid, t);
+    if (may_audit(job.uid)) audit(LOG_INFO, "request client_uid=%u client_pid=%d target=%s", job.uid, job.pid, t);
     auto session_end = Clock::now() + settings_.session_timeout;
     ClientChannel channel(job.fd, settings_.step_timeout, session_end);
     auto deny = [&](Refusal why, const std::string& reason, const std::string& to_client) {
-        audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=%s reason=%s", job.uid, job.pid, t, reason.c_str());
+        if (may_audit(job.uid))
+            audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=%s reason=%s", job.uid, job.pid, t, reason.c_str());
         send_refusal(job.fd, why, to_client, channel.next_deadline());
     };
 
@@ -531,8 +553,9 @@ void Factotum::serve(Job& job) {
     // Gone while it waited: no PAM conversation for nobody.
     pollfd pfd{job.fd, 0, 0};
     if (::poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR))) {
-        audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=%s reason=client gone (hung up while queued)",
-              job.uid, job.pid, t);
+        if (may_audit(job.uid))
+            audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=%s reason=client gone (hung up while queued)",
+                  job.uid, job.pid, t);
         return;
     }
 
@@ -593,8 +616,9 @@ void Factotum::serve(Job& job) {
         if (r.channel_errno == ETIMEDOUT) {
             deny(Refusal::timeout, "timeout (" + what + ")", "no answer in time");
         } else {
-            audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=%s reason=client gone (%s: %s)", job.uid, job.pid,
-                  t, what.c_str(), std::strerror(r.channel_errno));
+            if (may_audit(job.uid))
+                audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=%s reason=client gone (%s: %s)", job.uid, job.pid,
+                      t, what.c_str(), std::strerror(r.channel_errno));
         }
         return;
     }

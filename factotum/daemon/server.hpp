@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "audit_quota.hpp"
 #include "policy.hpp"
 #include "throttle.hpp"
 #include "wire.hpp"
@@ -65,6 +66,10 @@ public:
 private:
     struct Pending;  // a connection before its request is complete
 
+    // Whether a record about this client uid goes to the log (AuditQuota);
+    // logs the count of held-back ones first.
+    bool may_audit(uid_t uid);
+    void log_suppressed(uid_t uid, std::uint64_t n);
     void accept_all(int lfd);
     void set_listening(bool on);
     void pause_accepting(int err);  // accept() failed for want of descriptors or memory
@@ -88,6 +93,7 @@ private:
     const std::vector<int> listen_fds_;
     int epoll_fd_ = -1;
     Throttle throttle_;
+    AuditQuota audit_quota_;
 
     std::map<std::uint64_t, Pending*> pending_;  // event loop only
     std::uint64_t next_id_ = 1;                  // event loop only

@@ -213,3 +213,35 @@ wait "$emfile" || true
     ft_fail "EMFILE logged $(($(syslog_count "accept: Too many open files") - e0)) times for one episode: $(grep -n "accept:\\|deny" "$FT_TMP/syslog" | tail -5)"
 p9_gone "$FT_PID" && ft_fail "factotum died out of descriptors"
 ft_pass "out of descriptors at accept: logged once, not accepting until they were back, then the waiting client served"
+
+# A flood of cheap refusals (connect, a wrong version, hang up) cannot
+# flood the log: each client uid has an audit quota (200 records at once,
+# 10 a second after). The records held back are counted in a "suppressed"
+# record, so logged + suppressed is exactly what happened. (A fresh
+# factotum: alice's quota is whole and nothing is owed from before.)
+kill "$FT_PID"
+p9_poll 10 p9_gone "$FT_PID" || ft_fail "factotum did not stop on SIGTERM"
+ft_start
+n=600
+p0=$(syslog_count 'client_uid=2001 .*reason=protocol (wrong protocol version)')
+s0=$(awk '/suppressed client_uid=2001 / { sub(/.*records=/, ""); s += $1 } END { print s + 0 }' "$FT_TMP/syslog")
+p9_as alice /usr/bin/python3 -c '
+import socket, sys
+for _ in range(int(sys.argv[2])):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    s.sendall(bytes.fromhex("02010003626f62"))
+    s.recv(64)
+    s.close()' "$FT_SOCK" "$n"
+accounted() {
+    local p s
+    p=$(($(syslog_count 'client_uid=2001 .*reason=protocol (wrong protocol version)') - p0))
+    s=$(($(awk '/suppressed client_uid=2001 / { sub(/.*records=/, ""); s += $1 } END { print s + 0 }' "$FT_TMP/syslog") - s0))
+    [[ $((p + s)) == "$n" && $s -gt 0 ]]
+}
+p9_poll 10 accounted || ft_fail "flood of $n: $(($(syslog_count 'client_uid=2001 .*reason=protocol (wrong protocol version)') - p0)) logged, $(grep 'suppressed client_uid=2001' "$FT_TMP/syslog" | tail -2)"
+logged=$(($(syslog_count 'client_uid=2001 .*reason=protocol (wrong protocol version)') - p0))
+((logged < n)) || ft_fail "flood: all $n logged"
+cap=$(ft_request carol bob 'bob secret!') || ft_fail "carol not served after alice's flood"
+grep -q 'deny client_uid=2003\|grant client_uid=2003' "$FT_TMP/syslog" || ft_fail "carol's records missing"
+ft_pass "a flood of $n refusals: $logged logged, the rest counted in suppressed records; carol unaffected"

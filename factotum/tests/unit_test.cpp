@@ -1,7 +1,8 @@
 // Unit tests for factotum's policy parser, its decisions, the request table
-// and the throttle. No privilege, no daemon.
+// the throttle and the audit quota. No privilege, no daemon.
 #include <gtest/gtest.h>
 
+#include "audit_quota.hpp"
 #include "policy.hpp"
 #include "requests.hpp"
 #include "throttle.hpp"
@@ -191,4 +192,55 @@ TEST(FactotumWire, UserNames) {
     EXPECT_FALSE(wire::valid_user_name("2001@2002:2002"));  // ':' refused
     EXPECT_FALSE(wire::valid_user_name(std::string(257, 'a')));
     EXPECT_FALSE(wire::valid_user_name(std::string("a\0b", 3)));
+}
+
+TEST(FactotumAuditQuota, BurstThenRateThenTheCountOfWhatWasHeldBack) {
+    FakeClock c;
+    AuditQuota q(c.fn());
+    for (unsigned i = 0; i < AuditQuota::kBurst; ++i) ASSERT_TRUE(q.take(2001).log) << i;
+    for (int i = 0; i < 1000; ++i) EXPECT_FALSE(q.take(2001).log);
+    // Another uid has its own quota.
+    EXPECT_TRUE(q.take(2003).log);
+    // One token comes back every 1/kPerSecond s; the first record after
+    // carries the count of the held-back ones.
+    c.t += std::chrono::milliseconds(1000 / AuditQuota::kPerSecond);
+    auto v = q.take(2001);
+    EXPECT_TRUE(v.log);
+    EXPECT_EQ(v.suppressed, 1000u);
+    EXPECT_FALSE(q.take(2001).log);
+    c.t += std::chrono::seconds(1);
+    for (unsigned i = 0; i < AuditQuota::kPerSecond; ++i) EXPECT_TRUE(q.take(2001).log) << i;
+    v = q.take(2001);
+    EXPECT_FALSE(v.log);
+    // A long pause refills to the burst, no further.
+    c.t += std::chrono::hours(1);
+    unsigned logged = 0;
+    for (unsigned i = 0; i < 2 * AuditQuota::kBurst; ++i) logged += q.take(2001).log;
+    EXPECT_EQ(logged, AuditQuota::kBurst);
+}
+
+TEST(FactotumAuditQuota, ManyUidsAreBoundedAndNeverSilenced) {
+    FakeClock c;
+    AuditQuota q(c.fn());
+    // More uids than it tracks: past the bound, records are logged (not lost).
+    for (uid_t u = 0; u < AuditQuota::kMaxTracked + 100; ++u) EXPECT_TRUE(q.take(10000 + u).log);
+    // Once idle uids are forgotten there is room again, and quotas apply.
+    c.t += std::chrono::hours(1);
+    for (unsigned i = 0; i < AuditQuota::kBurst; ++i) EXPECT_TRUE(q.take(2001).log);
+    EXPECT_FALSE(q.take(2001).log);
+}
+
+TEST(FactotumAuditQuota, TheCountOfAUidThatWentQuietIsDrained) {
+    FakeClock c;
+    AuditQuota q(c.fn());
+    for (unsigned i = 0; i < AuditQuota::kBurst + 7; ++i) q.take(2001);
+    EXPECT_TRUE(q.owes());
+    EXPECT_TRUE(q.drain().empty());  // still flooding: no token back yet
+    c.t += std::chrono::seconds(1);
+    auto d = q.drain();
+    ASSERT_EQ(d.size(), 1u);
+    EXPECT_EQ(d[0].first, 2001u);
+    EXPECT_EQ(d[0].second, 7u);
+    EXPECT_FALSE(q.owes());
+    EXPECT_EQ(q.take(2001).suppressed, 0u);  // not counted twice
 }
