@@ -51,6 +51,32 @@ CONFORMANCE_CASE(use_max_groups, "use/1024-groups", kBoth) {
     grant_and_use(alice(), target(kCarol, kCarol, groups), "1024 supplementary groups");
 }
 
+// A capability split over two write(2)s is two malformed writes: each
+// refused with EINVAL, neither uses the grant, which still works whole.
+CONFORMANCE_CASE(use_split, "use/split-over-two-writes-refused", kBoth) {
+    Mount m;
+    const p9auth::Target to = target(kBob, kBob);
+    const Grant g = make(kAlice, to);
+    check_errno(m.grant(g.hash), 0, "grant");
+    const std::string capuse = m.path() + "/capuse";
+    const std::string& c = g.capability;
+    const std::size_t cut = c.find('@', c.find('@') + 1);  // "2001@2002:2002" | "@KEY"
+    const int r = run_as(alice(), [&] {
+        const int fd = ::open(capuse.c_str(), O_WRONLY | O_CLOEXEC);
+        if (fd < 0) return 100 + errno;
+        const int first = ::write(fd, c.data(), cut) < 0 ? errno : 0;
+        const int second = ::write(fd, c.data() + cut, c.size() - cut) < 0 ? errno : 0;
+        ::close(fd);
+        return first == EINVAL && second == EINVAL ? 0 : 1;
+    });
+    check(r == 0, "a capability written as two writes: not two EINVALs (child status " + std::to_string(r) + ")");
+    Status s = m.status();
+    check(s.outstanding == 1 && s.used == 0 && s.refused == 2, "counters after the split use: " + describe(s));
+    check_became(use_native(alice(), c, m.path()), expected_after(alice(), to), fuse(), "the whole capability after");
+    s = m.status();
+    check(s.outstanding == 0 && s.used == 1, "counters after the whole use: " + describe(s));
+}
+
 CONFORMANCE_CASE(use_replay, "use/replay-refused", kBoth) {
     Mount m;
     const Grant g = make(kAlice, target(kBob, kBob));
