@@ -8,7 +8,15 @@
 //   factotum-bench caphash MOUNT N
 //       N grants written straight to MOUNT/caphash from this process: the
 //       filesystem's own ceiling, with no process start and no PAM.
+//   factotum-bench floor SERVICE MOUNT TARGET N
+//       N times, in this one process, what a grant costs without factotum:
+//       the NSS lookups (target, its groups, the client's name), a PAM
+//       transaction (pam_start, pam_authenticate, pam_acct_mgmt, pam_end)
+//       and the caphash write. factotum(1)/floor is factotum's own share.
 // Prints one line: "NAME n=N seconds=S rate=R/s p50=Xms p99=Yms failures=F".
+#include <grp.h>
+#include <pwd.h>
+#include <security/pam_appl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <fcntl.h>
@@ -19,6 +27,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -135,16 +144,73 @@ int bench_caphash(const std::string& mount, int n) {
     return failures ? 1 : 0;
 }
 
+int silent_conv(int n, const pam_message** msg, pam_response** resp, void*) {
+    auto* r = static_cast<pam_response*>(std::calloc(static_cast<std::size_t>(n), sizeof(pam_response)));
+    if (!r) return PAM_BUF_ERR;
+    for (int i = 0; i < n; ++i)
+        if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF || msg[i]->msg_style == PAM_PROMPT_ECHO_ON) r[i].resp = strdup("");
+    *resp = r;
+    return PAM_SUCCESS;
+}
+
+int bench_floor(const std::string& service, const std::string& mount, const std::string& target, int n) {
+    p9auth::core_init();
+    int fd = ::open((mount + "/caphash").c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+        std::perror("factotum-bench: open caphash");
+        return 1;
+    }
+    const pam_conv conv{silent_conv, nullptr};
+    std::vector<double> ms;
+    int failures = 0;
+    std::vector<char> buf(16384);
+    auto t0 = Clock::now();
+    for (int i = 0; i < n; ++i) {
+        auto s = Clock::now();
+        passwd pw{}, *res = nullptr;
+        passwd cpw{}, *cres = nullptr;
+        std::vector<char> cbuf(16384);
+        gid_t groups[256];
+        int ng = 256;
+        bool ok = getpwnam_r(target.c_str(), &pw, buf.data(), buf.size(), &res) == 0 && res &&
+                  getgrouplist(pw.pw_name, pw.pw_gid, groups, &ng) >= 0 &&
+                  getpwuid_r(2001, &cpw, cbuf.data(), cbuf.size(), &cres) == 0 && cres;
+        pam_handle_t* h = nullptr;
+        ok = ok && pam_start(service.c_str(), target.c_str(), &conv, &h) == PAM_SUCCESS;
+        ok = ok && pam_authenticate(h, 0) == PAM_SUCCESS && pam_acct_mgmt(h, 0) == PAM_SUCCESS;
+        if (h) pam_end(h, ok ? PAM_SUCCESS : PAM_AUTH_ERR);
+        if (ok) {
+            p9auth::Target to;
+            to.uid = pw.pw_uid;
+            to.gid = pw.pw_gid;
+            to.groups.assign(groups, groups + ng);
+            auto g = p9auth::make_grant(2001, to);
+            ok = ::write(fd, g.hash.bytes().data(), g.hash.size()) == static_cast<ssize_t>(g.hash.size());
+        }
+        if (!ok) {
+            ++failures;
+            continue;
+        }
+        ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - s).count());
+    }
+    double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    ::close(fd);
+    report("floor(nss+pam+caphash)", ms, secs, failures);
+    return failures ? 1 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     std::string mode = argc > 1 ? argv[1] : "";
     if (mode == "factotum" && argc == 6) return bench_factotum(argv[2], argv[3], std::atoi(argv[4]), std::atoi(argv[5]));
     if (mode == "caphash" && argc == 4) return bench_caphash(argv[2], std::atoi(argv[3]));
+    if (mode == "floor" && argc == 6) return bench_floor(argv[2], argv[3], argv[4], std::atoi(argv[5]));
     if (mode == "p9grant" && argc == 7) return bench_p9grant(argv[2], argv[3], argv[4], argv[5], std::atoi(argv[6]));
     std::fprintf(stderr,
                  "usage: factotum-bench factotum SOCKET TARGET N CONCURRENCY\n"
                  "       factotum-bench p9grant P9GRANT MOUNT FROM TO N\n"
-                 "       factotum-bench caphash MOUNT N\n");
+                 "       factotum-bench caphash MOUNT N\n"
+                 "       factotum-bench floor SERVICE MOUNT TARGET N\n");
     return 2;
 }
