@@ -33,10 +33,14 @@ constexpr int kRefused = 1, kUsage = 2, kCannotExec = 126, kNotFound = 127;
 constexpr const char* kUsageText =
     "usage: p9use [--fd N] [--chdir DIR] [--argv0 NAME] PROGRAM [ARG...]  (the capability on standard input)";
 
-[[noreturn]] void die(int status, const std::string& msg) {
-    std::fprintf(stderr, "p9use: %s\n", msg.c_str());
-    std::exit(status);
-}
+// A refusal unwinds to main, so every SecretString on the way (the
+// capability text, its key) is zeroed before the process exits.
+struct Exit {
+    int status;
+    std::string message;
+};
+
+[[noreturn]] void die(int status, const std::string& msg) { throw Exit{status, msg}; }
 
 // Descriptors 0, 1 and 2 are open before p9use opens anything, so that no
 // file it opens (capuse) can be mistaken for standard error.
@@ -163,9 +167,9 @@ p9auth::Target use_capability(int in) {
     return to;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// Everything before the exec: the switch, the drop, the directory. A
+// refusal throws Exit. Returns the program to run; argv + *at is its argv.
+const char* prepare(int argc, char** argv, int* at) {
     ensure_standard_fds();
     const Args args = parse_args(argc, argv);
     p9auth::core_init();
@@ -182,7 +186,22 @@ int main(int argc, char** argv) {
     }
     const char* program = argv[args.program];
     if (args.argv0) argv[args.program] = const_cast<char*>(args.argv0);
-    ::execvp(program, argv + args.program);
+    *at = args.program;
+    return program;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    int at = 0;
+    const char* program = nullptr;
+    try {
+        program = prepare(argc, argv, &at);
+    } catch (const Exit& e) {
+        std::fprintf(stderr, "p9use: %s\n", e.message.c_str());
+        return e.status;
+    }
+    ::execvp(program, argv + at);
     const int err = errno;
     std::fprintf(stderr, "p9use: cannot run %s: %s\n", program, std::strerror(err));
     return err == ENOENT || err == ENOTDIR ? kNotFound : kCannotExec;
