@@ -1,6 +1,7 @@
 // Use: a granted capability makes its FROM user exactly its TO, once
 // (spec sections 1 and 4).
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -75,6 +76,40 @@ CONFORMANCE_CASE(use_split, "use/split-over-two-writes-refused", kBoth) {
     check_became(use_native(alice(), c, m.path()), expected_after(alice(), to), fuse(), "the whole capability after");
     s = m.status();
     check(s.outstanding == 0 && s.used == 1, "counters after the whole use: " + describe(s));
+}
+
+// What a login asks of p9use (p9su -, p9logind): enter the target's home
+// as the target (a 0700 home only the target can enter) and start the
+// shell as a login shell (argv[0] "-sh"). A home it cannot enter is a
+// warning, and the program starts in /.
+CONFORMANCE_CASE(use_login, "use/p9use-login-home-and-argv0", kBoth) {
+    ensure_dir("/tmp");
+    char base_tmpl[] = "/tmp/p9auth-home.XXXXXX";
+    const char* base = ::mkdtemp(base_tmpl);
+    check(base != nullptr, "mkdtemp");
+    if (!base) return;
+    ::chmod(base, 0755);
+    const std::string home = std::string(base) + "/bob", locked = std::string(base) + "/locked";
+    const bool made = ::mkdir(home.c_str(), 0700) == 0 && ::chown(home.c_str(), kBob, kBob) == 0 &&
+                      ::mkdir(locked.c_str(), 0700) == 0;
+    check(made, "fixture homes");
+    Mount m;
+    const p9auth::Target to = target(kBob, kBob);
+    const Grant g1 = make(kAlice, to), g2 = make(kAlice, to);
+    check_errno(m.grant(g1.hash), 0, "grant 1");
+    check_errno(m.grant(g2.hash), 0, "grant 2");
+    UseResult r = use_via_p9use(alice(), g1.capability, {"--chdir", home, "--argv0", "-sh"});
+    check_became(r, expected_after(alice(), to), true, "p9use --chdir HOME --argv0 -sh");
+    check(r.raw.find("\nargv0 -sh\n") != std::string::npos && r.raw.find("\ncwd " + home + "\n") != std::string::npos,
+          "login shell in bob's 0700 home: " + r.raw);
+    r = use_via_p9use(alice(), g2.capability, {"--chdir", locked});
+    check_became(r, expected_after(alice(), to), true, "p9use --chdir into a home bob cannot enter");
+    check(r.raw.find("warning: cannot change directory to " + locked) != std::string::npos &&
+              r.raw.find("\ncwd /\n") != std::string::npos,
+          "a home bob cannot enter: a warning and /: " + r.raw);
+    ::rmdir(home.c_str());
+    ::rmdir(locked.c_str());
+    ::rmdir(base);
 }
 
 CONFORMANCE_CASE(use_replay, "use/replay-refused", kBoth) {

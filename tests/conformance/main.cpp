@@ -6,7 +6,7 @@
 //                      [--p9authfs PATH] [--filter SUBSTR]
 //
 // Hidden modes used by the suite and the integration tests:
-//   --report-creds                 print this process's credentials
+//   --report-creds                 print this process's credentials, argv[0] and cwd
 //   --grant MOUNT FROM TO [--sha1] grant with the core, print the capability
 #include <fcntl.h>
 #include <unistd.h>
@@ -39,9 +39,13 @@ int usage() {
     return 2;
 }
 
-int report_creds() {
+// The credentials, then how the program was started (argv[0], the
+// working directory: what p9use --argv0 and --chdir set).
+int report_creds(const char* argv0) {
     const std::string s = format_creds(read_creds());
     std::fwrite(s.data(), 1, s.size(), stdout);
+    char cwd[4096];
+    std::printf("argv0 %s\ncwd %s\n", argv0, ::getcwd(cwd, sizeof cwd) ? cwd : "?");
     return 0;
 }
 
@@ -82,7 +86,7 @@ std::string self_path() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc >= 2 && std::string_view(argv[1]) == "--report-creds") return report_creds();
+    if (argc >= 2 && std::string_view(argv[1]) == "--report-creds") return report_creds(argv[0]);
     if (argc >= 2 && std::string_view(argv[1]) == "--grant") return grant_mode(argc, argv);
 
     Config& cfg = mutable_config();

@@ -240,7 +240,7 @@ std::string describe(const Creds& c) {
     return "{" + s + "}";
 }
 
-UseResult use_via_p9use(const Ids& as, std::string_view capability) {
+UseResult use_via_p9use(const Ids& as, std::string_view capability, const std::vector<std::string>& options) {
     if (config().p9use.empty()) fail("this case needs --p9use");
     int in[2], out[2];
     if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) fail("pipe");
@@ -252,8 +252,10 @@ UseResult use_via_p9use(const Ids& as, std::string_view capability) {
         ::dup2(out[1], 1);
         ::dup2(out[1], 2);  // p9use's messages, for the failure report
         drop_to(as);
-        const char* argv[] = {config().p9use.c_str(), config().self.c_str(), "--report-creds", nullptr};
-        ::execv(argv[0], const_cast<char**>(argv));
+        std::vector<const char*> argv{config().p9use.c_str()};
+        for (const auto& o : options) argv.push_back(o.c_str());
+        argv.insert(argv.end(), {config().self.c_str(), "--report-creds", nullptr});
+        ::execv(argv[0], const_cast<char**>(argv.data()));
         ::_exit(127);
     }
     ::close(in[0]);

@@ -82,7 +82,7 @@ struct UseResult {
     std::string raw;            // the child's output, for messages
 };
 // Runs p9use as `as`, capability on stdin, PROGRAM = this suite in --report-creds mode.
-UseResult use_via_p9use(const Ids& as, std::string_view capability);
+UseResult use_via_p9use(const Ids& as, std::string_view capability, const std::vector<std::string>& options = {});
 // Writes the capability to MOUNT/capuse from a child running as `as`, then
 // reports the child's own credentials.
 UseResult use_direct(const Ids& as, std::string_view capability, const std::string& mount);
