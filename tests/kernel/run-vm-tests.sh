@@ -60,6 +60,8 @@ vec() { echo "$1 $(hmac "$2" "$3" "$4") $3@$4"; }   # NAME ALG FROM@TO KEY
   vec nsmap256    sha256 0@1:1:2         smokekey9-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456
   vec nsout256    sha256 0@0:0           smokekeyA-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456
   vec nnp256      sha256 0@0             smokekeyB-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456
+  vec amb256      sha256 0@1000:1000     smokekeyC-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456
+  vec keep256     sha256 0@1000:1000     smokekeyD-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456
 } >"$work/vectors"
 
 # The conformance suite, if built.

@@ -18,11 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/uio.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/fsuid.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -756,6 +758,84 @@ static void batch_cases(void)
 	check(umount(MNT) == 0, "umount with 1000 outstanding");
 }
 
+/* The hex value of a "CapXxx:" line of /proc/self/status, or ~0 when missing. */
+static unsigned long long cap_set(const char *name)
+{
+	char line[256];
+	unsigned long long v = ~0ULL;
+	size_t n = strlen(name);
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, n) && line[n] == ':')
+			v = strtoull(line + n + 1, NULL, 16);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* Put CAP_NET_BIND_SERVICE into the inheritable and ambient sets. */
+static int raise_ambient(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d))
+		return -1;
+	d[0].inheritable |= 1u << CAP_NET_BIND_SERVICE;
+	if (syscall(SYS_capset, &h, d))
+		return -1;
+	return prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_BIND_SERVICE, 0, 0);
+}
+
+/*
+ * A root daemon with an ambient capability uses a capability to become a
+ * user: no capability is left in any set (setresuid's rules).  With
+ * SECBIT_KEEP_CAPS the permitted set stays, and the effective and ambient
+ * sets are still cleared.
+ */
+static void root_leaves_caps_cases(void)
+{
+	const struct vector *amb = vec("amb256"), *keep = vec("keep256");
+	int st, e;
+	pid_t pid;
+
+	e = do_mount("");
+	check(e == 0, "mount for the capability-set cases");
+	if (e)
+		return;
+	check(grant(amb) == 0 && grant(keep) == 0, "grant 0@1000:1000 twice");
+	pid = fork();
+	if (pid == 0) {
+		if (raise_ambient() || cap_set("CapAmb") == 0)
+			_exit(100);
+		if (write_file("capuse", amb->cap, strlen(amb->cap)))
+			_exit(101);
+		_exit(getuid() == 1000 && cap_set("CapPrm") == 0 && cap_set("CapEff") == 0 &&
+		      cap_set("CapAmb") == 0 ? 0 : 102);
+	}
+	waitpid(pid, &st, 0);
+	check(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "root with an ambient capability becomes 1000: permitted, effective, ambient empty (%d)",
+	      WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	pid = fork();
+	if (pid == 0) {
+		unsigned long long prm = cap_set("CapPrm");
+
+		if (raise_ambient() || prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0))
+			_exit(100);
+		if (write_file("capuse", keep->cap, strlen(keep->cap)))
+			_exit(101);
+		_exit(getuid() == 1000 && cap_set("CapPrm") == prm && prm != 0 && cap_set("CapEff") == 0 &&
+		      cap_set("CapAmb") == 0 ? 0 : 102);
+	}
+	waitpid(pid, &st, 0);
+	check(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "with SECBIT_KEEP_CAPS: permitted kept, effective and ambient empty (%d)",
+	      WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	umount(MNT);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -771,6 +851,7 @@ int main(int argc, char **argv)
 	mapped_userns_cases();
 	child_caps_cases();
 	batch_cases();
+	root_leaves_caps_cases();
 	printf("smoke: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
