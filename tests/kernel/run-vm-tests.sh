@@ -12,6 +12,8 @@
 #   p9auth-conformance-static); without it, BUILD_DIR is searched for one.
 #   No suite is a failure, unless --smoke-only says that is what is wanted.
 # --p9use: a statically linked p9use, passed on to the suite.
+# --login FACTOTUM P9LOGIND PAM_P9AUTH: also log bob in through p9logind,
+#   pam_p9auth and factotum (real pam_unix) on the module (vm-login.sh).
 # P9AUTH_VM_TIMEOUT: seconds qemu may run (default 420).
 #
 # Needs root for apt-get when a package is missing.  The kernel image is
@@ -22,15 +24,16 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-[ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [--suite FILE] [--p9use FILE]" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [--suite FILE] [--p9use FILE] [--login FACTOTUM P9LOGIND PAM_P9AUTH]" >&2; exit 2; }
 mkdir -p "$1"
 build=$(cd "$1" && pwd)
 shift
-suite="" p9use="" smoke_only=0
+suite="" p9use="" smoke_only=0 login_bins=()
 while [ $# -gt 0 ]; do
   case $1 in
     --suite) suite=$2; shift 2 ;;
     --p9use) p9use=$2; shift 2 ;;
+    --login) login_bins=("$2" "$3" "$4"); shift 4 ;;
     --smoke-only) smoke_only=1; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
@@ -41,6 +44,8 @@ vm_cache=$build/kernel-image
 mkdir -p "$work"
 # shellcheck source-path=SCRIPTDIR source=vm-lib.sh
 . "$here/vm-lib.sh"
+# shellcheck source-path=SCRIPTDIR source=vm-login.sh
+. "$here/vm-login.sh"
 
 vm_prepare
 
@@ -83,6 +88,7 @@ rm -rf "$root" && mkdir -p "$root"
 cp "$module" "$work/p9auth-smoke" "$work/vectors" "$root/"
 if [ -n "$suite" ]; then cp "$suite" "$root/p9auth-conformance"; fi
 if [ -n "$p9use" ]; then cp "$p9use" "$root/p9use"; fi
+if [ ${#login_bins[@]} = 3 ]; then vm_login_payload "$root" "${login_bins[@]}"; fi
 {
   vm_init_head
   cat <<'EOF'
@@ -98,6 +104,9 @@ if [ -x /p9auth-conformance ]; then
 else
   echo "P9AUTH-VM: no suite"
 fi
+EOF
+  vm_login_init
+  cat <<'EOF'
 # Whatever a crashed case left mounted, so that rmmod can say the truth.
 grep ' p9auth ' /proc/mounts | while read -r _ dir _; do
   echo "P9AUTH-VM: left mounted: $dir"; umount "$dir"
@@ -142,6 +151,7 @@ if [ -n "$suite" ]; then
 else
   echo "run-vm-tests: NOTE: --smoke-only: the conformance suite did not run"
 fi
+if [ ${#login_bins[@]} = 3 ]; then vm_login_verdict "$console"; fi
 grep -aq 'P9AUTH-VM: left mounted' "$console" && bad "a case left a mount behind"
 grep -aq 'P9AUTH-VM: module removed' "$console" || bad "rmmod failed"
 grep -aq 'P9AUTH-VM: done' "$console" || bad "the VM did not reach the end"

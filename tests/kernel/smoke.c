@@ -5,6 +5,7 @@
  * quick independent one whose hashes come from openssl on the host:
  *
  *	p9auth-smoke VECTORS
+ *	p9auth-smoke --as UID GID PROG ARG...	(for the login case: run as a user)
  *
  * VECTORS has lines "NAME HEXHASH CAPABILITY".  Prints one line per case
  * and "smoke: N passed, M failed"; exits 0 only when nothing failed.
@@ -836,8 +837,25 @@ static void root_leaves_caps_cases(void)
 	umount(MNT);
 }
 
+/* p9auth-smoke --as UID GID PROG ARG...: run PROG as UID:GID, no groups. */
+static int run_as(char **argv)
+{
+	uid_t u = (uid_t)strtoul(argv[2], NULL, 10);
+	gid_t g = (gid_t)strtoul(argv[3], NULL, 10);
+
+	if (setgroups(0, NULL) || setresgid(g, g, g) || setresuid(u, u, u)) {
+		perror("p9auth-smoke --as");
+		return 126;
+	}
+	execv(argv[4], argv + 4);
+	perror(argv[4]);
+	return 127;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 5 && !strcmp(argv[1], "--as"))
+		return run_as(argv);
 	if (argc != 2) {
 		fprintf(stderr, "usage: %s VECTORS\n", argv[0]);
 		return 2;

@@ -71,8 +71,8 @@ vm_prepare() {
 vm_initramfs() {
   mkdir -p "$1"/{bin,proc,sys,dev,run,tmp,etc}
   cp /bin/busybox "$1/bin/busybox"
-  printf 'root:x:0:0:root:/:/bin/sh\n' >"$1/etc/passwd"
-  printf 'root:x:0:\n' >"$1/etc/group"
+  [ -e "$1/etc/passwd" ] || printf 'root:x:0:0:root:/:/bin/sh\n' >"$1/etc/passwd"
+  [ -e "$1/etc/group" ] || printf 'root:x:0:\n' >"$1/etc/group"
   (cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1) >"$2"
 }
 
