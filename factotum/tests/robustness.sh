@@ -149,8 +149,31 @@ printf 'bob secret!\n' | p9_as alice "$FT_CLIENT" many "$FT_SOCK" bob 100 >"$FT_
 used=$(grep @ "$FT_TMP/many" | p9_as alice "$FT_CLIENT" use "$FT_MNT")
 [[ $used == "used 100 of 100" ]] || ft_fail "100 clients: $used"
 ft_pass "100 concurrent clients: 100 distinct capabilities, all accepted by capuse"
+# And from two uids at once (alice as staff, carol by her own rule), 50
+# each: every capability names its own client, and each uses only hers.
+g0=$(ft_status granted)
+printf 'bob secret!\n' | p9_as alice "$FT_CLIENT" many "$FT_SOCK" bob 50 >"$FT_TMP/many-a" &
+ma=$!
+printf 'bob secret!\n' | p9_as carol "$FT_CLIENT" many "$FT_SOCK" bob 50 >"$FT_TMP/many-c" ||
+    ft_fail "carol's 50: $(tail -1 "$FT_TMP/many-c")"
+wait "$ma" || ft_fail "alice's 50: $(tail -1 "$FT_TMP/many-a")"
+[[ $(grep -c '^2001@2002:2002:2002,2100,2101,2102@' "$FT_TMP/many-a") == 50 ]] || ft_fail "alice's 50: wrong capabilities"
+[[ $(grep -c '^2003@2002:2002:2002,2100,2101,2102@' "$FT_TMP/many-c") == 50 ]] || ft_fail "carol's 50: wrong capabilities"
+[[ $(ft_status granted) == $((g0 + 50 + 50)) ]] || ft_fail "two uids: granted went from $g0 to $(ft_status granted)"
+used=$(grep @ "$FT_TMP/many-c" | p9_as alice "$FT_CLIENT" use "$FT_MNT")
+[[ $used == "used 0 of 50" ]] || ft_fail "alice used carol's capabilities: $used"
+used_a=$(grep @ "$FT_TMP/many-a" | p9_as alice "$FT_CLIENT" use "$FT_MNT")
+used_c=$(grep @ "$FT_TMP/many-c" | p9_as carol "$FT_CLIENT" use "$FT_MNT")
+[[ $used_a == "used 50 of 50" && $used_c == "used 50 of 50" ]] || ft_fail "two uids: alice $used_a, carol $used_c"
+ft_pass "two uids, 50 concurrent clients each: each got 50 capabilities of her own and could use only hers"
 p9_gone "$FT_PID" && ft_fail "factotum died"
 ft_pass "factotum still serving"
+
+# (A fresh factotum: the 200 clients above used up alice's audit quota,
+# and the records below are checked.)
+kill "$FT_PID"
+p9_poll 10 p9_gone "$FT_PID" || ft_fail "factotum did not stop on SIGTERM"
+ft_start
 
 # Out of descriptors. The limit is lowered from outside (prlimit on the
 # running factotum) to the lowest free descriptor number (+1), since a new
