@@ -12,10 +12,12 @@ void audit_open(bool also_stderr) {
     ::openlog("factotum", LOG_PID | LOG_NDELAY | (also_stderr ? LOG_PERROR : 0), LOG_AUTHPRIV);
 }
 
+void vaudit(int priority, const char* fmt, va_list ap) { ::vsyslog(LOG_AUTHPRIV | priority, fmt, ap); }
+
 void audit(int priority, const char* fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    ::vsyslog(LOG_AUTHPRIV | priority, fmt, ap);
+    vaudit(priority, fmt, ap);
     va_end(ap);
 }
 

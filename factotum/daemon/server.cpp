@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdarg>
 #include <cstring>
 #include <optional>
 
@@ -282,19 +283,23 @@ void Factotum::expire_queued() {
     }
     for (auto& j : late) {
         // The name is not looked up here (NSS may block): target=-.
-        if (may_audit(j.uid))
-            audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=timeout (no worker free within %llds)",
-                  j.uid, j.pid, static_cast<long long>(settings_.step_timeout.count()));
+        audit_for(j.uid, LOG_WARNING,
+                  "deny client_uid=%u client_pid=%d target=- reason=timeout (no worker free within %llds)", j.uid,
+                  j.pid, static_cast<long long>(settings_.step_timeout.count()));
         refuse_now(j.fd, Refusal::timeout, "no worker free in time");
         ::close(j.fd);
         release(j.uid);
     }
 }
 
-bool Factotum::may_audit(uid_t uid) {
+void Factotum::audit_for(uid_t uid, int priority, const char* fmt, ...) {
     auto v = audit_quota_.take(uid);
     if (v.suppressed) log_suppressed(uid, v.suppressed);
-    return v.log;
+    if (!v.log) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vaudit(priority, fmt, ap);
+    va_end(ap);
 }
 
 void Factotum::log_suppressed(uid_t uid, std::uint64_t n) {
@@ -349,8 +354,8 @@ void Factotum::accept_all(int lfd) {
             continue;
         }
         if (!reserve(cred.uid)) {
-            if (may_audit(cred.uid))
-                audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=busy", cred.uid, cred.pid);
+            audit_for(cred.uid, LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=busy", cred.uid,
+                      cred.pid);
             refuse_now(fd, Refusal::busy, "too many connections");
             ::close(fd);
             continue;
@@ -394,9 +399,9 @@ void Factotum::expire_pending() {
         if (c->deadline <= now) late.push_back(id);
     for (auto id : late) {
         Pending* c = pending_[id];
-        if (may_audit(c->uid))
-            audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=timeout (no complete request in %llds)",
-                  c->uid, c->pid, static_cast<long long>(settings_.step_timeout.count()));
+        audit_for(c->uid, LOG_WARNING,
+                  "deny client_uid=%u client_pid=%d target=- reason=timeout (no complete request in %llds)", c->uid,
+                  c->pid, static_cast<long long>(settings_.step_timeout.count()));
         refuse_now(c->fd, Refusal::timeout, "no complete request in time");
         close_pending(id);
     }
@@ -409,8 +414,8 @@ void Factotum::on_readable(Pending& c) {
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
         if (n <= 0) {
             if (c.have > 0)
-                if (may_audit(c.uid))
-                    audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=protocol (truncated request)", c.uid,
+                audit_for(c.uid, LOG_WARNING,
+                          "deny client_uid=%u client_pid=%d target=- reason=protocol (truncated request)", c.uid,
                           c.pid);
             close_pending(c.id);
             return;
@@ -422,9 +427,8 @@ void Factotum::on_readable(Pending& c) {
             std::string why = "wrong protocol version";
             const RequestRule* rule = h ? admit(*h, Phase::first, &why) : nullptr;
             if (!rule) {
-                if (may_audit(c.uid))
-                    audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=protocol (%s)", c.uid, c.pid,
-                          why.c_str());
+                audit_for(c.uid, LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=protocol (%s)", c.uid,
+                          c.pid, why.c_str());
                 refuse_now(c.fd, Refusal::protocol, why);
                 close_pending(c.id);
                 return;
@@ -435,9 +439,8 @@ void Factotum::on_readable(Pending& c) {
         // A whole request.
         std::string target(reinterpret_cast<const char*>(c.buf.data() + wire::kHeaderSize), c.want - wire::kHeaderSize);
         if (!wire::valid_user_name(target)) {
-            if (may_audit(c.uid))
-                audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=protocol (malformed user name)", c.uid,
-                      c.pid);
+            audit_for(c.uid, LOG_WARNING,
+                      "deny client_uid=%u client_pid=%d target=- reason=protocol (malformed user name)", c.uid, c.pid);
             refuse_now(c.fd, Refusal::protocol, "malformed user name");
             close_pending(c.id);
             return;
@@ -469,17 +472,16 @@ void Factotum::on_readable(Pending& c) {
             }
         }
         if (full) {
-            if (may_audit(c.uid))
-                audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=busy (%u requests of this uid wait already)",
+            audit_for(c.uid, LOG_WARNING,
+                      "deny client_uid=%u client_pid=%d target=- reason=busy (%u requests of this uid wait already)",
                       c.uid, c.pid, queued);
             refuse_now(c.fd, Refusal::busy, "too many requests waiting");
             close_pending(c.id);
             return;
         }
         if (waits)
-            if (may_audit(c.uid))
-                audit(LOG_INFO, "wait client_uid=%u client_pid=%d (this uid: %u served, %u waiting)", c.uid, c.pid, running,
-                      queued + 1);
+            audit_for(c.uid, LOG_INFO, "wait client_uid=%u client_pid=%d (this uid: %u served, %u waiting)", c.uid,
+                      c.pid, running, queued + 1);
         pending_.erase(c.id);
         delete &c;
         queue_cv_.notify_one();
@@ -535,12 +537,12 @@ void Factotum::serve(Job& job) {
     // never reaches the log. The policy and PAM still see it as asked.
     const std::string shown = exists ? job.target : "?(unknown)";
     const char* t = shown.c_str();
-    if (may_audit(job.uid)) audit(LOG_INFO, "request client_uid=%u client_pid=%d target=%s", job.uid, job.pid, t);
+    audit_for(job.uid, LOG_INFO, "request client_uid=%u client_pid=%d target=%s", job.uid, job.pid, t);
     auto session_end = Clock::now() + settings_.session_timeout;
     ClientChannel channel(job.fd, settings_.step_timeout, session_end);
     auto deny = [&](Refusal why, const std::string& reason, const std::string& to_client) {
-        if (may_audit(job.uid))
-            audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=%s reason=%s", job.uid, job.pid, t, reason.c_str());
+        audit_for(job.uid, LOG_WARNING, "deny client_uid=%u client_pid=%d target=%s reason=%s", job.uid, job.pid, t,
+                  reason.c_str());
         send_refusal(job.fd, why, to_client, channel.next_deadline());
     };
 
@@ -553,9 +555,9 @@ void Factotum::serve(Job& job) {
     // Gone while it waited: no PAM conversation for nobody.
     pollfd pfd{job.fd, 0, 0};
     if (::poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR))) {
-        if (may_audit(job.uid))
-            audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=%s reason=client gone (hung up while queued)",
-                  job.uid, job.pid, t);
+        audit_for(job.uid, LOG_WARNING,
+                  "deny client_uid=%u client_pid=%d target=%s reason=client gone (hung up while queued)", job.uid,
+                  job.pid, t);
         return;
     }
 
@@ -616,9 +618,8 @@ void Factotum::serve(Job& job) {
         if (r.channel_errno == ETIMEDOUT) {
             deny(Refusal::timeout, "timeout (" + what + ")", "no answer in time");
         } else {
-            if (may_audit(job.uid))
-                audit(LOG_WARNING, "deny client_uid=%u client_pid=%d target=%s reason=client gone (%s: %s)", job.uid, job.pid,
-                      t, what.c_str(), std::strerror(r.channel_errno));
+            audit_for(job.uid, LOG_WARNING, "deny client_uid=%u client_pid=%d target=%s reason=client gone (%s: %s)",
+                      job.uid, job.pid, t, what.c_str(), std::strerror(r.channel_errno));
         }
         return;
     }

@@ -66,9 +66,9 @@ public:
 private:
     struct Pending;  // a connection before its request is complete
 
-    // Whether a record about this client uid goes to the log (AuditQuota);
-    // logs the count of held-back ones first.
-    bool may_audit(uid_t uid);
+    // A record about client uid: logged if its AuditQuota allows, after the
+    // count of the ones held back before it.
+    void audit_for(uid_t uid, int priority, const char* fmt, ...) __attribute__((format(printf, 4, 5)));
     void log_suppressed(uid_t uid, std::uint64_t n);
     void accept_all(int lfd);
     void set_listening(bool on);
