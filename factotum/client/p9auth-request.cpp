@@ -4,6 +4,7 @@
 // Exit status: 0 granted; 1 refused (policy, authentication, throttled);
 // 2 usage; 3 could not talk to factotum (or a protocol error).
 #include <fcntl.h>
+#include <getopt.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <cstring>
 #include <iostream>
 #include <string>
+#include <string_view>
 
 #include "client.hpp"
 #include "config.hpp"
@@ -21,10 +23,25 @@ namespace {
 void usage(std::FILE* to) {
     std::fprintf(to,
                  "usage: p9auth-request [--socket PATH] [--stdin] [--timeout SECONDS] TARGET\n"
-                 "(default socket: factotum_socket in /etc/p9auth/p9auth.conf)\n"
+                 "       p9auth-request --help | --version\n"
                  "Asks factotum for a capability to become TARGET, answering its prompts on the\n"
                  "terminal (/dev/tty), or one line of standard input each with --stdin, and\n"
-                 "prints the capability on standard output: p9auth-request bob | p9use id\n");
+                 "prints the capability on standard output: p9auth-request bob | p9use id\n"
+                 "\n"
+                 "      --socket PATH      factotum's socket (default: factotum_socket in\n"
+                 "                         /etc/p9auth/p9auth.conf)\n"
+                 "      --stdin            read each answer as a line of standard input\n"
+                 "      --timeout SECONDS  how long to wait for each of factotum's steps, 1..86400\n"
+                 "  -h, --help             show this text\n"
+                 "  -V, --version          show the version\n"
+                 "Exit status: 0 granted, 1 refused, 2 usage, 3 no answer from factotum.\n"
+                 "See p9auth-request(1).\n");
+}
+
+int usage_error(const std::string& msg) {
+    std::fprintf(stderr, "p9auth-request: %s\n", msg.c_str());
+    usage(stderr);
+    return 2;
 }
 
 // Reads a line of at most p9auth::wire-sized answer into a zeroing string.
@@ -95,46 +112,51 @@ private:
 }  // namespace
 
 int main(int argc, char** argv) {
+    enum { kSocket = 256, kStdin, kTimeout };
+    static const option kLong[] = {
+        {"socket", required_argument, nullptr, kSocket},
+        {"stdin", no_argument, nullptr, kStdin},
+        {"timeout", required_argument, nullptr, kTimeout},
+        {"help", no_argument, nullptr, 'h'},
+        {"version", no_argument, nullptr, 'V'},
+        {nullptr, 0, nullptr, 0},
+    };
     std::string socket, target;
     bool from_stdin = false;
     p9auth::RequestOptions options;
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
-        if (a == "--help" || a == "-h") {
-            usage(stdout);
-            return 0;
-        } else if (a == "--version") {
-            std::printf("p9auth-request %s\n", P9AUTH_VERSION);
-            return 0;
-        } else if (a == "--stdin") {
-            from_stdin = true;
-        } else if ((a == "--socket" || a == "--timeout") && i + 1 < argc) {
-            std::string v = argv[++i];
-            if (a == "--socket") {
-                socket = v;
-            } else {
-                char* end = nullptr;
-                unsigned long s = std::strtoul(v.c_str(), &end, 10);
-                if (v.empty() || *end || s == 0 || s > 86400) {
-                    std::fprintf(stderr, "p9auth-request: --timeout wants 1..86400 seconds, not '%s'\n", v.c_str());
-                    return 2;
-                }
-                options.step_timeout = std::chrono::seconds(s);
-            }
-        } else if (!a.empty() && a[0] == '-') {
-            usage(stderr);
-            return 2;
-        } else if (target.empty()) {
-            target = a;
-        } else {
-            usage(stderr);
-            return 2;
+    opterr = 0;  // our messages, in our style
+    for (;;) {
+        const int c = ::getopt_long(argc, argv, ":hV", kLong, nullptr);
+        if (c == -1) break;
+        switch (c) {
+        case 'h': usage(stdout); return 0;
+        case 'V': std::printf("p9auth-request %s\n", P9AUTH_VERSION); return 0;
+        case kStdin: from_stdin = true; break;
+        case kSocket:
+            if (!*optarg) return usage_error("--socket needs a path");
+            socket = optarg;
+            break;
+        case kTimeout: {
+            const std::string v = optarg;
+            char* end = nullptr;
+            errno = 0;
+            const unsigned long s = std::strtoul(v.c_str(), &end, 10);
+            if (v.empty() || v[0] < '0' || v[0] > '9' || *end || errno || s == 0 || s > 86400)
+                return usage_error("--timeout wants 1..86400 seconds, not '" + v + "'");
+            options.step_timeout = std::chrono::seconds(s);
+            break;
+        }
+        case ':': return usage_error(std::string(argv[optind - 1]) + " needs a value");
+        default: {
+            const std::string_view last = argv[optind - 1];
+            return usage_error(last.starts_with("--") ? "unknown option " + std::string(last)
+                                                      : std::string("unknown option -") + static_cast<char>(optopt));
+        }
         }
     }
-    if (target.empty()) {
-        usage(stderr);
-        return 2;
-    }
+    if (argc - optind != 1) return usage_error(argc == optind ? "no TARGET given" : "more than one TARGET");
+    target = argv[optind];
+    if (target.empty()) return usage_error("TARGET is empty");
     if (socket.empty()) {  // the root-owned configuration's, not the environment's
         auto config = p9auth::load_config();
         if (!config) {

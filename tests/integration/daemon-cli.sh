@@ -27,6 +27,41 @@ for prog in "$P9AUTHFS" "$P9USE" "$P9GRANT"; do
     p9_pass "$name --help, --version"
 done
 
+# One style (getopt_long): --help on stdout alone, --version "NAME VERSION",
+# a bad option "NAME: message" and the usage on stderr alone, exit 2.
+progs=("$P9AUTHFS" "$P9GRANT")
+[[ -n ${P9REQUEST:-} ]] && progs+=("$P9REQUEST")
+for prog in "${progs[@]}"; do
+    name=${prog##*/}
+    rc=0
+    stdout=$("$prog" --help 2>"$P9_TMP/err") || rc=$?
+    [[ $rc == 0 && $stdout == usage:* && ! -s $P9_TMP/err ]] ||
+        p9_fail "$name --help: exit $rc, stdout '${stdout:0:60}', stderr '$(cat "$P9_TMP/err")'"
+    [[ $("$prog" -h) == "$stdout" ]] || p9_fail "$name -h differs from --help"
+    for v in --version -V; do
+        first=$("$prog" "$v" | head -n 1)
+        [[ $first == "$name $version" || $first == "$name $version "* ]] || p9_fail "$name $v: '$first', want '$name $version'"
+    done
+    for bad in --bogus -Z; do
+        rc=0
+        stdout=$("$prog" "$bad" x y 2>"$P9_TMP/err") || rc=$?
+        err=$(cat "$P9_TMP/err")
+        [[ $rc == 2 && -z $stdout && $err == "$name: "*"$bad"* && $err == *$'\n'usage:* ]] ||
+            p9_fail "$name $bad: exit $rc, stdout '$stdout', stderr '$err'"
+    done
+    p9_pass "$name: --help/-h on stdout, --version/-V '$first', a bad option exits 2 with the usage on stderr"
+done
+# Operands after options, as getopt_long permutes them (mount.fuse3 puts -o last).
+expect_exit 2 "p9authfs with three operands" "$P9AUTHFS" a /run/p9auth /run -o grant_once
+grep -qF "3 operands" <<<"$out" || p9_fail "p9authfs with three operands: $out"
+if [[ -n ${P9REQUEST:-} ]]; then
+    expect_exit 2 "p9auth-request with two targets" "$P9REQUEST" bob carol
+    grep -qF "more than one TARGET" <<<"$out" || p9_fail "p9auth-request bob carol: $out"
+    expect_exit 2 "p9auth-request --timeout 0" "$P9REQUEST" --timeout 0 bob
+    grep -qF "1..86400" <<<"$out" || p9_fail "p9auth-request --timeout 0: $out"
+fi
+p9_pass "operands after options; too many operands, a bad value: exit 2"
+
 mkdir -p /run/p9auth
 expect_exit 2 "p9authfs without a mount point" "$P9AUTHFS"
 expect_exit 2 "p9authfs with two mount points" "$P9AUTHFS" /run/p9auth /run

@@ -1,8 +1,9 @@
 // p9authfs's command line: our mount options (through the core's
-// MountOptions) and the standard FUSE flags -f, -d, -s.
+// MountOptions), the standard FUSE flags -f, -d, -s, and the operands of
+// both calling conventions: "p9authfs MOUNTPOINT" and the mount helper's
+// "p9authfs SOURCE MOUNTPOINT -o OPTIONS" (mount.fuse3, mount -t fuse.p9authfs).
 #pragma once
 
-#include <span>
 #include <string>
 #include <string_view>
 
@@ -14,6 +15,7 @@ namespace p9authfs {
 struct CommandLine {
     enum class Action { mount, help, version };
     Action action = Action::mount;
+    std::string fsname = "p9authfs";  // the mount's source, from SOURCE
     std::string mountpoint;
     p9auth::MountOptions options;
     bool foreground = false;     // -f
@@ -21,9 +23,10 @@ struct CommandLine {
     bool single_thread = false;  // -s
 };
 
-// args: argv without argv[0]. EINVAL with a message for a person on any
-// usage error (unknown flag or option, bad value, not exactly one mount point).
-p9auth::Expected<CommandLine> parse_command_line(std::span<const char* const> args);
+// getopt_long over argv (which it may permute). EINVAL with a message for a
+// person on any usage error: unknown flag or option, bad value, an operand
+// count other than one or two, a SOURCE that is not a plain name.
+p9auth::Expected<CommandLine> parse_command_line(int argc, char** argv);
 
 std::string usage_text(std::string_view program);
 

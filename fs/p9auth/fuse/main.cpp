@@ -25,13 +25,15 @@ constexpr int kExitFailure = 1;
 // The arguments libfuse itself parses: what every p9authfs mount has.
 class FuseArgs {
 public:
-    FuseArgs(const char* argv0, bool debug) {
+    FuseArgs(const char* argv0, const std::string& fsname, bool debug) {
         // allow_other: every user must reach capuse. fsname/subtype: the mount
-        // shows as "p9authfs" of type fuse.p9authfs. No default_permissions:
-        // the grant rules, not the mode bits, decide (spec section 5).
+        // shows as SOURCE (p9authfs) of type fuse.p9authfs. No
+        // default_permissions: the grant rules, not the mode bits, decide
+        // (spec section 5). nosuid,nodev,noexec whatever the helper asked:
+        // none of the files is a program or a device.
         add(argv0);
         add("-o");
-        add("allow_other,fsname=p9authfs,subtype=p9authfs,noexec");
+        add(("allow_other,nosuid,nodev,noexec,subtype=p9authfs,fsname=" + fsname).c_str());
         if (debug) add("-d");
     }
     FuseArgs(const FuseArgs&) = delete;
@@ -121,7 +123,7 @@ int run(const CommandLine& cl, const char* argv0) {
         return kExitFailure;
     }
     Filesystem fs(cl.options, *ns);  // outlives the session, which points to it
-    FuseArgs args(argv0, cl.debug);
+    FuseArgs args(argv0, cl.fsname, cl.debug);
     Session se(args, fs);
     if (!se.get()) return kExitFailure;  // libfuse said why on stderr
     SignalHandlers signals(se.get());
@@ -136,7 +138,7 @@ int run(const CommandLine& cl, const char* argv0) {
         if (fuse_daemonize(0) != 0) return kExitFailure;
         log_to_syslog();
     }
-    log(LOG_NOTICE, "serving %s (%s)", cl.mountpoint.c_str(), cl.options.describe().c_str());
+    log(LOG_NOTICE, "serving %s as %s (%s)", cl.mountpoint.c_str(), cl.fsname.c_str(), cl.options.describe().c_str());
     const int rc = serve(se.get(), cl.single_thread);
     if (rc < 0) {
         log(LOG_ERR, "stopped serving %s: %s", cl.mountpoint.c_str(), std::strerror(-rc));
@@ -152,9 +154,9 @@ int run(const CommandLine& cl, const char* argv0) {
 
 int main(int argc, char** argv) {
     using p9authfs::CommandLine;
-    auto cl = p9authfs::parse_command_line({argv + 1, static_cast<std::size_t>(argc > 0 ? argc - 1 : 0)});
+    auto cl = p9authfs::parse_command_line(argc, argv);
     if (!cl) {
-        std::fprintf(stderr, "p9authfs: %s\nTry 'p9authfs --help'.\n", cl.error().message.c_str());
+        std::fprintf(stderr, "p9authfs: %s\n%s", cl.error().message.c_str(), p9authfs::usage_text("p9authfs").c_str());
         return p9authfs::kExitUsage;
     }
     switch (cl->action) {

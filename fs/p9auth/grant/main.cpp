@@ -6,6 +6,7 @@
 //
 // Exit status: 0 granted (the capability is on stdout), 1 not granted, 2 usage.
 #include <fcntl.h>
+#include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sys/vfs.h>
@@ -34,12 +35,25 @@ constexpr long kP9authMagic = 0x70396175;  // P9AUTH_SUPER_MAGIC (docs/spec.md s
 
 const char* const kUsageText =
     "usage: p9grant [-m MOUNTPOINT] [--sha1] [--uid-only] FROM TO\n"
+    "       p9grant --help | --version\n"
     "Grants FROM (a user name or uid) a one-time capability to become TO, with\n"
-    "TO's gid and login groups from the user database, and prints the capability.\n";
+    "TO's gid and login groups from the user database, and prints the capability.\n"
+    "\n"
+    "  -m, --mountpoint DIR  the p9auth mount (default: mountpoint in /etc/p9auth/p9auth.conf)\n"
+    "      --sha1            an HMAC-SHA1 grant, for a mount with legacy_sha1\n"
+    "      --uid-only        the bare form: TO's uid only; FROM keeps her gid and groups\n"
+    "  -h, --help            show this text\n"
+    "  -V, --version         show the version\n"
+    "Exit status: 0 granted, 1 not granted, 2 usage. See p9grant(8).\n";
 
 [[noreturn]] void die(int status, const std::string& msg) {
     std::fprintf(stderr, "p9grant: %s\n", msg.c_str());
     std::exit(status);
+}
+
+[[noreturn]] void usage_error(const std::string& msg) {
+    std::fprintf(stderr, "p9grant: %s\n%s", msg.c_str(), kUsageText);
+    std::exit(kUsage);
 }
 
 struct Args {
@@ -49,23 +63,40 @@ struct Args {
 };
 
 Args parse_args(int argc, char** argv) {
+    enum { kSha1 = 256, kUidOnly };
+    static const option kLong[] = {
+        {"mountpoint", required_argument, nullptr, 'm'},
+        {"sha1", no_argument, nullptr, kSha1},
+        {"uid-only", no_argument, nullptr, kUidOnly},
+        {"help", no_argument, nullptr, 'h'},
+        {"version", no_argument, nullptr, 'V'},
+        {nullptr, 0, nullptr, 0},
+    };
     Args a;
-    std::vector<std::string> rest;
-    bool options = true;
-    for (int i = 1; i < argc; ++i) {
-        const std::string s = argv[i];
-        if (!options || s.empty() || s[0] != '-') rest.push_back(s);
-        else if (s == "--") options = false;
-        else if (s == "-m" && i + 1 < argc) a.mountpoint = argv[++i];
-        else if (s == "--sha1") a.sha1 = true;
-        else if (s == "--uid-only") a.uid_only = true;
-        else if (s == "--help") { std::fputs(kUsageText, stdout); std::exit(0); }
-        else if (s == "--version") { std::printf("p9grant (p9authfs) %s\n", P9AUTH_VERSION); std::exit(0); }
-        else die(kUsage, (s == "-m" ? "-m needs a mount point\n" : "unknown option " + s + "\n") + kUsageText);
+    opterr = 0;  // our messages, in our style
+    for (;;) {
+        const int c = ::getopt_long(argc, argv, ":m:hV", kLong, nullptr);
+        if (c == -1) break;
+        switch (c) {
+        case 'm':
+            if (!*optarg) usage_error("-m needs a mount point");
+            a.mountpoint = optarg;
+            break;
+        case kSha1: a.sha1 = true; break;
+        case kUidOnly: a.uid_only = true; break;
+        case 'h': std::fputs(kUsageText, stdout); std::exit(0);
+        case 'V': std::printf("p9grant %s\n", P9AUTH_VERSION); std::exit(0);
+        case ':': usage_error(std::string(argv[optind - 1]) + " needs a value");
+        default: {
+            const std::string_view last = argv[optind - 1];
+            usage_error(last.starts_with("--") ? "unknown option " + std::string(last)
+                                               : std::string("unknown option -") + static_cast<char>(optopt));
+        }
+        }
     }
-    if (rest.size() != 2) die(kUsage, std::string("expected FROM and TO\n") + kUsageText);
-    a.from = rest[0];
-    a.to = rest[1];
+    if (argc - optind != 2) usage_error("expected FROM and TO");
+    a.from = argv[optind];
+    a.to = argv[optind + 1];
     return a;
 }
 
