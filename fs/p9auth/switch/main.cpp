@@ -3,7 +3,7 @@
 //   p9use [--fd N] [--chdir DIR] [--argv0 NAME] PROGRAM [ARG...]
 //                                       (the capability on stdin, or fd N)
 //
-// Installed with file capabilities cap_setuid,cap_setgid=p and nothing else.
+// Installed with file capabilities cap_setuid,cap_setgid,cap_setpcap=p and nothing else.
 // It trusts: the root-owned config, the kernel's mount table, and the
 // filesystem's answer to one write. It takes from the caller only the
 // capability (never from argv or the environment) and the program to run.

@@ -49,7 +49,7 @@ ft_pass "socat login as bob: $(grep -o 'uid=.*' <<<"$out"); a login shell (-sh) 
 
 st=$(cat "/proc/$LD_PID/status")
 creds=$(p9_creds <<<"$st")
-[[ $creds == "uid=3020 3020 3020 3020 gid=3020 3020 3020 3020 groups=3020 capprm=0000000000000000 capeff=0000000000000000 nnp="* ]] ||
+[[ $creds == "uid=3020 3020 3020 3020 gid=3020 3020 3020 3020 groups=3020 capprm=0000000000000000 capeff=0000000000000000 nnp=0" ]] ||
     ft_fail "the daemon: $creds"
 for f in CapInh CapPrm CapEff CapAmb; do
     [[ $(awk -v f="$f:" '$1 == f { print $2 }' <<<"$st") == 0000000000000000 ]] || ft_fail "the daemon has $f"

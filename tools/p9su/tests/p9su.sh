@@ -42,7 +42,7 @@ ft_pass "echo off at the prompt; the password is not shown; no capability in the
 st=$FT_TMP/d.status
 grep -q '^Name:.*p9su' "$st" || ft_fail "the status saved is not p9su's: $(head -1 "$st")"
 creds=$(p9_creds <"$st")
-[[ $creds == "uid=2001 2001 2001 2001 gid=2001 2001 2001 2001 groups=2001 2100 capprm=0000000000000000 capeff=0000000000000000 nnp="* ]] ||
+[[ $creds == "uid=2001 2001 2001 2001 gid=2001 2001 2001 2001 groups=2001 2100 capprm=0000000000000000 capeff=0000000000000000 nnp=0" ]] ||
     ft_fail "p9su at the prompt: $creds"
 for f in CapInh CapPrm CapEff CapAmb; do
     [[ $(awk -v f="$f:" '$1 == f { print $2 }' "$st") == 0000000000000000 ]] || ft_fail "p9su has $f"
