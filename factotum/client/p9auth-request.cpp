@@ -20,7 +20,7 @@ namespace {
 
 void usage(std::FILE* to) {
     std::fprintf(to,
-                 "usage: p9auth-request [--socket PATH] [--stdin] [--timeout SECONDS] TARGET\n"
+                 "usage: p9auth-request [--socket PATH] [--stdin] [--timeout SECONDS] [--tty TTY] [--rhost HOST] TARGET\n"
                  "(default socket: factotum_socket in /etc/p9auth/p9auth.conf)\n"
                  "Asks factotum for a capability to become TARGET, answering its prompts on the\n"
                  "terminal (/dev/tty), or one line of standard input each with --stdin, and\n"
@@ -108,10 +108,14 @@ int main(int argc, char** argv) {
             return 0;
         } else if (a == "--stdin") {
             from_stdin = true;
-        } else if ((a == "--socket" || a == "--timeout") && i + 1 < argc) {
+        } else if ((a == "--socket" || a == "--timeout" || a == "--tty" || a == "--rhost") && i + 1 < argc) {
             std::string v = argv[++i];
             if (a == "--socket") {
                 socket = v;
+            } else if (a == "--tty") {  // what the client library checks, it refuses (exit 3, EINVAL)
+                options.tty = v;
+            } else if (a == "--rhost") {
+                options.rhost = v;
             } else {
                 char* end = nullptr;
                 unsigned long s = std::strtoul(v.c_str(), &end, 10);

@@ -74,12 +74,15 @@ Error install_seccomp() {
     // syslog(3) reconnects to /dev/log when the log daemon restarts; NSS
     // modules may talk to nscd or sssd: Unix sockets only.
     if (rc == 0) rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
-    // libpam sends its own audit records (USER_AUTH, USER_ACCT) to the
-    // kernel over netlink at every pam_authenticate and pam_acct_mgmt
-    // (found under test). The kernel then checks CAP_AUDIT_WRITE itself.
+    // libpam sends its own audit records (USER_AUTH, USER_ACCT) over
+    // netlink at every pam_authenticate and pam_acct_mgmt (found under
+    // test). factotum holds no CAP_AUDIT_WRITE, so the kernel refused them
+    // all; and with PAM_RHOST set, libaudit first resolves it
+    // (getaddrinfo: NETLINK_ROUTE, bind, DNS). The answer "no audit in this
+    // kernel" makes libpam skip the records, and the resolution with them.
     if (rc == 0)
-        rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2, SCMP_A0(SCMP_CMP_EQ, AF_NETLINK),
-                                SCMP_A2(SCMP_CMP_EQ, NETLINK_AUDIT));
+        rc = ::seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPROTONOSUPPORT), SCMP_SYS(socket), 2,
+                                SCMP_A0(SCMP_CMP_EQ, AF_NETLINK), SCMP_A2(SCMP_CMP_EQ, NETLINK_AUDIT));
     // PAM reads /etc/pam.d and loads its modules at every pam_start; NSS and
     // pam_unix read /etc/passwd, /etc/group, /etc/shadow, /etc/login.defs;
     // pam_access globs /etc/security/access.d (opendir: O_DIRECTORY).

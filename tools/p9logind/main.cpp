@@ -101,7 +101,11 @@ int main(int argc, char** argv) {
         return 1;
     }
     ::openlog("p9logind", LOG_PID, LOG_AUTHPRIV);
-    if (inetd) return p9logind::serve_connection(0, 1, s);
+    if (inetd) {  // systemd's Accept=yes or inetd: the connection is standard input
+        s.rhost = p9logind::peer_address(0);
+        if (!s.rhost.empty()) s.peer = s.rhost;
+        return p9logind::serve_connection(0, 1, s);
+    }
 
     int lfd = listen_on(where);
     std::signal(SIGPIPE, SIG_IGN);
@@ -130,6 +134,7 @@ int main(int argc, char** argv) {
             char addr[INET_ADDRSTRLEN] = "?";
             ::inet_ntop(AF_INET, &peer.sin_addr, addr, sizeof addr);
             s.peer = std::string(addr) + ":" + std::to_string(ntohs(peer.sin_port));
+            s.rhost = addr;
             int rc = p9logind::serve_connection(c, c, s);
             ::shutdown(c, SHUT_RDWR);
             ::close(c);

@@ -2,12 +2,15 @@
 // listener, or started by inetd/systemd), as the daemon's unprivileged user.
 #include "session.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pty.h>
 #include <pwd.h>
 #include <security/pam_appl.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
@@ -173,6 +176,21 @@ void relay(int in, int out, int master, int idle_timeout) {
 
 }  // namespace
 
+std::string peer_address(int fd) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "";
+    char text[INET6_ADDRSTRLEN] = "";
+    if (ss.ss_family == AF_INET) {
+        ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, text, sizeof text);
+    } else if (ss.ss_family == AF_INET6) {
+        const in6_addr& a = reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(&a)) ::inet_ntop(AF_INET, &a.s6_addr[12], text, sizeof text);
+        else ::inet_ntop(AF_INET6, &a, text, sizeof text);
+    }
+    return text;
+}
+
 int serve_connection(int in, int out, const Settings& s) {
     std::signal(SIGPIPE, SIG_IGN);
     // A backstop behind every read's own deadline: the whole login.
@@ -198,6 +216,14 @@ int serve_connection(int in, int out, const Settings& s) {
     pam_handle_t* pamh = nullptr;
     if (pam_start(s.service.c_str(), user.c_str(), &conv, &pamh) != PAM_SUCCESS) {
         syslog(LOG_ERR, "pam_start(%s) failed", s.service.c_str());
+        return 1;
+    }
+    // As sshd: the peer as PAM_RHOST, and a tty name that says the service
+    // until the pty exists (pam_p9auth hands both on to factotum's stack).
+    if ((!s.rhost.empty() && pam_set_item(pamh, PAM_RHOST, s.rhost.c_str()) != PAM_SUCCESS) ||
+        pam_set_item(pamh, PAM_TTY, "p9logind") != PAM_SUCCESS) {
+        syslog(LOG_ERR, "pam_set_item failed");
+        pam_end(pamh, PAM_SYSTEM_ERR);
         return 1;
     }
     int rc = pam_authenticate(pamh, 0);

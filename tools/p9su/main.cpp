@@ -21,6 +21,7 @@
 #include "client.hpp"
 #include "config.hpp"
 #include "p9auth.h"
+#include "wire.hpp"
 
 extern char** environ;
 
@@ -130,6 +131,14 @@ public:
         if (ended && line.empty()) return p9auth::fail(ENODATA, "no answer: end of input");
         return line;
     }
+    // The terminal's name as PAM_TTY has it ("/dev/pts/3"); "" without a
+    // terminal, or with a name factotum would not take.
+    std::string tty_name() const {
+        char name[64];
+        if (tty_ < 0 || ::ttyname_r(tty_, name, sizeof name) != 0) return "";
+        std::string s = name;
+        return p9auth::wire::check_origin_tty(s).empty() ? s : "";
+    }
     void info(std::string_view text) override { write_all(out_, printable(text) + "\n"); }
     void error(std::string_view text) override { write_all(out_, printable(text) + "\n"); }
 
@@ -215,7 +224,9 @@ int main(int argc, char** argv) {
     }
 
     TerminalConversation conv;
-    auto cap = p9auth::request_capability(socket, a.user, conv);
+    p9auth::RequestOptions ro;
+    ro.tty = conv.tty_name();  // PAM_TTY for factotum's stack, as su gives its own
+    auto cap = p9auth::request_capability(socket, a.user, conv, ro);
     if (!cap) {
         const auto& e = cap.error();
         if (e.errnum == EACCES || e.errnum == EKEYEXPIRED) std::fprintf(stderr, "p9su: Authentication failure (%s)\n", e.message.c_str());
