@@ -120,6 +120,10 @@ Error install_seccomp() {
                    SCMP_SYS(rt_sigreturn), SCMP_SYS(sigaltstack), SCMP_SYS(restart_syscall), SCMP_SYS(exit),
                    SCMP_SYS(exit_group), SCMP_SYS(getrlimit)})
         allow(nr);
+    // pam_unix logs a failure with getlogin(), which reads utmp; glibc
+    // bounds its utmp lock wait with alarm(2) (found with a real /run/utmp,
+    // as every booted system has, in the p9logind test).
+    allow(SCMP_SYS(alarm));
     // getrlimit(3)/setrlimit(3) are prlimit64 on our own process (pid 0).
     // Any other pid traps: as uid 0, factotum could otherwise lower the hard
     // limits of every other root process, pid 1 included.

@@ -18,12 +18,14 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "p9auth.hpp"
+#include "utmp.hpp"
 
 namespace p9logind {
 namespace {
@@ -263,14 +265,20 @@ int serve_connection(int in, int out, const Settings& s) {
         if (out > 2 && out != in) ::close(out);
         exec_shell(slave, cap, pw, s);
     }
+    char tty[64] = "";
+    if (::ttyname_r(slave, tty, sizeof tty) != 0) std::snprintf(tty, sizeof tty, "?");
     ::close(slave);
     { p9auth::login::Capability spent = std::move(cap); }  // zeroed: the child has it
+    // who, last and lastlog see the login as they see login's and sshd's.
+    LoginRecord rec{std::strncmp(tty, "/dev/", 5) == 0 ? tty + 5 : tty, pw.pw_name, s.rhost, child, pw.pw_uid};
+    record_login(rec);
     relay(in, out, master, s.idle_timeout);
     ::close(master);  // a hangup for the session, if it is still there
     // The shell (now the user's) normally dies of the hangup; we wait a
     // little, then leave it to init rather than hang.
     int status = 0;
     for (int i = 0; i < 500 && ::waitpid(child, &status, WNOHANG) == 0; ++i) ::usleep(10000);
+    record_logout(rec);
     syslog(LOG_INFO, "logout user=%s peer=%s", pw.pw_name, s.peer.c_str());
     return 0;
 }
