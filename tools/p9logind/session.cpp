@@ -114,7 +114,7 @@ int converse(int n, const struct pam_message** msg, struct pam_response** resp, 
 // capability becomes the user and runs the login shell in the home
 // directory. Never returns.
 [[noreturn]] void exec_shell(int slave, const p9auth::login::Capability& cap, const passwd& pw,
-                             const Settings& s) {
+                             const Settings& s, char** pam_env) {
     ::setsid();
     ::ioctl(slave, TIOCSCTTY, 0);
     ::dup2(slave, 0);
@@ -133,6 +133,8 @@ int converse(int n, const struct pam_message** msg, struct pam_response** resp, 
     ::setenv("PATH", pw.pw_uid == 0 ? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
                                     : "/usr/local/bin:/usr/bin:/bin",
              1);
+    // What the session modules (pam_env) set, over the defaults, as login(1) does.
+    for (char** e = pam_env; e && *e; ++e) ::putenv(*e);
     // A login shell: argv[0] "-sh", in the home directory, which p9use
     // enters as the user after the switch ("/" with a warning otherwise).
     cap.exec_login({shell}, pw.pw_dir, "-" + shell.substr(shell.rfind('/') + 1),
@@ -233,16 +235,24 @@ int serve_connection(int in, int out, const Settings& s) {
     p9auth::login::Capability cap;
     bool ok = rc == PAM_SUCCESS && cap.take(pamh);
     std::string why = rc == PAM_SUCCESS ? "no capability from pam_p9auth" : pam_strerror(pamh, rc);
-    pam_end(pamh, rc);
     errno = 0;
     passwd* found = ok ? ::getpwnam(user.c_str()) : nullptr;
     if (!ok || !found) {
+        pam_end(pamh, rc);
         syslog(LOG_NOTICE, "login refused user=%s peer=%s: %s", user.c_str(), s.peer.c_str(), why.c_str());
         say(out, "\r\nLogin incorrect\r\n");
         return 1;
     }
     ::alarm(0);
-    const passwd pw = *found;
+    // Our own copy: session modules may call getpwnam and reuse its buffer.
+    std::string name = found->pw_name, dir = found->pw_dir ? found->pw_dir : "/",
+                shell = found->pw_shell ? found->pw_shell : "";
+    passwd pw = *found;
+    pw.pw_name = name.data();
+    pw.pw_dir = dir.data();
+    pw.pw_shell = shell.data();
+    pw.pw_passwd = nullptr;
+    pw.pw_gecos = nullptr;
     syslog(LOG_INFO, "login user=%s uid=%u peer=%s", pw.pw_name, pw.pw_uid, s.peer.c_str());
     say(out, "\r\n");
 
@@ -250,23 +260,43 @@ int serve_connection(int in, int out, const Settings& s) {
     // give the slave to the user (see p9logind(8)).
     int master = -1, slave = -1;
     if (::openpty(&master, &slave, nullptr, nullptr, nullptr) < 0) {
+        pam_end(pamh, PAM_SYSTEM_ERR);
         syslog(LOG_ERR, "openpty: %m");
         say(out, "p9logind: no pseudo-terminal available\r\n");
         return 1;
     }
+    char tty[64] = "";
+    if (::ttyname_r(slave, tty, sizeof tty) != 0) std::snprintf(tty, sizeof tty, "?");
+    // The session phase, on the same handle, with the real terminal: what
+    // an unprivileged process can run (pam_env, pam_limits lowering
+    // limits, pam_mail...), in this process so that the shell inherits it.
+    // A failure refuses the login, as login(1) does. No pam_setcred: the
+    // credentials are the capability's, set by p9use (p9logind(8)).
+    pam_set_item(pamh, PAM_TTY, tty);
+    rc = pam_open_session(pamh, 0);
+    if (rc != PAM_SUCCESS) {
+        syslog(LOG_NOTICE, "login refused user=%s peer=%s: pam_open_session: %s", pw.pw_name, s.peer.c_str(),
+               pam_strerror(pamh, rc));
+        pam_end(pamh, rc);
+        say(out, "p9logind: the session could not be opened\r\n");
+        return 1;
+    }
+    char** pam_env = pam_getenvlist(pamh);
     pid_t child = ::fork();
     if (child < 0) {
         syslog(LOG_ERR, "fork: %m");
+        pam_close_session(pamh, 0);
+        pam_end(pamh, PAM_SYSTEM_ERR);
         return 1;
     }
     if (child == 0) {
         ::close(master);
         if (in > 2) ::close(in);
         if (out > 2 && out != in) ::close(out);
-        exec_shell(slave, cap, pw, s);
+        exec_shell(slave, cap, pw, s, pam_env);
     }
-    char tty[64] = "";
-    if (::ttyname_r(slave, tty, sizeof tty) != 0) std::snprintf(tty, sizeof tty, "?");
+    for (char** e = pam_env; e && *e; ++e) std::free(*e);
+    std::free(pam_env);
     ::close(slave);
     { p9auth::login::Capability spent = std::move(cap); }  // zeroed: the child has it
     // who, last and lastlog see the login as they see login's and sshd's.
@@ -279,6 +309,9 @@ int serve_connection(int in, int out, const Settings& s) {
     int status = 0;
     for (int i = 0; i < 500 && ::waitpid(child, &status, WNOHANG) == 0; ++i) ::usleep(10000);
     record_logout(rec);
+    rc = pam_close_session(pamh, 0);
+    if (rc != PAM_SUCCESS) syslog(LOG_WARNING, "pam_close_session user=%s: %s", pw.pw_name, pam_strerror(pamh, rc));
+    pam_end(pamh, rc);
     syslog(LOG_INFO, "logout user=%s peer=%s", pw.pw_name, s.peer.c_str());
     return 0;
 }
