@@ -8,6 +8,8 @@
 // 126 the program cannot be run, 127 it is not found, else its status.
 #include <fcntl.h>
 #include <pwd.h>
+#include <security/pam_appl.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -190,6 +192,80 @@ void set_environment(const Args& a, const passwd& pw, const std::string& shell) 
     }
 }
 
+// The session phase's conversation: session modules only tell (pam_motd,
+// pam_mail); a prompt there is refused.
+int session_converse(int n, const pam_message** msg, pam_response** resp, void*) {
+    auto* r = static_cast<pam_response*>(std::calloc(static_cast<std::size_t>(n), sizeof(pam_response)));
+    if (!r) return PAM_BUF_ERR;
+    for (int i = 0; i < n; ++i) {
+        if (msg[i]->msg_style != PAM_TEXT_INFO && msg[i]->msg_style != PAM_ERROR_MSG) {
+            std::free(r);
+            return PAM_CONV_ERR;
+        }
+        std::string t = printable(msg[i]->msg ? msg[i]->msg : "") + "\n";
+        ssize_t ignored = ::write(2, t.data(), t.size());
+        (void)ignored;
+    }
+    *resp = r;
+    return PAM_SUCCESS;
+}
+
+// The PAM session phase that su opens, on p9su's own handle (service
+// "p9su"), as the caller: what needs no privilege (pam_env, pam_limits
+// lowering limits...). nullptr, with the reason printed, if it fails.
+pam_handle_t* open_session(const std::string& user, const std::string& tty) {
+    static pam_conv conv{session_converse, nullptr};
+    pam_handle_t* pamh = nullptr;
+    int rc = ::pam_start("p9su", user.c_str(), &conv, &pamh);
+    if (rc != PAM_SUCCESS) {
+        std::fprintf(stderr, "p9su: pam_start: %s\n", ::pam_strerror(pamh, rc));
+        return nullptr;
+    }
+    errno = 0;
+    const passwd* me = ::getpwuid(::getuid());
+    const std::string caller = me ? me->pw_name : std::to_string(::getuid());
+    if ((rc = ::pam_set_item(pamh, PAM_RUSER, caller.c_str())) == PAM_SUCCESS && !tty.empty())
+        rc = ::pam_set_item(pamh, PAM_TTY, tty.c_str());
+    if (rc == PAM_SUCCESS) rc = ::pam_open_session(pamh, 0);
+    if (rc != PAM_SUCCESS) {
+        std::fprintf(stderr, "p9su: cannot open the session: %s\n", ::pam_strerror(pamh, rc));
+        ::pam_end(pamh, rc);
+        return nullptr;
+    }
+    return pamh;
+}
+
+pid_t g_child = 0;
+void forward(int sig) {
+    if (g_child > 0) ::kill(g_child, sig);
+}
+
+// As su: the parent waits for the session's process, stops when it
+// stops, forwards SIGTERM and SIGHUP, and leaves SIGINT and SIGQUIT to it.
+// Returns su's status: the child's, or 128 + its signal.
+int wait_for(pid_t child) {
+    g_child = child;
+    struct sigaction fwd{};
+    fwd.sa_handler = forward;
+    ::sigemptyset(&fwd.sa_mask);
+    ::sigaction(SIGTERM, &fwd, nullptr);
+    ::sigaction(SIGHUP, &fwd, nullptr);
+    std::signal(SIGINT, SIG_IGN);
+    std::signal(SIGQUIT, SIG_IGN);
+    for (;;) {
+        int st = 0;
+        pid_t r = ::waitpid(child, &st, WUNTRACED);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return kFailure;
+        if (WIFSTOPPED(st)) {
+            ::kill(::getpid(), SIGSTOP);
+            ::kill(child, SIGCONT);
+            continue;
+        }
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -225,7 +301,8 @@ int main(int argc, char** argv) {
 
     TerminalConversation conv;
     p9auth::RequestOptions ro;
-    ro.tty = conv.tty_name();  // PAM_TTY for factotum's stack, as su gives its own
+    const std::string tty = conv.tty_name();
+    ro.tty = tty;  // PAM_TTY for factotum's stack, as su gives its own
     auto cap = p9auth::request_capability(socket, a.user, conv, ro);
     if (!cap) {
         const auto& e = cap.error();
@@ -234,7 +311,17 @@ int main(int argc, char** argv) {
         return kFailure;
     }
 
+    // The session, after the grant and before the switch, in this process
+    // so that what it sets (environment, lowered limits) reaches the shell.
+    const std::string target_name = pw.pw_name;  // session modules may reuse getpwnam's buffer
+    const std::string home = pw.pw_dir;
     set_environment(a, pw, shell);
+    pam_handle_t* pamh = open_session(target_name, tty);
+    if (!pamh) return kFailure;
+    if (char** env = ::pam_getenvlist(pamh)) {
+        for (char** e = env; *e; ++e) ::putenv(*e);  // putenv keeps them: not freed
+        std::free(env);
+    }
     std::vector<std::string> args{shell};
     if (a.has_command) {
         args.emplace_back("-c");
@@ -246,16 +333,32 @@ int main(int argc, char** argv) {
     av.push_back(nullptr);
 
     const char* p9use = a.p9use.empty() ? nullptr : a.p9use.c_str();
-    if (a.login) {
-        // A login shell as su starts one: argv[0] "-" and the shell's name,
-        // in the home directory, entered as the target (the caller may not
-        // be able to), by p9use after the switch.
-        const std::string argv0 = "-" + shell.substr(shell.rfind('/') + 1);
-        p9auth_exec_as_login(p9use, cap->data(), cap->size(), pw.pw_dir, argv0.c_str(), av.data());
-    } else {
-        p9auth_exec_as(p9use, cap->data(), cap->size(), av.data());
+    std::fflush(nullptr);
+    const pid_t child = ::fork();
+    if (child < 0) {
+        std::fprintf(stderr, "p9su: fork: %s\n", std::strerror(errno));
+        ::pam_close_session(pamh, 0);
+        ::pam_end(pamh, PAM_SYSTEM_ERR);
+        return kFailure;
     }
-    int e = errno;
-    std::fprintf(stderr, "p9su: cannot run p9use: %s\n", std::strerror(e));
-    return e == ENOENT ? 127 : 126;
+    if (child == 0) {
+        if (a.login) {
+            // A login shell as su starts one: argv[0] "-" and the shell's name,
+            // in the home directory, entered as the target (the caller may not
+            // be able to), by p9use after the switch.
+            const std::string argv0 = "-" + shell.substr(shell.rfind('/') + 1);
+            p9auth_exec_as_login(p9use, cap->data(), cap->size(), home.c_str(), argv0.c_str(), av.data());
+        } else {
+            p9auth_exec_as(p9use, cap->data(), cap->size(), av.data());
+        }
+        int e = errno;
+        std::fprintf(stderr, "p9su: cannot run p9use: %s\n", std::strerror(e));
+        std::_Exit(e == ENOENT ? 127 : 126);
+    }
+    cap->clear();  // the child has it
+    const int status = wait_for(child);
+    const int rc = ::pam_close_session(pamh, 0);
+    if (rc != PAM_SUCCESS) std::fprintf(stderr, "p9su: cannot close the session: %s\n", ::pam_strerror(pamh, rc));
+    ::pam_end(pamh, rc);
+    return status;
 }
