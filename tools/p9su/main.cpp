@@ -7,6 +7,7 @@
 // Exit status, as su: 1 authentication or other failure before the switch,
 // 126 the program cannot be run, 127 it is not found, else its status.
 #include <fcntl.h>
+#include <getopt.h>
 #include <pwd.h>
 #include <security/pam_appl.h>
 #include <sys/wait.h>
@@ -43,39 +44,58 @@ struct Args {
     std::string p9use;  // empty: the installed one
 };
 
-[[noreturn]] void usage(int status) {
-    std::fprintf(status ? stderr : stdout,
-                 "usage: p9su [-|-l] [-m] [-c COMMAND] [-s SHELL] [--socket PATH] [USER [ARG...]]\n"
-                 "Runs a shell (or COMMAND) as USER (default root) after USER's password,\n"
-                 "through factotum and p9use, with no privilege of its own. See p9su(1).\n");
-    std::exit(status);
+constexpr int kUsage = 2;
+constexpr const char* kUsageText =
+    "usage: p9su [-|-l] [-m] [-c COMMAND] [-s SHELL] [--socket PATH] [USER [ARG...]]\n";
+
+[[noreturn]] void usage_error(const std::string& message) {
+    std::fprintf(stderr, "p9su: %s\n%s", message.c_str(), kUsageText);
+    std::exit(kUsage);
 }
 
+// getopt_long, permuting as util-linux su does (`p9su - bob -c id`); a lone
+// "-" is not an option to getopt and is taken, as by su, when it comes
+// first among the operands.
 Args parse_args(int argc, char** argv) {
+    enum { kSocket = 256, kP9use, kVersion };
+    static const option longopts[] = {{"login", no_argument, nullptr, 'l'},
+                                      {"preserve-environment", no_argument, nullptr, 'm'},
+                                      {"command", required_argument, nullptr, 'c'},
+                                      {"shell", required_argument, nullptr, 's'},
+                                      {"socket", required_argument, nullptr, kSocket},
+                                      {"p9use", required_argument, nullptr, kP9use},
+                                      {"help", no_argument, nullptr, 'h'},
+                                      {"version", no_argument, nullptr, kVersion},
+                                      {nullptr, 0, nullptr, 0}};
     Args a;
-    int i = 1;
-    auto value = [&](const char* opt) -> std::string {
-        if (i + 1 >= argc) {
-            std::fprintf(stderr, "p9su: %s needs a value\n", opt);
-            usage(kFailure);
+    ::opterr = 0;
+    for (int c; (c = ::getopt_long(argc, argv, ":lmpc:s:h", longopts, nullptr)) != -1;) {
+        const std::string opt = ::optind > 0 && ::optind <= argc ? argv[::optind - 1] : "?";
+        switch (c) {
+        case 'l': a.login = true; break;
+        case 'm':
+        case 'p': a.preserve_env = true; break;
+        case 'c': a.command = ::optarg, a.has_command = true; break;
+        case 's': a.shell = ::optarg; break;
+        case kSocket: a.socket = ::optarg; break;
+        case kP9use: a.p9use = ::optarg; break;
+        case 'h':
+            std::printf("%sRuns a shell (or COMMAND) as USER (default root) after USER's password,\n"
+                        "through factotum and p9use, with no privilege of its own. See p9su(1).\n",
+                        kUsageText);
+            std::exit(std::fflush(stdout) == 0 ? 0 : kFailure);
+        case kVersion:
+            std::printf("p9su %s\n", P9AUTH_VERSION);
+            std::exit(std::fflush(stdout) == 0 ? 0 : kFailure);
+        case ':': usage_error(opt + " needs a value");
+        default:
+            usage_error("unknown option " + (::optopt && ::optopt < 256 ? "-" + std::string(1, static_cast<char>(::optopt)) : opt));
         }
-        return argv[++i];
-    };
-    for (; i < argc; ++i) {
-        std::string s = argv[i];
-        if (s == "-" || s == "-l" || s == "--login") a.login = true;
-        else if (s == "-m" || s == "-p" || s == "--preserve-environment") a.preserve_env = true;
-        else if (s == "-c" || s == "--command") a.command = value("-c"), a.has_command = true;
-        else if (s.starts_with("--command=")) a.command = s.substr(10), a.has_command = true;
-        else if (s == "-s" || s == "--shell") a.shell = value("-s");
-        else if (s == "--socket") a.socket = value("--socket");
-        else if (s == "--p9use") a.p9use = value("--p9use");
-        else if (s == "-h" || s == "--help") usage(0);
-        else if (s == "--") { ++i; break; }
-        else if (s.size() > 1 && s[0] == '-') {
-            std::fprintf(stderr, "p9su: unknown option %s\n", s.c_str());
-            usage(kFailure);
-        } else break;
+    }
+    int i = ::optind;
+    if (i < argc && std::strcmp(argv[i], "-") == 0) {
+        a.login = true;
+        ++i;
     }
     if (i < argc) a.user = argv[i++];
     for (; i < argc; ++i) a.extra.emplace_back(argv[i]);
