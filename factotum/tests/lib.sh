@@ -24,7 +24,6 @@ FT_MNT=/run/p9auth
 ft_fail() {
     echo "FAIL: $*" >&2
     [[ -n $FT_TMP && -f $FT_TMP/factotum.err ]] && sed 's/^/factotum stderr: /' "$FT_TMP/factotum.err" >&2
-    [[ -n ${FT_DEBUG:-} && -n $FT_TMP && -f $FT_TMP/syslog ]] && sed "s/^/syslog: /" "$FT_TMP/syslog" >&2
     exit 1
 }
 ft_pass() { echo "PASS: $*"; }
