@@ -15,6 +15,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "client.hpp"
 #include "config.hpp"
@@ -137,7 +138,13 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t* pamh, int, int argc, const char
     // A capability from an earlier auth in this handle goes (zeroed) first.
     pam_set_data(pamh, P9AUTH_PAM_DATA_CAPABILITY, nullptr, nullptr);
     PamConversation conv(pamh, o);
-    auto cap = p9auth::request_capability(socket, user, conv);
+    // The application's PAM_TTY and PAM_RHOST go on to factotum's stack.
+    p9auth::RequestOptions ro;
+    for (auto [item, field] : {std::pair{PAM_TTY, &ro.tty}, std::pair{PAM_RHOST, &ro.rhost}}) {
+        const void* v = nullptr;
+        if (pam_get_item(pamh, item, &v) == PAM_SUCCESS && v) *field = static_cast<const char*>(v);
+    }
+    auto cap = p9auth::request_capability(socket, user, conv, ro);
     if (!cap) {
         int code = pam_code(cap.error());
         set_verdict(pamh, code);

@@ -105,6 +105,9 @@ Expected<SecretString> request_capability(const std::string& socket_path, const 
                                           Conversation& conv, const RequestOptions& options) {
     if (!wire::valid_user_name(target_user))
         return fail(EINVAL, "'" + target_user + "' is not a user name factotum accepts");
+    const wire::Origin origin{options.tty, options.rhost};
+    for (const std::string& bad : {wire::check_origin_tty(origin.tty), wire::check_origin_host(origin.rhost)})
+        if (!bad.empty()) return fail(EINVAL, "the login's origin cannot be sent to factotum: " + bad);
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     if (socket_path.empty() || socket_path.size() >= sizeof addr.sun_path)
@@ -125,6 +128,12 @@ Expected<SecretString> request_capability(const std::string& socket_path, const 
     auto step = [&] { return std::chrono::steady_clock::now() + options.step_timeout; };
     if (Error e = connect_by(sock.get(), addr, socket_path, step())) return e;
 
+    if (!origin.empty()) {  // before the request, in a frame of its own (a factotum before it refuses: EPROTO)
+        const std::string o = wire::encode_origin(origin);
+        if (int e = wire::send_frame(sock.get(), Msg::origin, {reinterpret_cast<const std::uint8_t*>(o.data()), o.size()},
+                                     step()))
+            return sys_error(e, "send the origin to factotum");
+    }
     const auto* name = reinterpret_cast<const std::uint8_t*>(target_user.data());
     if (int e = wire::send_frame(sock.get(), Msg::request, {name, target_user.size()}, step()))
         return sys_error(e, "send the request to factotum");

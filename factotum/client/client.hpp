@@ -26,6 +26,13 @@ struct RequestOptions {
     // Longest wait for each message from factotum (it may be waiting on a
     // slow PAM module, or on our own answers).
     std::chrono::milliseconds step_timeout{std::chrono::seconds(120)};
+    // Where the login comes from, for factotum's PAM stack (PAM_TTY,
+    // PAM_RHOST) and its log; empty: not said. A tty is at most 32 bytes of
+    // letters, digits and "/._-" ("pts/3", "/dev/pts/3"), a host at most 253
+    // of letters, digits and ".:%_-"; anything else is EINVAL before
+    // factotum is asked.
+    std::string tty;
+    std::string rhost;
 };
 
 // Asks for a capability to become target_user; FROM is always our real uid.

@@ -22,7 +22,7 @@ namespace {
 
 void usage(std::FILE* to) {
     std::fprintf(to,
-                 "usage: p9auth-request [--socket PATH] [--stdin] [--timeout SECONDS] TARGET\n"
+                 "usage: p9auth-request [--socket PATH] [--stdin] [--timeout SECONDS] [--tty TTY] [--rhost HOST] TARGET\n"
                  "       p9auth-request --help | --version\n"
                  "Asks factotum for a capability to become TARGET, answering its prompts on the\n"
                  "terminal (/dev/tty), or one line of standard input each with --stdin, and\n"
@@ -32,6 +32,8 @@ void usage(std::FILE* to) {
                  "                         /etc/p9auth/p9auth.conf)\n"
                  "      --stdin            read each answer as a line of standard input\n"
                  "      --timeout SECONDS  how long to wait for each of factotum's steps, 1..86400\n"
+                 "      --tty TTY          the terminal the request comes from (PAM_TTY)\n"
+                 "      --rhost HOST       the remote host it comes from (PAM_RHOST)\n"
                  "  -h, --help             show this text\n"
                  "  -V, --version          show the version\n"
                  "Exit status: 0 granted, 1 refused, 2 usage, 3 no answer from factotum.\n"
@@ -112,11 +114,13 @@ private:
 }  // namespace
 
 int main(int argc, char** argv) {
-    enum { kSocket = 256, kStdin, kTimeout };
+    enum { kSocket = 256, kStdin, kTimeout, kTty, kRhost };
     static const option kLong[] = {
         {"socket", required_argument, nullptr, kSocket},
         {"stdin", no_argument, nullptr, kStdin},
         {"timeout", required_argument, nullptr, kTimeout},
+        {"tty", required_argument, nullptr, kTty},
+        {"rhost", required_argument, nullptr, kRhost},
         {"help", no_argument, nullptr, 'h'},
         {"version", no_argument, nullptr, 'V'},
         {nullptr, 0, nullptr, 0},
@@ -132,6 +136,9 @@ int main(int argc, char** argv) {
         case 'h': usage(stdout); return 0;
         case 'V': std::printf("p9auth-request %s\n", P9AUTH_VERSION); return 0;
         case kStdin: from_stdin = true; break;
+        // What the client library checks, it refuses (exit 3, EINVAL).
+        case kTty: options.tty = optarg; break;
+        case kRhost: options.rhost = optarg; break;
         case kSocket:
             if (!*optarg) return usage_error("--socket needs a path");
             socket = optarg;

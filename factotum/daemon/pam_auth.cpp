@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 namespace p9auth::factotum {
 namespace {
@@ -89,13 +90,18 @@ PamResult finish(pam_handle_t* pamh, int rc, PamResult r) {
 }  // namespace
 
 PamResult pam_check(const std::string& service, const std::string& user, const std::string& client_name,
-                    PromptChannel& channel) {
+                    const wire::Origin& origin, PromptChannel& channel) {
     ConvState st{&channel};
     pam_conv conv{&converse, &st};
     pam_handle_t* pamh = nullptr;
     int rc = ::pam_start(service.c_str(), user.c_str(), &conv, &pamh);
     if (rc != PAM_SUCCESS) return {PamOutcome::error, std::string("pam_start: ") + ::pam_strerror(pamh, rc)};
-    if (!client_name.empty()) ::pam_set_item(pamh, PAM_RUSER, client_name.c_str());
+    // Items the stack may decide by: fail closed if one cannot be set.
+    const std::pair<int, const std::string*> items[] = {
+        {PAM_RUSER, &client_name}, {PAM_TTY, &origin.tty}, {PAM_RHOST, &origin.rhost}};
+    for (auto [item, value] : items)
+        if (!value->empty() && (rc = ::pam_set_item(pamh, item, value->c_str())) != PAM_SUCCESS)
+            return finish(pamh, rc, {PamOutcome::error, std::string("pam_set_item: ") + ::pam_strerror(pamh, rc)});
 
     auto broken = [&](const char* step) {
         PamResult r;

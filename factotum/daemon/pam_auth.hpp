@@ -41,7 +41,11 @@ struct PamResult {
     unsigned answers = 0;      // answers the client gave (a walk-away after one may hide a guess)
 };
 
+// client_name becomes PAM_RUSER (factotum's lookup of the client's uid,
+// never the client's text); origin's tty and rhost, when given, PAM_TTY and
+// PAM_RHOST, so that pam_access, pam_time, pam_faillock... see them as
+// they see login's and sshd's.
 PamResult pam_check(const std::string& service, const std::string& user, const std::string& client_name,
-                    PromptChannel& channel);
+                    const wire::Origin& origin, PromptChannel& channel);
 
 }  // namespace p9auth::factotum

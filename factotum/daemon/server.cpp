@@ -160,9 +160,12 @@ struct Factotum::Pending {
     gid_t gid = 0;
     pid_t pid = 0;
     Clock::time_point deadline;
-    std::array<std::uint8_t, wire::kHeaderSize + wire::kMaxUserName> buf{};
+    std::array<std::uint8_t, wire::kHeaderSize + std::max(wire::kMaxUserName, wire::kMaxOrigin)> buf{};
     std::size_t have = 0;
     std::size_t want = wire::kHeaderSize;  // the header first, then the whole frame
+    Phase phase = Phase::first;            // Phase::origin once an origin frame came
+    wire::Msg type = wire::Msg::request;   // of the frame being read
+    wire::Origin origin;
 };
 
 Factotum::Factotum(Settings settings, Policy policy, int caphash_fd, std::vector<int> listen_fds)
@@ -425,7 +428,7 @@ void Factotum::on_readable(Pending& c) {
         if (c.want == wire::kHeaderSize) {
             auto h = wire::decode_header(std::span<const std::uint8_t, wire::kHeaderSize>(c.buf.data(), wire::kHeaderSize));
             std::string why = "wrong protocol version";
-            const RequestRule* rule = h ? admit(*h, Phase::first, &why) : nullptr;
+            const RequestRule* rule = h ? admit(*h, c.phase, &why) : nullptr;
             if (!rule) {
                 audit_for(c.uid, LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=protocol (%s)", c.uid,
                           c.pid, why.c_str());
@@ -434,7 +437,25 @@ void Factotum::on_readable(Pending& c) {
                 return;
             }
             c.want = wire::kHeaderSize + h->length;  // bounded by the rule: fits c.buf
+            c.type = h->type;
             if (c.have < c.want) continue;
+        }
+        if (c.type == Msg::origin) {  // where the login comes from; the request follows
+            std::string why;
+            auto o = wire::decode_origin(
+                {reinterpret_cast<const char*>(c.buf.data() + wire::kHeaderSize), c.want - wire::kHeaderSize}, &why);
+            if (!o) {
+                audit_for(c.uid, LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=protocol (bad origin: %s)",
+                          c.uid, c.pid, why.c_str());
+                refuse_now(c.fd, Refusal::protocol, "bad origin: " + why);
+                close_pending(c.id);
+                return;
+            }
+            c.origin = std::move(*o);
+            c.phase = Phase::origin;
+            c.have = 0;
+            c.want = wire::kHeaderSize;
+            continue;
         }
         // A whole request.
         std::string target(reinterpret_cast<const char*>(c.buf.data() + wire::kHeaderSize), c.want - wire::kHeaderSize);
@@ -454,6 +475,7 @@ void Factotum::on_readable(Pending& c) {
         job.pid = c.pid;
         job.groups = peer_groups(c.fd);
         job.target = std::move(target);
+        job.origin = std::move(c.origin);
         unsigned running = 0, queued = 0;
         bool full = false, waits = false;
         // Out of the loop's set before a worker can own (and close) the descriptor.
@@ -537,12 +559,17 @@ void Factotum::serve(Job& job) {
     // never reaches the log. The policy and PAM still see it as asked.
     const std::string shown = exists ? job.target : "?(unknown)";
     const char* t = shown.c_str();
-    audit_for(job.uid, LOG_INFO, "request client_uid=%u client_pid=%d target=%s", job.uid, job.pid, t);
+    // Where the client says the login comes from, at the end of each record
+    // about this request ("-" when it did not say).
+    const std::string where = "rhost=" + (job.origin.rhost.empty() ? "-" : job.origin.rhost) +
+                              " tty=" + (job.origin.tty.empty() ? "-" : job.origin.tty);
+    const char* o = where.c_str();
+    audit_for(job.uid, LOG_INFO, "request client_uid=%u client_pid=%d target=%s %s", job.uid, job.pid, t, o);
     auto session_end = Clock::now() + settings_.session_timeout;
     ClientChannel channel(job.fd, settings_.step_timeout, session_end);
     auto deny = [&](Refusal why, const std::string& reason, const std::string& to_client) {
-        audit_for(job.uid, LOG_WARNING, "deny client_uid=%u client_pid=%d target=%s reason=%s", job.uid, job.pid, t,
-                  reason.c_str());
+        audit_for(job.uid, LOG_WARNING, "deny client_uid=%u client_pid=%d target=%s reason=%s %s", job.uid, job.pid, t,
+                  reason.c_str(), o);
         send_refusal(job.fd, why, to_client, channel.next_deadline());
     };
 
@@ -556,8 +583,8 @@ void Factotum::serve(Job& job) {
     pollfd pfd{job.fd, 0, 0};
     if (::poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR))) {
         audit_for(job.uid, LOG_WARNING,
-                  "deny client_uid=%u client_pid=%d target=%s reason=client gone (hung up while queued)", job.uid,
-                  job.pid, t);
+                  "deny client_uid=%u client_pid=%d target=%s reason=client gone (hung up while queued) %s", job.uid,
+                  job.pid, t, o);
         return;
     }
 
@@ -592,7 +619,7 @@ void Factotum::serve(Job& job) {
             audit(LOG_WARNING, "lock client_uid=%u target=%s for %llds", job.uid, e.client_locked ? "*" : t,
                   static_cast<long long>(settings_.throttle.lockout.count()));
     };
-    PamResult r = pam_check(settings_.pam_service, job.target, user_name_of(job.uid), channel);
+    PamResult r = pam_check(settings_.pam_service, job.target, user_name_of(job.uid), job.origin, channel);
     switch (r.outcome) {
     case PamOutcome::ok: break;
     case PamOutcome::auth_failed:
@@ -618,8 +645,8 @@ void Factotum::serve(Job& job) {
         if (r.channel_errno == ETIMEDOUT) {
             deny(Refusal::timeout, "timeout (" + what + ")", "no answer in time");
         } else {
-            audit_for(job.uid, LOG_WARNING, "deny client_uid=%u client_pid=%d target=%s reason=client gone (%s: %s)",
-                      job.uid, job.pid, t, what.c_str(), std::strerror(r.channel_errno));
+            audit_for(job.uid, LOG_WARNING, "deny client_uid=%u client_pid=%d target=%s reason=client gone (%s: %s) %s",
+                      job.uid, job.pid, t, what.c_str(), std::strerror(r.channel_errno), o);
         }
         return;
     }
@@ -654,12 +681,12 @@ void Factotum::serve(Job& job) {
             return;
         }
     }
-    audit(LOG_NOTICE, "grant client_uid=%u client_pid=%d target=%s to=%s", job.uid, job.pid, t,
-          format_target(to).c_str());
+    audit(LOG_NOTICE, "grant client_uid=%u client_pid=%d target=%s to=%s %s", job.uid, job.pid, t,
+          format_target(to).c_str(), o);
     const auto* p = reinterpret_cast<const std::uint8_t*>(g.capability.data());
     if (int e = wire::send_frame(job.fd, Msg::granted, {p, g.capability.size()}, channel.next_deadline()))
-        audit(LOG_WARNING, "lost client_uid=%u client_pid=%d target=%s reason=%s (the grant expires unused)", job.uid,
-              job.pid, t, std::strerror(e));
+        audit(LOG_WARNING, "lost client_uid=%u client_pid=%d target=%s reason=%s (the grant expires unused) %s",
+              job.uid, job.pid, t, std::strerror(e), o);
 }
 
 }  // namespace p9auth::factotum

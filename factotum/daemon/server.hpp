@@ -60,6 +60,7 @@ public:
         pid_t pid = 0;
         std::vector<gid_t> groups;
         std::string target;
+        wire::Origin origin;  // PAM_TTY/PAM_RHOST as the client claims them (checked shape)
         std::chrono::steady_clock::time_point deadline;  // a worker must take it by then (connect + timeout)
     };
 

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "capability.hpp"
@@ -25,6 +26,7 @@ enum class Msg : std::uint8_t {
     // client -> factotum
     request = 0x01,  // payload: the target user's name
     answer = 0x02,   // payload: the answer to the last prompt (a secret)
+    origin = 0x03,   // optional, before request: where the login comes from (encode_origin)
     // factotum -> client
     prompt_echo_off = 0x81,  // PAM_PROMPT_ECHO_OFF: answer without echo
     prompt_echo_on = 0x82,   // PAM_PROMPT_ECHO_ON
@@ -49,6 +51,11 @@ enum class Refusal : std::uint8_t {
 inline constexpr std::size_t kMaxUserName = 256;  // bytes of a target name
 inline constexpr std::size_t kMaxAnswer = 1024;   // bytes of one answer
 inline constexpr std::size_t kMaxText = 1024;     // bytes of a prompt or message from PAM (longer ones are cut)
+// The origin frame: "tty=LINE" and/or "rhost=HOST", one per line. A tty
+// fits utmp's ut_line, a host a DNS name (253); both together fit.
+inline constexpr std::size_t kMaxOriginTty = 32;
+inline constexpr std::size_t kMaxOriginHost = 253;
+inline constexpr std::size_t kMaxOrigin = 4 + kMaxOriginTty + 1 + 6 + kMaxOriginHost;
 inline constexpr std::size_t kMaxServerPayload = kMaxCapability;  // the largest frame factotum sends
 inline constexpr std::size_t kMaxClientPayload = kMaxAnswer;      // the largest frame a client sends
 
@@ -66,6 +73,23 @@ std::optional<Header> decode_header(std::span<const std::uint8_t, kHeaderSize> b
 // A user name factotum will look up: 1..kMaxUserName bytes of printable
 // ASCII, no white space, no ':' or '/', not starting with '-'.
 bool valid_user_name(std::string_view name);
+
+// Where a login comes from, as the client says: PAM_TTY and PAM_RHOST
+// for factotum's stack and its log. Claims, not facts — factotum trusts
+// only their shape.
+struct Origin {
+    std::string tty;    // "" none; else 1..kMaxOriginTty of [A-Za-z0-9/._-]
+    std::string rhost;  // "" none; else 1..kMaxOriginHost of [A-Za-z0-9.:%_-]
+    bool empty() const { return tty.empty() && rhost.empty(); }
+};
+// "" when the field is well formed (or empty), else what is wrong with it.
+std::string check_origin_tty(std::string_view tty);
+std::string check_origin_host(std::string_view rhost);
+// The payload of an origin frame; o must pass the checks and not be empty.
+std::string encode_origin(const Origin& o);
+// nullopt with *why set when the payload is not exactly what encode_origin
+// makes: known keys only, each once, each value checked, no empty frame.
+std::optional<Origin> decode_origin(std::string_view payload, std::string* why);
 
 const char* refusal_name(Refusal r);
 

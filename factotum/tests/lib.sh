@@ -158,7 +158,7 @@ ft_enter() {
     p9_poll 10 test -S /dev/log || ft_fail "syslog sink did not bind /dev/log"
     export P9USE_CAPS=$FT_TMP/p9use
     install -m 0755 "$P9USE" "$P9USE_CAPS"
-    setcap cap_setuid,cap_setgid=p "$P9USE_CAPS"
+    setcap cap_setuid,cap_setgid,cap_setpcap=p "$P9USE_CAPS"
 }
 
 ft_mounted() { awk -v m="$1" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo; }

@@ -73,6 +73,14 @@ TEST(FactotumRequests, TableAdmitsOnlyListedMessagesInTheirPhase) {
     EXPECT_EQ(admit({wire::Msg::request, 0}, Phase::first, &why), nullptr);
     EXPECT_EQ(admit({wire::Msg::request, wire::kMaxUserName + 1}, Phase::first, &why), nullptr);
     EXPECT_EQ(admit({wire::Msg::granted, 1}, Phase::first, &why), nullptr);
+    // The origin: once, first, bounded; then only the request.
+    EXPECT_NE(admit({wire::Msg::origin, 9}, Phase::first, &why), nullptr);
+    EXPECT_EQ(admit({wire::Msg::origin, 9}, Phase::origin, &why), nullptr);
+    EXPECT_EQ(admit({wire::Msg::origin, 9}, Phase::prompted, &why), nullptr);
+    EXPECT_EQ(admit({wire::Msg::origin, 0}, Phase::first, &why), nullptr);
+    EXPECT_EQ(admit({wire::Msg::origin, wire::kMaxOrigin + 1}, Phase::first, &why), nullptr);
+    EXPECT_NE(admit({wire::Msg::request, 3}, Phase::origin, &why), nullptr);
+    EXPECT_EQ(admit({wire::Msg::answer, 3}, Phase::origin, &why), nullptr);
     EXPECT_EQ(admit({static_cast<wire::Msg>(0x7f), 1}, Phase::working, &why), nullptr);
     EXPECT_NE(why.find("unknown"), std::string::npos);
 }
@@ -192,6 +200,30 @@ TEST(FactotumWire, UserNames) {
     EXPECT_FALSE(wire::valid_user_name("2001@2002:2002"));  // ':' refused
     EXPECT_FALSE(wire::valid_user_name(std::string(257, 'a')));
     EXPECT_FALSE(wire::valid_user_name(std::string("a\0b", 3)));
+}
+
+TEST(FactotumWire, OriginRoundTripsAndRefusesAnythingElse) {
+    std::string why;
+    for (const wire::Origin& o : {wire::Origin{"pts/3", ""}, wire::Origin{"", "192.0.2.1"},
+                                  wire::Origin{"/dev/pts/12", "fe80::1%eth0"},
+                                  wire::Origin{std::string(32, 't'), std::string(253, 'h')}}) {
+        auto d = wire::decode_origin(wire::encode_origin(o), &why);
+        ASSERT_TRUE(d.has_value()) << why;
+        EXPECT_EQ(d->tty, o.tty);
+        EXPECT_EQ(d->rhost, o.rhost);
+    }
+    EXPECT_LE(wire::encode_origin({std::string(32, 't'), std::string(253, 'h')}).size(), wire::kMaxOrigin);
+    for (std::string_view bad : {"", "tty=", "rhost=", "tty=a\ntty=b", "rhost=a\nrhost=b", "user=x", "tty=a\n",
+                                 "tty=pts/1 x", "rhost=a;b", "rhost=a\tb", "tty=a\nrhost=b\nx=y", "TTY=a"}) {
+        why.clear();
+        EXPECT_FALSE(wire::decode_origin(bad, &why).has_value()) << bad;
+        EXPECT_FALSE(why.empty()) << bad;
+    }
+    EXPECT_FALSE(wire::decode_origin(std::string("tty=a\0b", 7), &why).has_value());
+    EXPECT_FALSE(wire::decode_origin("tty=" + std::string(33, 't'), &why).has_value());
+    EXPECT_FALSE(wire::decode_origin("rhost=" + std::string(254, 'h'), &why).has_value());
+    EXPECT_NE(wire::check_origin_host("evil host"), "");
+    EXPECT_EQ(wire::check_origin_host("host.example.org"), "");
 }
 
 TEST(FactotumAuditQuota, BurstThenRateThenTheCountOfWhatWasHeldBack) {

@@ -4,8 +4,10 @@
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
+#include <linux/securebits.h>
 #include <sys/mount.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -189,6 +191,7 @@ Creds read_creds() {
         }
     }
     c.groups = sorted(std::move(c.groups));
+    c.securebits = ::prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
     return c;
 }
 
@@ -200,6 +203,7 @@ std::string format_creds(const Creds& c) {
     for (gid_t g : c.groups) o << ' ' << g;
     o << '\n' << "capeff " << std::hex << c.cap_eff << '\n' << "capprm " << c.cap_prm << std::dec << '\n';
     o << "nnp " << c.no_new_privs << '\n';
+    o << "secbits " << c.securebits << '\n';
     return o.str();
 }
 
@@ -228,6 +232,8 @@ std::optional<Creds> parse_creds(std::string_view text) {
             ls >> std::hex >> c.cap_prm;
         } else if (key == "nnp") {
             ls >> c.no_new_privs;
+        } else if (key == "secbits") {
+            ls >> c.securebits;
         }
     }
     if (seen != 7) return std::nullopt;
@@ -333,8 +339,15 @@ void check_became(const UseResult& r, const Creds& want, bool via_p9use, const s
                 std::equal(std::begin(got.gid), std::end(got.gid), std::begin(want.gid)) &&
                 got.groups == want.groups;
     if (!same) fail(what + ": ran as " + describe(got) + ", want " + describe(want));
-    if (via_p9use && (got.cap_eff != 0 || got.cap_prm != 0 || got.no_new_privs != 1))
-        fail(what + ": after p9use capabilities remain or no_new_privs unset: " + describe(got));
+    // decisions.md 29: no no_new_privs (set-uid programs work in a session);
+    // a uid-0 target is held by SECBIT_NOROOT, locked, instead.
+    if (via_p9use && (got.cap_eff != 0 || got.cap_prm != 0 || got.no_new_privs != 0))
+        fail(what + ": after p9use capabilities remain or no_new_privs is set: " + describe(got));
+    const int noroot = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED;
+    if (via_p9use && want.uid[0] == 0 && (got.securebits < 0 || (got.securebits & noroot) != noroot))
+        fail(what + ": a uid-0 target after p9use without SECBIT_NOROOT locked: " + describe(got));
+    if (via_p9use && want.uid[0] != 0 && got.securebits != 0)
+        fail(what + ": securebits set for a target other than uid 0: " + describe(got));
 }
 
 void check_not_became(const UseResult& r, uid_t target, const std::string& what) {

@@ -69,6 +69,7 @@ struct Creds {
     std::vector<gid_t> groups;  // sorted
     std::uint64_t cap_eff = 0, cap_prm = 0;
     int no_new_privs = -1;
+    int securebits = -1;  // prctl(PR_GET_SECUREBITS)
 };
 Creds read_creds();
 std::string format_creds(const Creds& c);
@@ -91,7 +92,8 @@ UseResult use_native(const Ids& as, std::string_view capability, const std::stri
 
 // The credentials a successful use must produce from `from`.
 Creds expected_after(const Ids& from, const p9auth::Target& to);
-// Fails unless got equals want exactly (and, after p9use, no capabilities and no_new_privs).
+// Fails unless got equals want exactly (and, after p9use, no capabilities, no
+// no_new_privs, and for uid 0 in FUSE mode SECBIT_NOROOT locked).
 void check_became(const UseResult& r, const Creds& want, bool via_p9use, const std::string& what);
 void check_not_became(const UseResult& r, uid_t target, const std::string& what);
 

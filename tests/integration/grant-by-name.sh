@@ -38,7 +38,7 @@ cap=$("$P9GRANT" --uid-only alice bob) || p9_fail "p9grant --uid-only exited $?"
 [[ $cap =~ ^2001@2002@ ]] || p9_fail "p9grant --uid-only printed '${cap%@*}@...'"
 keys+=("${cap##*@}")
 got=$(p9_use alice "$cap" /bin/cat /proc/self/status | p9_creds)
-want='uid=2002 2002 2002 2002 gid=2001 2001 2001 2001 groups=2001 2100 capprm=0000000000000000 capeff=0000000000000000 nnp=1'
+want='uid=2002 2002 2002 2002 gid=2001 2001 2001 2001 groups=2001 2100 capprm=0000000000000000 capeff=0000000000000000 nnp=0'
 [[ $got == "$want" ]] || p9_fail "bare form: $got, want $want"
 p9_pass "p9grant --uid-only: $got"
 

@@ -87,7 +87,7 @@ p9_creds() {
 
 # What p9_creds must print after p9use made a process UID:GID with GROUPS.
 p9_want() {
-    printf 'uid=%s %s %s %s gid=%s %s %s %s groups=%s capprm=0000000000000000 capeff=0000000000000000 nnp=1\n' \
+    printf 'uid=%s %s %s %s gid=%s %s %s %s groups=%s capprm=0000000000000000 capeff=0000000000000000 nnp=0\n' \
         "$1" "$1" "$1" "$1" "$2" "$2" "$2" "$2" "$3"
 }
 
@@ -151,6 +151,6 @@ p9_enter() {
     if [[ -n ${P9USE:-} ]]; then
         export P9USE_CAPS=$P9_TMP/p9use
         install -m 0755 "$P9USE" "$P9USE_CAPS"
-        setcap cap_setuid,cap_setgid=p "$P9USE_CAPS"
+        setcap cap_setuid,cap_setgid,cap_setpcap=p "$P9USE_CAPS"
     fi
 }

@@ -89,7 +89,8 @@ if [ -x /login/factotum ] && [ -x /p9use ]; then
   echo "$out" | sed 's/^/P9AUTH-VM: login: /'
   if echo "$out" | grep -q 'uid=2002(bob) gid=2002(bob) groups=2002(bob),2100(staff)' &&
      echo "$out" | grep -q 'PWD=/home/bob ARGV0=-sh' &&
-     echo "$out" | grep -q 'CapEff:.0000000000000000'; then
+     echo "$out" | grep -q 'CapEff:.0000000000000000' &&
+     echo "$out" | grep -q 'NoNewPrivs:.0'; then
     echo "P9AUTH-VM: login as bob ok"
   fi
   out=$(logind bob 'not bob' 'id' | tr -d '\r')

@@ -7,6 +7,7 @@
 //   p9logind --inetd                   one connection on standard input/output
 //   p9logind [--listen ADDR:PORT]      accept connections (127.0.0.1:2323)
 #include <arpa/inet.h>
+#include <getopt.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -24,22 +25,22 @@
 
 namespace {
 
-[[noreturn]] void usage(int status) {
-    std::fprintf(status ? stderr : stdout,
-                 "usage: p9logind [--inetd | --listen ADDR:PORT] [--service PAM-SERVICE]\n"
-                 "                [--auth-timeout SECONDS] [--idle-timeout SECONDS] [--max-sessions N]\n"
-                 "                [--p9use PATH]\n"
-                 "A login daemon without privilege (see p9logind(8)); listens on 127.0.0.1:2323 by default.\n");
-    std::exit(status);
+constexpr const char* kUsageText =
+    "usage: p9logind [--inetd | --listen ADDR:PORT] [--service PAM-SERVICE]\n"
+    "                [--auth-timeout SECONDS] [--idle-timeout SECONDS] [--max-sessions N]\n"
+    "                [--p9use PATH]\n";
+
+[[noreturn]] void usage_error(const std::string& message) {
+    std::fprintf(stderr, "p9logind: %s\n%s", message.c_str(), kUsageText);
+    std::exit(2);
 }
 
-int parse_seconds(const char* s) {
+int parse_seconds(const char* opt, const char* s) {
     char* end = nullptr;
+    errno = 0;
     long v = std::strtol(s, &end, 10);
-    if (!*s || *end || v < 1 || v > 86400) {
-        std::fprintf(stderr, "p9logind: not a number from 1 to 86400: %s\n", s);
-        usage(2);
-    }
+    if (errno || !*s || *end || v < 1 || v > 86400)
+        usage_error(std::string(opt) + ": not a number from 1 to 86400: " + s);
     return static_cast<int>(v);
 }
 
@@ -79,29 +80,52 @@ int main(int argc, char** argv) {
     bool inetd = false;
     std::string where = "127.0.0.1:2323";
     int max_sessions = 64;
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
-        auto value = [&]() -> const char* {
-            if (i + 1 >= argc) usage(2);
-            return argv[++i];
-        };
-        if (a == "--inetd") inetd = true;
-        else if (a == "--listen") where = value();
-        else if (a == "--service") s.service = value();
-        else if (a == "--p9use") s.p9use = value();
-        else if (a == "--auth-timeout") s.auth_timeout = parse_seconds(value());
-        else if (a == "--idle-timeout") s.idle_timeout = parse_seconds(value());
-        else if (a == "--max-sessions") max_sessions = parse_seconds(value());
-        else if (a == "-h" || a == "--help") usage(0);
-        else usage(2);
+    enum { kInetd = 256, kListen, kService, kP9use, kAuthTimeout, kIdleTimeout, kMaxSessions, kVersion };
+    static const option longopts[] = {{"inetd", no_argument, nullptr, kInetd},
+                                      {"listen", required_argument, nullptr, kListen},
+                                      {"service", required_argument, nullptr, kService},
+                                      {"p9use", required_argument, nullptr, kP9use},
+                                      {"auth-timeout", required_argument, nullptr, kAuthTimeout},
+                                      {"idle-timeout", required_argument, nullptr, kIdleTimeout},
+                                      {"max-sessions", required_argument, nullptr, kMaxSessions},
+                                      {"help", no_argument, nullptr, 'h'},
+                                      {"version", no_argument, nullptr, kVersion},
+                                      {nullptr, 0, nullptr, 0}};
+    ::opterr = 0;
+    for (int c; (c = ::getopt_long(argc, argv, ":h", longopts, nullptr)) != -1;) {
+        const std::string opt = ::optind > 0 && ::optind <= argc ? argv[::optind - 1] : "?";
+        switch (c) {
+        case kInetd: inetd = true; break;
+        case kListen: where = ::optarg; break;
+        case kService: s.service = ::optarg; break;
+        case kP9use: s.p9use = ::optarg; break;
+        case kAuthTimeout: s.auth_timeout = parse_seconds("--auth-timeout", ::optarg); break;
+        case kIdleTimeout: s.idle_timeout = parse_seconds("--idle-timeout", ::optarg); break;
+        case kMaxSessions: max_sessions = parse_seconds("--max-sessions", ::optarg); break;
+        case 'h':
+            std::printf("%sA login daemon without privilege (see p9logind(8)); listens on 127.0.0.1:2323 by default.\n",
+                        kUsageText);
+            return std::fflush(stdout) == 0 ? 0 : 1;
+        case kVersion:
+            std::printf("p9logind %s\n", P9AUTH_VERSION);
+            return std::fflush(stdout) == 0 ? 0 : 1;
+        case ':': usage_error(opt + " needs a value");
+        default:
+            usage_error("unknown option " + (::optopt && ::optopt < 256 ? "-" + std::string(1, static_cast<char>(::optopt)) : opt));
+        }
     }
+    if (::optind < argc) usage_error(std::string("unexpected argument ") + argv[::optind]);
     // The point of this daemon is to hold nothing: refuse to run as root.
     if (::geteuid() == 0 || ::getuid() == 0) {
         std::fprintf(stderr, "p9logind: refusing to run as root; run it as a dedicated user (see p9logind(8))\n");
         return 1;
     }
     ::openlog("p9logind", LOG_PID, LOG_AUTHPRIV);
-    if (inetd) return p9logind::serve_connection(0, 1, s);
+    if (inetd) {  // systemd's Accept=yes or inetd: the connection is standard input
+        s.rhost = p9logind::peer_address(0);
+        if (!s.rhost.empty()) s.peer = s.rhost;
+        return p9logind::serve_connection(0, 1, s);
+    }
 
     int lfd = listen_on(where);
     std::signal(SIGPIPE, SIG_IGN);
@@ -130,6 +154,7 @@ int main(int argc, char** argv) {
             char addr[INET_ADDRSTRLEN] = "?";
             ::inet_ntop(AF_INET, &peer.sin_addr, addr, sizeof addr);
             s.peer = std::string(addr) + ":" + std::to_string(ntohs(peer.sin_port));
+            s.rhost = addr;
             int rc = p9logind::serve_connection(c, c, s);
             ::shutdown(c, SHUT_RDWR);
             ::close(c);

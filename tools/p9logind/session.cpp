@@ -2,12 +2,15 @@
 // listener, or started by inetd/systemd), as the daemon's unprivileged user.
 #include "session.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pty.h>
 #include <pwd.h>
 #include <security/pam_appl.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
@@ -15,12 +18,14 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "p9auth.hpp"
+#include "utmp.hpp"
 
 namespace p9logind {
 namespace {
@@ -109,7 +114,7 @@ int converse(int n, const struct pam_message** msg, struct pam_response** resp, 
 // capability becomes the user and runs the login shell in the home
 // directory. Never returns.
 [[noreturn]] void exec_shell(int slave, const p9auth::login::Capability& cap, const passwd& pw,
-                             const Settings& s) {
+                             const Settings& s, char** pam_env) {
     ::setsid();
     ::ioctl(slave, TIOCSCTTY, 0);
     ::dup2(slave, 0);
@@ -128,6 +133,8 @@ int converse(int n, const struct pam_message** msg, struct pam_response** resp, 
     ::setenv("PATH", pw.pw_uid == 0 ? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
                                     : "/usr/local/bin:/usr/bin:/bin",
              1);
+    // What the session modules (pam_env) set, over the defaults, as login(1) does.
+    for (char** e = pam_env; e && *e; ++e) ::putenv(*e);
     // A login shell: argv[0] "-sh", in the home directory, which p9use
     // enters as the user after the switch ("/" with a warning otherwise).
     cap.exec_login({shell}, pw.pw_dir, "-" + shell.substr(shell.rfind('/') + 1),
@@ -173,6 +180,21 @@ void relay(int in, int out, int master, int idle_timeout) {
 
 }  // namespace
 
+std::string peer_address(int fd) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "";
+    char text[INET6_ADDRSTRLEN] = "";
+    if (ss.ss_family == AF_INET) {
+        ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, text, sizeof text);
+    } else if (ss.ss_family == AF_INET6) {
+        const in6_addr& a = reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(&a)) ::inet_ntop(AF_INET, &a.s6_addr[12], text, sizeof text);
+        else ::inet_ntop(AF_INET6, &a, text, sizeof text);
+    }
+    return text;
+}
+
 int serve_connection(int in, int out, const Settings& s) {
     std::signal(SIGPIPE, SIG_IGN);
     // A backstop behind every read's own deadline: the whole login.
@@ -200,21 +222,37 @@ int serve_connection(int in, int out, const Settings& s) {
         syslog(LOG_ERR, "pam_start(%s) failed", s.service.c_str());
         return 1;
     }
+    // As sshd: the peer as PAM_RHOST, and a tty name that says the service
+    // until the pty exists (pam_p9auth hands both on to factotum's stack).
+    if ((!s.rhost.empty() && pam_set_item(pamh, PAM_RHOST, s.rhost.c_str()) != PAM_SUCCESS) ||
+        pam_set_item(pamh, PAM_TTY, "p9logind") != PAM_SUCCESS) {
+        syslog(LOG_ERR, "pam_set_item failed");
+        pam_end(pamh, PAM_SYSTEM_ERR);
+        return 1;
+    }
     int rc = pam_authenticate(pamh, 0);
     if (rc == PAM_SUCCESS) rc = pam_acct_mgmt(pamh, 0);
     p9auth::login::Capability cap;
     bool ok = rc == PAM_SUCCESS && cap.take(pamh);
     std::string why = rc == PAM_SUCCESS ? "no capability from pam_p9auth" : pam_strerror(pamh, rc);
-    pam_end(pamh, rc);
     errno = 0;
     passwd* found = ok ? ::getpwnam(user.c_str()) : nullptr;
     if (!ok || !found) {
+        pam_end(pamh, rc);
         syslog(LOG_NOTICE, "login refused user=%s peer=%s: %s", user.c_str(), s.peer.c_str(), why.c_str());
         say(out, "\r\nLogin incorrect\r\n");
         return 1;
     }
     ::alarm(0);
-    const passwd pw = *found;
+    // Our own copy: session modules may call getpwnam and reuse its buffer.
+    std::string name = found->pw_name, dir = found->pw_dir ? found->pw_dir : "/",
+                shell = found->pw_shell ? found->pw_shell : "";
+    passwd pw = *found;
+    pw.pw_name = name.data();
+    pw.pw_dir = dir.data();
+    pw.pw_shell = shell.data();
+    pw.pw_passwd = nullptr;
+    pw.pw_gecos = nullptr;
     syslog(LOG_INFO, "login user=%s uid=%u peer=%s", pw.pw_name, pw.pw_uid, s.peer.c_str());
     say(out, "\r\n");
 
@@ -222,29 +260,58 @@ int serve_connection(int in, int out, const Settings& s) {
     // give the slave to the user (see p9logind(8)).
     int master = -1, slave = -1;
     if (::openpty(&master, &slave, nullptr, nullptr, nullptr) < 0) {
+        pam_end(pamh, PAM_SYSTEM_ERR);
         syslog(LOG_ERR, "openpty: %m");
         say(out, "p9logind: no pseudo-terminal available\r\n");
         return 1;
     }
+    char tty[64] = "";
+    if (::ttyname_r(slave, tty, sizeof tty) != 0) std::snprintf(tty, sizeof tty, "?");
+    // The session phase, on the same handle, with the real terminal: what
+    // an unprivileged process can run (pam_env, pam_limits lowering
+    // limits, pam_mail...), in this process so that the shell inherits it.
+    // A failure refuses the login, as login(1) does. No pam_setcred: the
+    // credentials are the capability's, set by p9use (p9logind(8)).
+    pam_set_item(pamh, PAM_TTY, tty);
+    rc = pam_open_session(pamh, 0);
+    if (rc != PAM_SUCCESS) {
+        syslog(LOG_NOTICE, "login refused user=%s peer=%s: pam_open_session: %s", pw.pw_name, s.peer.c_str(),
+               pam_strerror(pamh, rc));
+        pam_end(pamh, rc);
+        say(out, "p9logind: the session could not be opened\r\n");
+        return 1;
+    }
+    char** pam_env = pam_getenvlist(pamh);
     pid_t child = ::fork();
     if (child < 0) {
         syslog(LOG_ERR, "fork: %m");
+        pam_close_session(pamh, 0);
+        pam_end(pamh, PAM_SYSTEM_ERR);
         return 1;
     }
     if (child == 0) {
         ::close(master);
         if (in > 2) ::close(in);
         if (out > 2 && out != in) ::close(out);
-        exec_shell(slave, cap, pw, s);
+        exec_shell(slave, cap, pw, s, pam_env);
     }
+    for (char** e = pam_env; e && *e; ++e) std::free(*e);
+    std::free(pam_env);
     ::close(slave);
     { p9auth::login::Capability spent = std::move(cap); }  // zeroed: the child has it
+    // who, last and lastlog see the login as they see login's and sshd's.
+    LoginRecord rec{std::strncmp(tty, "/dev/", 5) == 0 ? tty + 5 : tty, pw.pw_name, s.rhost, child, pw.pw_uid};
+    record_login(rec);
     relay(in, out, master, s.idle_timeout);
     ::close(master);  // a hangup for the session, if it is still there
     // The shell (now the user's) normally dies of the hangup; we wait a
     // little, then leave it to init rather than hang.
     int status = 0;
     for (int i = 0; i < 500 && ::waitpid(child, &status, WNOHANG) == 0; ++i) ::usleep(10000);
+    record_logout(rec);
+    rc = pam_close_session(pamh, 0);
+    if (rc != PAM_SUCCESS) syslog(LOG_WARNING, "pam_close_session user=%s: %s", pw.pw_name, pam_strerror(pamh, rc));
+    pam_end(pamh, rc);
     syslog(LOG_INFO, "logout user=%s peer=%s", pw.pw_name, s.peer.c_str());
     return 0;
 }

@@ -13,7 +13,12 @@ struct Settings {
     int auth_timeout = 60;             // seconds for login name and password
     int idle_timeout = 900;            // seconds without a byte either way
     std::string peer = "stdin";        // for the log
+    std::string rhost;                 // the peer's address, PAM_RHOST and utmp's host ("" unknown: local)
 };
+
+// The address of the peer on a connected socket ("" when fd is not an
+// IPv4/IPv6 socket), as text; an IPv4-mapped IPv6 address as IPv4.
+std::string peer_address(int fd);
 
 // Runs the session on in (read) and out (write); returns the exit status
 // for the process that handled it (0 a session ran, 1 refused or failed).

@@ -7,7 +7,10 @@
 // Exit status, as su: 1 authentication or other failure before the switch,
 // 126 the program cannot be run, 127 it is not found, else its status.
 #include <fcntl.h>
+#include <getopt.h>
 #include <pwd.h>
+#include <security/pam_appl.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -21,6 +24,7 @@
 #include "client.hpp"
 #include "config.hpp"
 #include "p9auth.h"
+#include "wire.hpp"
 
 extern char** environ;
 
@@ -40,39 +44,58 @@ struct Args {
     std::string p9use;  // empty: the installed one
 };
 
-[[noreturn]] void usage(int status) {
-    std::fprintf(status ? stderr : stdout,
-                 "usage: p9su [-|-l] [-m] [-c COMMAND] [-s SHELL] [--socket PATH] [USER [ARG...]]\n"
-                 "Runs a shell (or COMMAND) as USER (default root) after USER's password,\n"
-                 "through factotum and p9use, with no privilege of its own. See p9su(1).\n");
-    std::exit(status);
+constexpr int kUsage = 2;
+constexpr const char* kUsageText =
+    "usage: p9su [-|-l] [-m] [-c COMMAND] [-s SHELL] [--socket PATH] [USER [ARG...]]\n";
+
+[[noreturn]] void usage_error(const std::string& message) {
+    std::fprintf(stderr, "p9su: %s\n%s", message.c_str(), kUsageText);
+    std::exit(kUsage);
 }
 
+// getopt_long, permuting as util-linux su does (`p9su - bob -c id`); a lone
+// "-" is not an option to getopt and is taken, as by su, when it comes
+// first among the operands.
 Args parse_args(int argc, char** argv) {
+    enum { kSocket = 256, kP9use, kVersion };
+    static const option longopts[] = {{"login", no_argument, nullptr, 'l'},
+                                      {"preserve-environment", no_argument, nullptr, 'm'},
+                                      {"command", required_argument, nullptr, 'c'},
+                                      {"shell", required_argument, nullptr, 's'},
+                                      {"socket", required_argument, nullptr, kSocket},
+                                      {"p9use", required_argument, nullptr, kP9use},
+                                      {"help", no_argument, nullptr, 'h'},
+                                      {"version", no_argument, nullptr, kVersion},
+                                      {nullptr, 0, nullptr, 0}};
     Args a;
-    int i = 1;
-    auto value = [&](const char* opt) -> std::string {
-        if (i + 1 >= argc) {
-            std::fprintf(stderr, "p9su: %s needs a value\n", opt);
-            usage(kFailure);
+    ::opterr = 0;
+    for (int c; (c = ::getopt_long(argc, argv, ":lmpc:s:h", longopts, nullptr)) != -1;) {
+        const std::string opt = ::optind > 0 && ::optind <= argc ? argv[::optind - 1] : "?";
+        switch (c) {
+        case 'l': a.login = true; break;
+        case 'm':
+        case 'p': a.preserve_env = true; break;
+        case 'c': a.command = ::optarg, a.has_command = true; break;
+        case 's': a.shell = ::optarg; break;
+        case kSocket: a.socket = ::optarg; break;
+        case kP9use: a.p9use = ::optarg; break;
+        case 'h':
+            std::printf("%sRuns a shell (or COMMAND) as USER (default root) after USER's password,\n"
+                        "through factotum and p9use, with no privilege of its own. See p9su(1).\n",
+                        kUsageText);
+            std::exit(std::fflush(stdout) == 0 ? 0 : kFailure);
+        case kVersion:
+            std::printf("p9su %s\n", P9AUTH_VERSION);
+            std::exit(std::fflush(stdout) == 0 ? 0 : kFailure);
+        case ':': usage_error(opt + " needs a value");
+        default:
+            usage_error("unknown option " + (::optopt && ::optopt < 256 ? "-" + std::string(1, static_cast<char>(::optopt)) : opt));
         }
-        return argv[++i];
-    };
-    for (; i < argc; ++i) {
-        std::string s = argv[i];
-        if (s == "-" || s == "-l" || s == "--login") a.login = true;
-        else if (s == "-m" || s == "-p" || s == "--preserve-environment") a.preserve_env = true;
-        else if (s == "-c" || s == "--command") a.command = value("-c"), a.has_command = true;
-        else if (s.starts_with("--command=")) a.command = s.substr(10), a.has_command = true;
-        else if (s == "-s" || s == "--shell") a.shell = value("-s");
-        else if (s == "--socket") a.socket = value("--socket");
-        else if (s == "--p9use") a.p9use = value("--p9use");
-        else if (s == "-h" || s == "--help") usage(0);
-        else if (s == "--") { ++i; break; }
-        else if (s.size() > 1 && s[0] == '-') {
-            std::fprintf(stderr, "p9su: unknown option %s\n", s.c_str());
-            usage(kFailure);
-        } else break;
+    }
+    int i = ::optind;
+    if (i < argc && std::strcmp(argv[i], "-") == 0) {
+        a.login = true;
+        ++i;
     }
     if (i < argc) a.user = argv[i++];
     for (; i < argc; ++i) a.extra.emplace_back(argv[i]);
@@ -130,6 +153,14 @@ public:
         if (ended && line.empty()) return p9auth::fail(ENODATA, "no answer: end of input");
         return line;
     }
+    // The terminal's name as PAM_TTY has it ("/dev/pts/3"); "" without a
+    // terminal, or with a name factotum would not take.
+    std::string tty_name() const {
+        char name[64];
+        if (tty_ < 0 || ::ttyname_r(tty_, name, sizeof name) != 0) return "";
+        std::string s = name;
+        return p9auth::wire::check_origin_tty(s).empty() ? s : "";
+    }
     void info(std::string_view text) override { write_all(out_, printable(text) + "\n"); }
     void error(std::string_view text) override { write_all(out_, printable(text) + "\n"); }
 
@@ -181,6 +212,80 @@ void set_environment(const Args& a, const passwd& pw, const std::string& shell) 
     }
 }
 
+// The session phase's conversation: session modules only tell (pam_motd,
+// pam_mail); a prompt there is refused.
+int session_converse(int n, const pam_message** msg, pam_response** resp, void*) {
+    auto* r = static_cast<pam_response*>(std::calloc(static_cast<std::size_t>(n), sizeof(pam_response)));
+    if (!r) return PAM_BUF_ERR;
+    for (int i = 0; i < n; ++i) {
+        if (msg[i]->msg_style != PAM_TEXT_INFO && msg[i]->msg_style != PAM_ERROR_MSG) {
+            std::free(r);
+            return PAM_CONV_ERR;
+        }
+        std::string t = printable(msg[i]->msg ? msg[i]->msg : "") + "\n";
+        ssize_t ignored = ::write(2, t.data(), t.size());
+        (void)ignored;
+    }
+    *resp = r;
+    return PAM_SUCCESS;
+}
+
+// The PAM session phase that su opens, on p9su's own handle (service
+// "p9su"), as the caller: what needs no privilege (pam_env, pam_limits
+// lowering limits...). nullptr, with the reason printed, if it fails.
+pam_handle_t* open_session(const std::string& user, const std::string& tty) {
+    static pam_conv conv{session_converse, nullptr};
+    pam_handle_t* pamh = nullptr;
+    int rc = ::pam_start("p9su", user.c_str(), &conv, &pamh);
+    if (rc != PAM_SUCCESS) {
+        std::fprintf(stderr, "p9su: pam_start: %s\n", ::pam_strerror(pamh, rc));
+        return nullptr;
+    }
+    errno = 0;
+    const passwd* me = ::getpwuid(::getuid());
+    const std::string caller = me ? me->pw_name : std::to_string(::getuid());
+    if ((rc = ::pam_set_item(pamh, PAM_RUSER, caller.c_str())) == PAM_SUCCESS && !tty.empty())
+        rc = ::pam_set_item(pamh, PAM_TTY, tty.c_str());
+    if (rc == PAM_SUCCESS) rc = ::pam_open_session(pamh, 0);
+    if (rc != PAM_SUCCESS) {
+        std::fprintf(stderr, "p9su: cannot open the session: %s\n", ::pam_strerror(pamh, rc));
+        ::pam_end(pamh, rc);
+        return nullptr;
+    }
+    return pamh;
+}
+
+pid_t g_child = 0;
+void forward(int sig) {
+    if (g_child > 0) ::kill(g_child, sig);
+}
+
+// As su: the parent waits for the session's process, stops when it
+// stops, forwards SIGTERM and SIGHUP, and leaves SIGINT and SIGQUIT to it.
+// Returns su's status: the child's, or 128 + its signal.
+int wait_for(pid_t child) {
+    g_child = child;
+    struct sigaction fwd{};
+    fwd.sa_handler = forward;
+    ::sigemptyset(&fwd.sa_mask);
+    ::sigaction(SIGTERM, &fwd, nullptr);
+    ::sigaction(SIGHUP, &fwd, nullptr);
+    std::signal(SIGINT, SIG_IGN);
+    std::signal(SIGQUIT, SIG_IGN);
+    for (;;) {
+        int st = 0;
+        pid_t r = ::waitpid(child, &st, WUNTRACED);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return kFailure;
+        if (WIFSTOPPED(st)) {
+            ::kill(::getpid(), SIGSTOP);
+            ::kill(child, SIGCONT);
+            continue;
+        }
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -215,7 +320,10 @@ int main(int argc, char** argv) {
     }
 
     TerminalConversation conv;
-    auto cap = p9auth::request_capability(socket, a.user, conv);
+    p9auth::RequestOptions ro;
+    const std::string tty = conv.tty_name();
+    ro.tty = tty;  // PAM_TTY for factotum's stack, as su gives its own
+    auto cap = p9auth::request_capability(socket, a.user, conv, ro);
     if (!cap) {
         const auto& e = cap.error();
         if (e.errnum == EACCES || e.errnum == EKEYEXPIRED) std::fprintf(stderr, "p9su: Authentication failure (%s)\n", e.message.c_str());
@@ -223,7 +331,17 @@ int main(int argc, char** argv) {
         return kFailure;
     }
 
+    // The session, after the grant and before the switch, in this process
+    // so that what it sets (environment, lowered limits) reaches the shell.
+    const std::string target_name = pw.pw_name;  // session modules may reuse getpwnam's buffer
+    const std::string home = pw.pw_dir;
     set_environment(a, pw, shell);
+    pam_handle_t* pamh = open_session(target_name, tty);
+    if (!pamh) return kFailure;
+    if (char** env = ::pam_getenvlist(pamh)) {
+        for (char** e = env; *e; ++e) ::putenv(*e);  // putenv keeps them: not freed
+        std::free(env);
+    }
     std::vector<std::string> args{shell};
     if (a.has_command) {
         args.emplace_back("-c");
@@ -235,16 +353,32 @@ int main(int argc, char** argv) {
     av.push_back(nullptr);
 
     const char* p9use = a.p9use.empty() ? nullptr : a.p9use.c_str();
-    if (a.login) {
-        // A login shell as su starts one: argv[0] "-" and the shell's name,
-        // in the home directory, entered as the target (the caller may not
-        // be able to), by p9use after the switch.
-        const std::string argv0 = "-" + shell.substr(shell.rfind('/') + 1);
-        p9auth_exec_as_login(p9use, cap->data(), cap->size(), pw.pw_dir, argv0.c_str(), av.data());
-    } else {
-        p9auth_exec_as(p9use, cap->data(), cap->size(), av.data());
+    std::fflush(nullptr);
+    const pid_t child = ::fork();
+    if (child < 0) {
+        std::fprintf(stderr, "p9su: fork: %s\n", std::strerror(errno));
+        ::pam_close_session(pamh, 0);
+        ::pam_end(pamh, PAM_SYSTEM_ERR);
+        return kFailure;
     }
-    int e = errno;
-    std::fprintf(stderr, "p9su: cannot run p9use: %s\n", std::strerror(e));
-    return e == ENOENT ? 127 : 126;
+    if (child == 0) {
+        if (a.login) {
+            // A login shell as su starts one: argv[0] "-" and the shell's name,
+            // in the home directory, entered as the target (the caller may not
+            // be able to), by p9use after the switch.
+            const std::string argv0 = "-" + shell.substr(shell.rfind('/') + 1);
+            p9auth_exec_as_login(p9use, cap->data(), cap->size(), home.c_str(), argv0.c_str(), av.data());
+        } else {
+            p9auth_exec_as(p9use, cap->data(), cap->size(), av.data());
+        }
+        int e = errno;
+        std::fprintf(stderr, "p9su: cannot run p9use: %s\n", std::strerror(e));
+        std::_Exit(e == ENOENT ? 127 : 126);
+    }
+    cap->clear();  // the child has it
+    const int status = wait_for(child);
+    const int rc = ::pam_close_session(pamh, 0);
+    if (rc != PAM_SUCCESS) std::fprintf(stderr, "p9su: cannot close the session: %s\n", ::pam_strerror(pamh, rc));
+    ::pam_end(pamh, rc);
+    return status;
 }

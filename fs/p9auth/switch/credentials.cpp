@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/securebits.h>
 #include <sys/fsuid.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -21,6 +22,13 @@ namespace {
 using p9auth::fail;
 
 constexpr __u32 kSetidCaps = (1u << CAP_SETUID) | (1u << CAP_SETGID);
+constexpr __u32 kSetpcap = 1u << CAP_SETPCAP;
+// What a uid-0 target gets in FUSE mode (decisions.md 29): the kernel's
+// root rule (full capabilities on every exec by uid 0, set-uid-root
+// programs included) is off for good, so the session stays uid 0 without
+// capabilities. Unlike no_new_privs it leaves set-uid programs and file
+// capabilities working, as for any user.
+constexpr unsigned long kRootTargetSecurebits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED;
 
 struct CapSets {
     __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};  // pid 0: this thread
@@ -32,13 +40,19 @@ bool capset(CapSets* c) { return ::syscall(SYS_capset, &c->hdr, c->data) == 0; }
 
 std::string syscall_failed(const char* what, int err) { return std::string(what) + ": " + std::strerror(err); }
 
-// CAP_SETUID and CAP_SETGID, and only them, become effective.
-p9auth::Error raise_setid_caps() {
+// The capabilities p9use needs to switch to uid `to`: CAP_SETPCAP too for
+// uid 0, to set the securebits.
+__u32 needed_caps(uid_t to) { return to == 0 ? kSetidCaps | kSetpcap : kSetidCaps; }
+
+constexpr const char* kSetcapHint = "as root run: setcap cap_setuid,cap_setgid,cap_setpcap=p p9use";
+
+// The capabilities needed for `to`, and only them, become effective.
+p9auth::Error raise_switch_caps(uid_t to) {
     CapSets c;
     if (!capget(&c)) return fail(errno, syscall_failed("capget", errno));
-    if ((c.data[0].permitted & kSetidCaps) != kSetidCaps)
-        return fail(EPERM, "p9use lacks its file capabilities; as root run: setcap cap_setuid,cap_setgid=p p9use");
-    c.data[0].effective = kSetidCaps;
+    if ((c.data[0].permitted & needed_caps(to)) != needed_caps(to))
+        return fail(EPERM, std::string("p9use lacks its file capabilities; ") + kSetcapHint);
+    c.data[0].effective = needed_caps(to);
     c.data[1].effective = 0;
     if (!capset(&c)) return fail(errno, syscall_failed("cannot raise CAP_SETUID/CAP_SETGID", errno));
     return p9auth::Error::ok();
@@ -78,9 +92,10 @@ p9auth::Expected<Ids> current_ids() {
 p9auth::Error check_can_switch(const p9auth::Target& to) {
     CapSets c;
     if (!capget(&c)) return fail(errno, syscall_failed("capget", errno));
-    if ((c.data[0].permitted & kSetidCaps) != kSetidCaps)
-        return fail(EPERM, "p9use lacks its file capabilities (the capability was not used); as root run: "
-                           "setcap cap_setuid,cap_setgid=p p9use");
+    if ((c.data[0].permitted & needed_caps(to.uid)) != needed_caps(to.uid))
+        return fail(EPERM, std::string("p9use lacks its file capabilities") +
+                               (to.uid == 0 ? " (a uid-0 target needs cap_setpcap too)" : "") +
+                               " (the capability was not used); " + kSetcapHint);
     if (to.bare()) return p9auth::Error::ok();
     // In a user namespace whose setgroups is "deny", setgroups(2) always fails.
     const int fd = ::open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -96,7 +111,9 @@ p9auth::Error check_can_switch(const p9auth::Target& to) {
 
 p9auth::Error become(const p9auth::Target& to, Mode mode, const Ids& before) {
     if (mode == Mode::fuse) {  // groups and gids first: setresuid may give up the capabilities
-        if (p9auth::Error e = raise_setid_caps()) return e;
+        if (p9auth::Error e = raise_switch_caps(to.uid)) return e;
+        if (to.uid == 0 && ::prctl(PR_SET_SECUREBITS, kRootTargetSecurebits, 0, 0, 0) != 0)
+            return switch_failed("cannot set the securebits SECBIT_NOROOT and its lock", errno);
         if (!to.bare()) {
             if (::setgroups(to.groups.size(), to.groups.data()) != 0) return switch_failed("setgroups", errno);
             if (::setresgid(*to.gid, *to.gid, *to.gid) != 0) return switch_failed("setresgid", errno);
@@ -112,6 +129,11 @@ p9auth::Error become(const p9auth::Target& to, Mode mode, const Ids& before) {
         : all_equal(*to.gid, now->rgid, now->egid, now->sgid, now->fsgid) && now->groups == sorted_unique(to.groups);
     if (!uids || !gids)
         return fail(EPERM, "the ids after the switch are not exactly the capability's; not running anything");
+    if (mode == Mode::fuse && to.uid == 0) {
+        const int bits = ::prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+        if (bits < 0 || (static_cast<unsigned long>(bits) & kRootTargetSecurebits) != kRootTargetSecurebits)
+            return fail(EPERM, "SECBIT_NOROOT did not take effect; not running anything as uid 0");
+    }
     return p9auth::Error::ok();
 }
 
@@ -122,14 +144,15 @@ p9auth::Error drop_privilege() {
         return fail(errno, syscall_failed("cannot clear the ambient capabilities", errno));
     CapSets none;
     if (!capset(&none)) return fail(errno, syscall_failed("cannot drop the capabilities", errno));
-    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return fail(errno, syscall_failed("cannot set no_new_privs", errno));
+    // No no_new_privs (decisions.md 29): it is inherited and permanent, and
+    // would keep passwd, sudo, su and p9use itself from working in the
+    // session. A uid-0 target is held by the securebits set in become().
 
     CapSets check;
     if (!capget(&check)) return fail(errno, syscall_failed("capget", errno));
     for (const auto& d : check.data)
         if (d.effective || d.permitted || d.inheritable) return fail(EPERM, "capabilities survived the drop");
-    if (::prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1 || ::prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0) != 0)
-        return fail(EPERM, "no_new_privs or keepcaps did not take effect");
+    if (::prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0) != 0) return fail(EPERM, "keepcaps did not go off");
     return p9auth::Error::ok();
 }
 

@@ -27,13 +27,16 @@ p9auth::Expected<Ids> current_ids();
 p9auth::Error check_can_switch(const p9auth::Target& to);
 
 // FUSE mode: sets groups, gids and uids to `to` with the file capabilities
-// CAP_SETGID/CAP_SETUID (raised to effective only for this). Kernel mode:
+// CAP_SETGID/CAP_SETUID (raised to effective only for this); for a uid-0
+// target first the locked securebits SECBIT_NOROOT (with CAP_SETPCAP), so
+// that no exec gives it capabilities back. Kernel mode:
 // the write to capuse did it already. Either way the result is verified
 // against `to` (and, for the bare form, gids and groups against `before`).
 p9auth::Error become(const p9auth::Target& to, Mode mode, const Ids& before);
 
 // Drops every capability (effective, permitted, inheritable, ambient), keeps
-// none across setuid, sets no_new_privs, and reads all of it back.
+// none across setuid, and reads all of it back. Sets no no_new_privs, so
+// set-uid programs work in what PROGRAM starts (decisions.md 29).
 p9auth::Error drop_privilege();
 
 }  // namespace p9use

@@ -3,7 +3,7 @@
 //   p9use [--fd N] [--chdir DIR] [--argv0 NAME] PROGRAM [ARG...]
 //                                       (the capability on stdin, or fd N)
 //
-// Installed with file capabilities cap_setuid,cap_setgid=p and nothing else.
+// Installed with file capabilities cap_setuid,cap_setgid,cap_setpcap=p and nothing else.
 // It trusts: the root-owned config, the kernel's mount table, and the
 // filesystem's answer to one write. It takes from the caller only the
 // capability (never from argv or the environment) and the program to run.
@@ -11,6 +11,7 @@
 // every privilege is gone, as the target, so they can do nothing the
 // target could not do itself.
 #include <fcntl.h>
+#include <getopt.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -67,33 +68,51 @@ int parse_fd(const char* s) {
     return static_cast<int>(v);
 }
 
+// getopt_long in "+" mode: options end at PROGRAM, whose own arguments are
+// never looked at. Errors are ours (opterr 0), in the one style of every
+// p9auth program: "p9use: what was wrong" and the usage, exit 2.
 Args parse_args(int argc, char** argv) {
+    enum { kHelp = 'h', kVersion = 'V', kFd = 'f', kChdir = 'd', kArgv0 = 'a' };
+    static const option longopts[] = {{"help", no_argument, nullptr, kHelp},
+                                      {"version", no_argument, nullptr, kVersion},
+                                      {"fd", required_argument, nullptr, kFd},
+                                      {"chdir", required_argument, nullptr, kChdir},
+                                      {"argv0", required_argument, nullptr, kArgv0},
+                                      {nullptr, 0, nullptr, 0}};
     Args a;
-    int i = 1;
-    if (i < argc && (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "--version") == 0)) {
-        if (argv[i][2] == 'v') std::printf("p9use (p9authfs) %s\n", P9AUTH_VERSION);
-        else std::printf("%s\nReads a capability FROM@TO@KEY from standard input (or fd N), uses it on the p9auth\n"
-                         "filesystem and runs PROGRAM as TO. See p9use(1).\n", kUsageText);
-        std::exit(std::fflush(stdout) == 0 ? 0 : kRefused);
+    bool fd = false, dir = false, argv0 = false;
+    ::opterr = 0;
+    for (int c; (c = ::getopt_long(argc, argv, "+:", longopts, nullptr)) != -1;) {
+        const std::string opt = ::optind > 0 && ::optind <= argc ? argv[::optind - 1] : "?";
+        switch (c) {
+        case kHelp:
+            std::printf("%s\nReads a capability FROM@TO@KEY from standard input (or fd N), uses it on the p9auth\n"
+                        "filesystem and runs PROGRAM as TO. See p9use(1).\n", kUsageText);
+            std::exit(std::fflush(stdout) == 0 ? 0 : kRefused);
+        case kVersion:
+            std::printf("p9use %s\n", P9AUTH_VERSION);
+            std::exit(std::fflush(stdout) == 0 ? 0 : kRefused);
+        case kFd:
+        case kChdir:
+        case kArgv0: {
+            bool* seen = c == kFd ? &fd : c == kChdir ? &dir : &argv0;
+            const char* name = c == kFd ? "--fd" : c == kChdir ? "--chdir" : "--argv0";
+            if (*seen) die(kUsage, std::string(name) + " given twice\n" + kUsageText);
+            *seen = true;
+            if (c == kFd) a.fd = parse_fd(::optarg);
+            else if (!*::optarg) die(kUsage, std::string(name) + ": empty value\n" + kUsageText);
+            else if (c == kChdir) a.dir = ::optarg;
+            else a.argv0 = ::optarg;
+            break;
+        }
+        case ':':
+            die(kUsage, opt + " needs a value\n" + kUsageText);
+        default:
+            die(kUsage, "unknown option " + opt + "\n" + kUsageText);
+        }
     }
-    for (bool fd = false, dir = false, argv0 = false; i < argc; i += 2) {
-        const std::string_view opt = argv[i];
-        bool* seen = opt == "--fd" ? &fd : opt == "--chdir" ? &dir : opt == "--argv0" ? &argv0 : nullptr;
-        if (!seen) break;
-        if (*seen) die(kUsage, std::string(opt) + " given twice\n" + kUsageText);
-        if (i + 1 >= argc) die(kUsage, std::string(opt) + " needs a value\n" + kUsageText);
-        *seen = true;
-        const char* value = argv[i + 1];
-        if (opt == "--fd") a.fd = parse_fd(value);
-        else if (!*value) die(kUsage, std::string(opt) + ": empty value\n" + kUsageText);
-        else if (opt == "--chdir") a.dir = value;
-        else a.argv0 = value;
-    }
-    if (i < argc && std::strcmp(argv[i], "--") == 0) ++i;
-    if (i >= argc) die(kUsage, std::string("no PROGRAM\n") + kUsageText);
-    if (argv[i][0] == '-' && argv[i - 1] != std::string_view("--"))
-        die(kUsage, std::string("unknown option ") + argv[i] + "\n" + kUsageText);
-    a.program = i;
+    if (::optind >= argc) die(kUsage, std::string("no PROGRAM\n") + kUsageText);
+    a.program = ::optind;
     return a;
 }
 

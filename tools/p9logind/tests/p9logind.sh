@@ -24,6 +24,19 @@ install -d -m 0700 -o bob -g bob "$FT_TMP/home-bob"
 passwd=$(sed "s|^bob:\([^:]*:[^:]*:[^:]*:[^:]*\):[^:]*:|bob:\1:$FT_TMP/home-bob:|" "$FT_TMP/etc/passwd")
 printf '%s\n' "$passwd" >"$FT_TMP/etc/passwd"
 [[ $(getent passwd bob | cut -d: -f6) == "$FT_TMP/home-bob" ]] || ft_fail "bob's home not set: $(getent passwd bob)"
+# The session phase: pam_env sets a variable the login shell sees, and
+# pam_limits lowers a limit (both as p9login, unprivileged).
+printf 'P9LOGIND_TEST_ENV DEFAULT=set-by-pam-env\n' >"$FT_TMP/pam_env.conf"
+printf 'bob hard nofile 321\n' >"$FT_TMP/limits.conf"
+chmod 0644 "$FT_TMP/pam_env.conf" "$FT_TMP/limits.conf"
+printf 'session required pam_env.so readenv=0 conffile=%s\nsession required pam_limits.so conf=%s\n' \
+    "$FT_TMP/pam_env.conf" "$FT_TMP/limits.conf" >>"$FT_TMP/etc/pam.d/p9login-test"
+# utmp, wtmp and lastlog of this namespace only (a tmpfs on /var/log, /run
+# is one already), root:utmp 0664 as on Debian; p9login is in group utmp.
+echo 'utmp:x:43:p9login' >>"$FT_TMP/etc/group"
+mount -t tmpfs -o mode=0755 p9logind-test-log /var/log
+for f in /run/utmp /var/log/wtmp /var/log/lastlog; do install -m 0664 -o root -g utmp /dev/null "$f"; done
+[[ $(readlink -f /var/run/utmp) == /run/utmp ]] || ft_fail "/var/run/utmp is not /run/utmp here"
 
 # setpriv itself (not p9_as, a shell function) so that $! is the daemon.
 setpriv --reuid=p9login --regid=p9login --init-groups -- "$P9LOGIND" --listen 127.0.0.1:0 --service p9login-test --p9use "$P9USE_CAPS" \
@@ -37,7 +50,7 @@ login() {  # login LINES...: one connection with socat; prints what came back
     printf '%s\n' "$@" | timeout 30 socat -t 10 - "TCP:127.0.0.1:$port" | tr -d '\r'
 }
 
-out=$(login bob 'bob secret!' 'id; echo "HOME=$HOME USER=$USER PWD=$(pwd)"; echo "ARGV0=$(tr "\0" "\n" </proc/$$/cmdline | head -1)"; stat -c "tty owner %U" "$(tty)"' exit)
+out=$(login bob 'bob secret!' 'id; echo "HOME=$HOME USER=$USER PWD=$(pwd)"; echo "ARGV0=$(tr "\0" "\n" </proc/$$/cmdline | head -1)"; stat -c "tty owner %U" "$(tty)"; echo "TTY=$(tty)"; who | sed "s/^/WHO: /"; echo "ENV=$P9LOGIND_TEST_ENV NOFILE=$(ulimit -Hn)"' exit)
 # (lines the shell prints may follow its prompt, "$ ")
 grep -qE '^(\$ )?uid=2002\(bob\) gid=2002\(bob\) groups=2002\(bob\),2100\(staff\),2101\(dev\),2102\(audio\)$' <<<"$out" ||
     ft_fail "bob's session: $out"
@@ -47,9 +60,26 @@ grep -qE '^(\$ )?tty owner p9login$' <<<"$out" || ft_fail "the pty's owner: $out
 ! grep -qF 'bob secret' <<<"$out" || ft_fail "the password came back"
 ft_pass "socat login as bob: $(grep -o 'uid=.*' <<<"$out"); a login shell (-sh) in his home (mode 0700); the pty belongs to p9login, as documented"
 
+grep -qE '^(\$ )?ENV=set-by-pam-env NOFILE=321$' <<<"$out" || ft_fail "the session phase (pam_env, pam_limits): $out"
+ft_pass "the session phase ran: pam_env's variable and pam_limits' lowered nofile (321) in bob's shell"
+
+# who, inside the session, shows it: bob on his pty, from the peer.
+line=$(sed -nE 's|^(\$ )?TTY=/dev/(pts/[0-9]+)$|\2|p' <<<"$out")
+[[ -n $line ]] || ft_fail "no tty in the session: $out"
+grep -qE "^WHO: bob +$line .*\(127\.0\.0\.1\)\$" <<<"$out" || ft_fail "who in bob's session: $out"
+# After the logout: gone from utmp, a login and a logout in wtmp, lastlog.
+who_bob() { who /var/run/utmp | grep -q "^bob "; }
+p9_poll 15 eval '! who_bob' || ft_fail "bob still in utmp after his logout: $(who /var/run/utmp)"
+# (wtmp is written just after utmp)
+logged_out() { last -f /var/log/wtmp -w | grep -qE "^bob +$line +127\.0\.0\.1 .* - [0-9]"; }
+p9_poll 15 logged_out || ft_fail "last -f wtmp: $(last -f /var/log/wtmp -w) $(utmpdump /var/log/wtmp 2>&1)"
+ll=$(lastlog -u bob)
+grep -qE "^bob +$line +127\.0\.0\.1 " <<<"$ll" || ft_fail "lastlog -u bob: $ll"
+ft_pass "who shows bob on $line from 127.0.0.1 while he is on; after: not in utmp, login and logout in wtmp (last), lastlog"
+
 st=$(cat "/proc/$LD_PID/status")
 creds=$(p9_creds <<<"$st")
-[[ $creds == "uid=3020 3020 3020 3020 gid=3020 3020 3020 3020 groups=3020 capprm=0000000000000000 capeff=0000000000000000 nnp="* ]] ||
+[[ $creds == "uid=3020 3020 3020 3020 gid=3020 3020 3020 3020 groups=43 3020 capprm=0000000000000000 capeff=0000000000000000 nnp=0" ]] ||
     ft_fail "the daemon: $creds"
 for f in CapInh CapPrm CapEff CapAmb; do
     [[ $(awk -v f="$f:" '$1 == f { print $2 }' <<<"$st") == 0000000000000000 ]] || ft_fail "the daemon has $f"
@@ -97,6 +127,16 @@ out=$(printf '%s\n' bob 'bob secret!' 'id -u' exit | p9_as p9login "$P9LOGIND" -
     --p9use "$P9USE_CAPS" 2>&1 | tr -d '\r')
 grep -qE '^(\$ )?2002$' <<<"$out" || ft_fail "inetd mode: $out"
 ft_pass "inetd mode: a session on standard input and output"
+
+# The shipped /etc/pam.d/p9logind, its session section as it is (only
+# pam_p9auth pointed at this test's module and factotum), works unprivileged.
+sed "s|pam_p9auth\.so|$LOGIN_MODULE socket=$FT_SOCK|" "$here/../p9logind.pam" >"$FT_TMP/etc/pam.d/p9login-shipped"
+out=$(printf '%s\n' bob 'bob secret!' 'id -u' exit | p9_as p9login "$P9LOGIND" --inetd --service p9login-shipped \
+    --p9use "$P9USE_CAPS" 2>&1 | tr -d '\r')
+grep -qE '^(\$ )?2002$' <<<"$out" || ft_fail "with the shipped PAM file: $out"
+p9_poll 5 grep -q 'pam_unix(p9login-shipped:session): session opened for user bob' "$FT_TMP/syslog" ||
+    ft_fail "the shipped file's session phase did not run: $(grep p9login-shipped "$FT_TMP/syslog")"
+ft_pass "the shipped /etc/pam.d/p9logind: its session phase runs unprivileged (pam_unix logged the session)"
 
 log=$FT_TMP/syslog
 p9_poll 5 grep -q 'p9logind\[[0-9]*\]: login user=bob uid=2002' "$log" || ft_fail "no login record"

@@ -11,6 +11,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 [[ -n ${P9SU:-} && -x ${P9SU} ]] || { echo "SKIP: \$P9SU not set" >&2; exit 77; }
 login_enter "$@"
 chmod 0755 "$FT_TMP"
+# p9su's session phase (service p9su): pam_env sets a variable and
+# pam_limits lowers a limit, as alice, before the switch; pam_unix logs it.
+printf 'P9SU_TEST_ENV DEFAULT=set-by-pam-env\n' >"$FT_TMP/pam_env.conf"
+printf 'bob hard nofile 321\n' >"$FT_TMP/limits.conf"
+chmod 0644 "$FT_TMP/pam_env.conf" "$FT_TMP/limits.conf"
+printf 'session required pam_env.so readenv=0 conffile=%s\nsession required pam_limits.so conf=%s\nsession optional pam_unix.so\n' \
+    "$FT_TMP/pam_env.conf" "$FT_TMP/limits.conf" >"$FT_TMP/etc/pam.d/p9su"
 drive() {  # drive PASSWORD P9SU-ARGS...: as alice on a pty; sets rc
     local pw=$1
     shift
@@ -42,7 +49,7 @@ ft_pass "echo off at the prompt; the password is not shown; no capability in the
 st=$FT_TMP/d.status
 grep -q '^Name:.*p9su' "$st" || ft_fail "the status saved is not p9su's: $(head -1 "$st")"
 creds=$(p9_creds <"$st")
-[[ $creds == "uid=2001 2001 2001 2001 gid=2001 2001 2001 2001 groups=2001 2100 capprm=0000000000000000 capeff=0000000000000000 nnp="* ]] ||
+[[ $creds == "uid=2001 2001 2001 2001 gid=2001 2001 2001 2001 groups=2001 2100 capprm=0000000000000000 capeff=0000000000000000 nnp=0" ]] ||
     ft_fail "p9su at the prompt: $creds"
 for f in CapInh CapPrm CapEff CapAmb; do
     [[ $(awk -v f="$f:" '$1 == f { print $2 }' "$st") == 0000000000000000 ]] || ft_fail "p9su has $f"
@@ -64,3 +71,19 @@ grep -qx 'bob' <<<"$out" && grep -qx 'USER=bob HOME=/nonexistent' <<<"$out" || f
 drive 'bob secret!' bob -c '/nonexistent/program'
 [[ $rc == 127 ]] || ft_fail "missing program: $rc, want 127"
 ft_pass "exit status follows su: the command's (42), 127 for a missing program"
+
+drive 'bob secret!' - bob -c 'echo "ENV=$P9SU_TEST_ENV NOFILE=$(ulimit -Hn) TTY=$(tty)"'
+out=$(tr -d '\r' <"$FT_TMP/d.out")
+[[ $rc == 0 ]] || ft_fail "p9su - bob with a session phase: exit $rc: $out"
+grep -qE '^ENV=set-by-pam-env NOFILE=321 TTY=/dev/pts/[0-9]+$' <<<"$out" || ft_fail "the session phase: $out"
+p9_poll 5 grep -q 'pam_unix(p9su:session): session opened for user bob' "$FT_TMP/syslog" || ft_fail "no session opened in the log"
+p9_poll 5 grep -q 'pam_unix(p9su:session): session closed for user bob' "$FT_TMP/syslog" || ft_fail "no session closed in the log"
+ft_pass "the session phase: pam_env's variable and pam_limits' nofile (321) in bob's shell; opened and closed (pam_unix)"
+
+# A session that cannot be opened is no session: exit 1, nothing runs.
+printf 'session required pam_deny.so\n' >"$FT_TMP/etc/pam.d/p9su"
+drive 'bob secret!' bob -c 'echo RAN'
+out=$(tr -d '\r' <"$FT_TMP/d.out")
+[[ $rc == 1 ]] && grep -q 'p9su: cannot open the session' <<<"$out" && ! grep -qx RAN <<<"$out" ||
+    ft_fail "a refused session: exit $rc: $out"
+ft_pass "a refused session phase: exit 1, the command does not run"
