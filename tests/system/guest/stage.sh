@@ -76,15 +76,16 @@ check_no_seccomp() {
 # --- logins ----------------------------------------------------------------
 
 # p9su_login NAME: alice runs `p9su - bob` on a pty and types his password;
-# inside, bob's shell reports who it is, its no_new_privs flag and `who`.
+# inside, bob's shell reports who it is and its no_new_privs flag. (p9su,
+# like su, writes no utmp record: decisions.md 35.)
 p9su_login() {
     local name=$1 t=$state/p9su-$1
     cat >"$t.script" <<EOF
 expect Password:
 send $(bob_pw)
 expect bob@p9test
-send echo "ID=\$(id -un):\$(id -u) NNP=\$(awk '/^NoNewPrivs/ {print \$2}' /proc/self/status) TTY=\$(tty)"; who >/tmp/who.out; echo WHO-DONE
-expect WHO-DONE\r?\n
+send echo "ID=\$(id -un):\$(id -u) NNP=\$(awk '/^NoNewPrivs/ {print \$2}' /proc/self/status)"; echo DONE
+expect DONE\r?\n
 send exit
 EOF
     local rc=0
@@ -100,10 +101,6 @@ EOF
     fi
     if grep -qa 'NNP=0' "$t.out"; then ok "$name: bob's session has no no_new_privs"
     else not_ok "$name: bob's session has no_new_privs: $(grep -ao 'NNP=[0-9]*' "$t.out")"; fi
-    local tty
-    tty=$(grep -ao 'TTY=/dev/pts/[0-9]*' "$t.out" | head -1 | sed 's|TTY=/dev/||')
-    if [[ -n $tty ]] && grep -q "^bob  *$tty " /tmp/who.out; then ok "$name: who shows bob on $tty"
-    else not_ok "$name: who does not show bob on ${tty:-?}: $(tr '\n' ';' </tmp/who.out)"; fi
 }
 
 # p9su_passwd: inside bob's p9su session, passwd changes his password (a
@@ -137,14 +134,20 @@ EOF
     fi
 }
 
-# p9logind_login NAME: bob over TCP through the socket-activated p9logind.
+# p9logind_login NAME: bob over TCP through the socket-activated p9logind;
+# inside, `who` lists his session on its pty.
 p9logind_login() {
     local name=$1 port out
     port=$(systemctl show -P Listen p9logind.socket | sed -n 's/.*:\([0-9][0-9]*\) (Stream).*/\1/p' | head -1)
     if [[ -z $port ]]; then not_ok "$name: p9logind.socket listens on no TCP port"; return; fi
-    out=$(printf '%s\n' bob "$(bob_pw)" 'echo "ID=$(id -un):$(id -u)"' exit |
+    out=$(printf '%s\n' bob "$(bob_pw)" 'echo "ID=$(id -un):$(id -u) TTY=$(tty)"; who | sed "s/^/WHO: /"' exit |
         timeout 120 socat -t 30 - "TCP:127.0.0.1:$port" 2>&1 | tr -d '\r') || true
-    if grep -q 'ID=bob:' <<<"$out"; then ok "$name: bob logs in over TCP through p9logind (port $port)"
+    if grep -q 'ID=bob:' <<<"$out"; then
+        ok "$name: bob logs in over TCP through p9logind (port $port)"
+        local tty
+        tty=$(sed -n 's|.*TTY=/dev/\(pts/[0-9]*\).*|\1|p' <<<"$out" | head -1)
+        if [[ -n $tty ]] && grep -Eq "^WHO: bob +$tty " <<<"$out"; then ok "$name: who shows bob on $tty"
+        else not_ok "$name: who does not show bob on ${tty:-?}: $(grep '^WHO' <<<"$out" | tr '\n' ';')"; fi
     else
         not_ok "$name: bob over TCP through p9logind (port $port)"
         sed 's/^/#   /' <<<"$out" | tail -15 >>"$results"
@@ -207,11 +210,12 @@ stage_reboot() {
 stage_kernel() {
     check_boot
     check "dkms built and installed p9auth for $(uname -r)" bash -c "dkms status p9auth | grep -q 'installed'"
-    # As the README's kernel-mode section says.
-    systemctl stop factotum.service factotum.socket run-p9auth.mount
-    check "the kernel-mode switch is in place" p9auth-kernel-mode-switch
+    check "modprobe p9auth" modprobe p9auth
+    # As p9auth.ko(8), SYSTEMD, says.
+    mkdir -p /etc/systemd/system/run-p9auth.mount.d
+    ln -s /usr/share/p9auth/run-p9auth.mount.d/kernel.conf /etc/systemd/system/run-p9auth.mount.d/
     systemctl daemon-reload
-    check "run-p9auth.mount starts on the module" systemctl start run-p9auth.mount factotum.socket
+    check "run-p9auth.mount and factotum restart on the module" systemctl restart run-p9auth.mount factotum.service
     check "/run/p9auth is a p9auth (kernel) mount" bash -c 'findmnt -n -o FSTYPE /run/p9auth | grep -qx p9auth'
     check "p9use without file capabilities" setcap -r /usr/bin/p9use
     p9su_login "kernel mode"
@@ -236,6 +240,7 @@ stage_purge() {
     check "nothing is mounted at /run/p9auth" bash -c '! findmnt /run/p9auth'
     check "no file of ours is left" bash -c \
         '! ls -d /etc/p9auth /etc/pam.d/p9auth /etc/pam.d/p9logind /usr/bin/p9use /usr/bin/p9su /usr/sbin/factotum /usr/sbin/p9authfs /usr/src/p9auth-* /var/lib/dkms/p9auth 2>/dev/null | grep .'
+    check "the admin's kernel-mode link went with p9auth-dkms" bash -c '! ls -d /etc/systemd/system/run-p9auth.mount.d 2>/dev/null | grep .'
     check "dpkg knows none of them" bash -c '! dpkg -l "${@}" 2>/dev/null | grep -E "^(ii|rc)"' _ "${all_packages[@]}"
     finish
 }
