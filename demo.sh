@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 top=$PWD
 if [[ ${P9_IN_NS:-} != 1 ]]; then
-  [[ $(id -u) == 0 ]] || { echo "demo.sh: run as root (sudo ./demo.sh): it mounts a filesystem in a private namespace" >&2; exit 2; }
+  [[ $(id -u) == 0 ]] || { echo "demo.sh: run as root (as root: ./demo.sh; with sudo: sudo ./demo.sh): it mounts a filesystem in a private namespace" >&2; exit 2; }
   scripts/install-deps.sh
   cmake -S . -B build/plain -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   cmake --build build/plain -j"$(nproc)" --target p9authfs p9use p9grant >/dev/null

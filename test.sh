@@ -8,7 +8,7 @@
 #   ./test.sh plain      one build only (plain, asan or tsan)
 set -euo pipefail
 cd "$(dirname "$0")"
-[ "$(id -u)" = 0 ] || { echo "test.sh: run as root (sudo ./test.sh): the tests mount filesystems" >&2; exit 2; }
+[ "$(id -u)" = 0 ] || { echo "test.sh: run as root (as root: ./test.sh; with sudo: sudo ./test.sh): the tests mount filesystems" >&2; exit 2; }
 scripts/install-deps.sh
 
 jobs=$(nproc)

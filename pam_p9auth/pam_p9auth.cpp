@@ -120,9 +120,13 @@ int pam_code(const p9auth::Error& e) {
 
 }  // namespace
 
+// Built with hidden visibility and a version script: the pam_sm_* entry
+// points are all PAM may see (pam_p9auth.map).
+#define P9AUTH_PAM_EXPORT extern __attribute__((visibility("default")))
+
 extern "C" {
 
-PAM_EXTERN int pam_sm_authenticate(pam_handle_t* pamh, int, int argc, const char** argv) {
+P9AUTH_PAM_EXPORT int pam_sm_authenticate(pam_handle_t* pamh, int, int argc, const char** argv) {
     Options o = parse_options(pamh, argc, argv);
     const char* user = nullptr;
     if (pam_get_user(pamh, &user, nullptr) != PAM_SUCCESS || !user || !*user) return PAM_USER_UNKNOWN;
@@ -166,12 +170,12 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t* pamh, int, int argc, const char
     return PAM_SUCCESS;
 }
 
-PAM_EXTERN int pam_sm_setcred(pam_handle_t*, int, int, const char**) { return PAM_SUCCESS; }
+P9AUTH_PAM_EXPORT int pam_sm_setcred(pam_handle_t*, int, int, const char**) { return PAM_SUCCESS; }
 
 // factotum ran the target's account stack before it granted; we report
 // what it said. Without an auth through us in this handle there is no
 // verdict, and we fail closed.
-PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t* pamh, int, int argc, const char** argv) {
+P9AUTH_PAM_EXPORT int pam_sm_acct_mgmt(pam_handle_t* pamh, int, int argc, const char** argv) {
     Options o = parse_options(pamh, argc, argv);
     const void* v = nullptr;
     if (pam_get_data(pamh, kVerdictData, &v) != PAM_SUCCESS || !v) {

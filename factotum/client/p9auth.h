@@ -12,6 +12,14 @@
 
 #include <stddef.h>
 
+/* The library is built with hidden visibility and a version script
+ * (P9AUTH_0): only what this header declares is exported. */
+#if defined(__GNUC__)
+#define P9AUTH_API __attribute__((visibility("default")))
+#else
+#define P9AUTH_API
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -33,24 +41,24 @@ struct pam_handle;
  * finds nothing. Returns its length, or -1 with errno: ENOENT no capability
  * (pam_p9auth did not authenticate), ERANGE buf too small (the capability
  * stays in the handle). */
-long p9auth_pam_take_capability(struct pam_handle* pamh, char* buf, size_t len);
+P9AUTH_API long p9auth_pam_take_capability(struct pam_handle* pamh, char* buf, size_t len);
 
 /* Internal: pam_p9auth's registration of its copy (see above). */
-void p9auth_pam_register_(struct pam_handle* pamh, char* cap);
-void p9auth_pam_forget_(struct pam_handle* pamh, char* cap);
+P9AUTH_API void p9auth_pam_register_(struct pam_handle* pamh, char* cap);
+P9AUTH_API void p9auth_pam_forget_(struct pam_handle* pamh, char* cap);
 
 /* Runs argv[0] (searched in PATH) with argv as exactly the capability's
  * user, by exec'ing p9use (p9use_path, or the installed one when NULL) with
  * the capability on a pipe descriptor (--fd), never in argv or the
  * environment. Returns only on failure: -1 with errno. */
-int p9auth_exec_as(const char* p9use_path, const char* cap, size_t cap_len, char* const argv[]);
+P9AUTH_API int p9auth_exec_as(const char* p9use_path, const char* cap, size_t cap_len, char* const argv[]);
 
 /* As p9auth_exec_as, started the way a login starts a shell: in directory
  * dir (changed to as the user, after the switch; "/" with a warning when
  * the user cannot enter it) and with argv0 as the program's argv[0] (a
  * login shell's "-sh"), while argv[0] is still the program run. Either may
  * be NULL: unchanged. */
-int p9auth_exec_as_login(const char* p9use_path, const char* cap, size_t cap_len, const char* dir,
+P9AUTH_API int p9auth_exec_as_login(const char* p9use_path, const char* cap, size_t cap_len, const char* dir,
                          const char* argv0, char* const argv[]);
 
 /* Asks factotum directly (without PAM) for a capability to become user.
@@ -61,11 +69,11 @@ int p9auth_exec_as_login(const char* p9use_path, const char* cap, size_t cap_len
  * errno (EACCES refused, EAGAIN throttled, ETIMEDOUT, EPROTO, EIO, ...);
  * the message for a person goes to err (may be NULL). */
 typedef int (*p9auth_converse_fn)(void* ctx, const char* text, int echo, char* answer, size_t answer_len);
-long p9auth_request(const char* socket_path, const char* user, p9auth_converse_fn converse, void* ctx,
+P9AUTH_API long p9auth_request(const char* socket_path, const char* user, p9auth_converse_fn converse, void* ctx,
                     char* cap, size_t cap_len, char* err, size_t err_len);
 
 /* Zeroes memory that held a secret, in a way the compiler keeps. */
-void p9auth_zero(void* p, size_t n);
+P9AUTH_API void p9auth_zero(void* p, size_t n);
 
 #ifdef __cplusplus
 }

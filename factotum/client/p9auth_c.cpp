@@ -15,10 +15,7 @@
 
 #include "client.hpp"
 #include "config.hpp"
-
-#ifndef P9AUTH_P9USE_PATH
-#define P9AUTH_P9USE_PATH "/usr/local/bin/p9use"
-#endif
+#include "paths.hpp"
 
 namespace {
 
@@ -128,7 +125,7 @@ int p9auth_exec_as_login(const char* p9use_path, const char* cap, size_t cap_len
     ::close(p[0]);
     if (fd < 0) return -1;
     std::string fdarg = std::to_string(fd);
-    const char* p9use = p9use_path ? p9use_path : P9AUTH_P9USE_PATH;
+    const char* p9use = p9use_path ? p9use_path : p9auth::paths::kP9use;
     std::vector<char*> args{const_cast<char*>(p9use), const_cast<char*>("--fd"), fdarg.data()};
     if (dir) args.insert(args.end(), {const_cast<char*>("--chdir"), const_cast<char*>(dir)});
     if (argv0) args.insert(args.end(), {const_cast<char*>("--argv0"), const_cast<char*>(argv0)});

@@ -20,6 +20,7 @@
 #include "config.hpp"
 #include "grant.hpp"
 #include "listen.hpp"
+#include "paths.hpp"
 #include "policy.hpp"
 #include "privilege.hpp"
 #include "server.hpp"
@@ -34,7 +35,7 @@ constexpr int kExitUsage = 2, kExitConfig = 78, kExitSystem = 71;
 struct Options {
     std::string mount;   // default: mountpoint in /etc/p9auth/p9auth.conf
     std::string socket;  // default: factotum_socket in /etc/p9auth/p9auth.conf
-    std::string policy = "/etc/p9auth/factotum.conf";
+    std::string policy = paths::kFactotumPolicy;
     std::string user;
     bool log_stderr = false;
     Settings settings;

@@ -6,10 +6,11 @@
 #include <string_view>
 
 #include "error.hpp"
+#include "paths.hpp"
 
 namespace p9auth {
 
-inline constexpr const char* kConfigPath = "/etc/p9auth/p9auth.conf";
+inline constexpr const char* kConfigPath = paths::kConfig;  // /etc/p9auth/p9auth.conf on Debian
 inline constexpr const char* kDefaultMountpoint = "/run/p9auth";
 inline constexpr const char* kDefaultFactotumSocket = "/run/p9auth-factotum.sock";
 
