@@ -169,8 +169,8 @@ stage_install() {
         tail -30 "$log" | sed 's/^/#   /' >>"$results"
         finish
     fi
-    check "p9use has exactly CAP_SETUID and CAP_SETGID as file capabilities" \
-        bash -c 'getcap /usr/bin/p9use | grep -Eq "cap_setg?u?id,cap_setg?u?id[+=]ep"'
+    check "p9use has exactly CAP_SETUID, CAP_SETGID and CAP_SETPCAP, permitted only" \
+        bash -c 'getcap /usr/bin/p9use | grep -Eq "^/usr/bin/p9use cap_setgid,cap_setuid,cap_setpcap=p$"'
     check "nsswitch.conf is stock: passwd: files systemd" grep -Eq '^passwd:[[:space:]]+files systemd' /etc/nsswitch.conf
 
     adduser --disabled-password --gecos '' alice >/dev/null
