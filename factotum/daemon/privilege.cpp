@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <vector>
@@ -101,6 +102,32 @@ Error drop_privileges(const std::string& run_as) {
     if (status_field("NoNewPrivs") != "1") return fail(EPERM, "no_new_privs did not take");
     return Error::ok();
 }
+
+bool may_grant_on(const struct stat& caphash) {
+    const uid_t fsuid = static_cast<uid_t>(::setfsuid(static_cast<uid_t>(-1)));
+    const gid_t fsgid = static_cast<gid_t>(::setfsgid(static_cast<gid_t>(-1)));
+    if (caphash.st_uid == 0 && caphash.st_gid == 0) {  // no grant_uid=/grant_gid=: CAP_SETUID and CAP_SETGID
+        __user_cap_header_struct h{_LINUX_CAPABILITY_VERSION_3, 0};
+        __user_cap_data_struct d[2]{};
+        if (::syscall(SYS_capget, &h, d) != 0) return false;
+        const unsigned need = (1u << CAP_SETUID) | (1u << CAP_SETGID);
+        return (d[0].effective & need) == need;
+    }
+    bool uid_ok = caphash.st_uid == 0 || caphash.st_uid == fsuid;
+    bool gid_ok = caphash.st_gid == 0 || caphash.st_gid == fsgid;
+    if (!gid_ok) {
+        std::vector<gid_t> groups(static_cast<std::size_t>(std::max(::getgroups(0, nullptr), 0)));
+        int n = ::getgroups(static_cast<int>(groups.size()), groups.data());
+        for (int i = 0; i < n; ++i) gid_ok = gid_ok || groups[static_cast<std::size_t>(i)] == caphash.st_gid;
+    }
+    return uid_ok && gid_ok;
+}
+
+#ifndef FACTOTUM_SECCOMP
+// Built without the filter: nothing is ever refused.
+Trap seccomp_take_trap() { return {}; }
+std::string syscall_name(int nr) { return "syscall " + std::to_string(nr); }
+#endif
 
 std::string describe_privileges() {
     return "uid=" + std::to_string(::getuid()) + " gid=" + std::to_string(::getgid()) + " CapEff=" +

@@ -1,10 +1,15 @@
 // factotum's seccomp allow-list: every system call it may make once it
-// serves clients, in one place, a comment per group. Anything else traps:
-// the call does not run, factotum writes its number to stderr and exits 70.
+// serves clients, in one place, a comment per group. Anything else traps,
+// and the trap refuses the call: the SIGSYS handler makes it return
+// -EPERM and notes its number for the thread that made it. The worker then
+// refuses the request it was serving (an internal error) and logs the
+// call's name; a trap outside any request is logged and the daemon goes
+// on (the call failed like any refused call; nothing ran). A module that
+// misbehaves costs one request, never the server.
 // Installed after start-up (caphash open, socket bound, workers started),
 // for every thread at once (TSYNC). No new processes, no new threads, no
-// writes to files: PAM stacks that need those (pam_exec, pam_faillock's
-// tally, unix_chkpwd) do not run under factotum; see factotum(8).
+// writes to files other than the descriptors held and pam_faillock's
+// tallies; see factotum(8).
 #include <fcntl.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -12,9 +17,12 @@
 #include <linux/netlink.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/ucontext.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "privilege.hpp"
@@ -22,23 +30,54 @@
 namespace p9auth::factotum {
 namespace {
 
-void on_sigsys(int, siginfo_t* si, void*) {
-    char msg[96] = "factotum: seccomp: forbidden system call ";
-    std::size_t len = std::strlen(msg);
-    unsigned n = static_cast<unsigned>(si->si_syscall);
-    char digits[12];
-    int d = 0;
-    do {
-        digits[d++] = static_cast<char>('0' + n % 10);
-        n /= 10;
-    } while (n && d < 11);
-    while (d > 0 && len < sizeof msg - 2) msg[len++] = digits[--d];
-    msg[len++] = '\n';
-    (void)!::write(2, msg, len);
+// The first refused call of this thread since seccomp_take_trap last
+// looked, and how many more followed. Static TLS in the executable: no
+// allocation on first touch, so the handler may write it.
+thread_local int t_first_trap = -1;
+thread_local unsigned t_more_traps = 0;
+
+#if defined(__x86_64__)
+#define FACTOTUM_TRAP_RETURNS 1
+void set_return(void* ctx, long value) { static_cast<ucontext_t*>(ctx)->uc_mcontext.gregs[REG_RAX] = value; }
+#elif defined(__aarch64__)
+#define FACTOTUM_TRAP_RETURNS 1
+void set_return(void* ctx, long value) {
+    static_cast<ucontext_t*>(ctx)->uc_mcontext.regs[0] = static_cast<unsigned long long>(value);
+}
+#endif
+
+// Async-signal-safe: registers and thread-local integers only.
+void on_sigsys(int, siginfo_t* si, void* ctx) {
+#ifdef FACTOTUM_TRAP_RETURNS
+    set_return(ctx, -EPERM);
+    if (t_first_trap < 0) t_first_trap = si->si_syscall;
+    else ++t_more_traps;
+#else
+    // No known way to set the return register here: the old behaviour.
+    (void)ctx;
+    static const char msg[] = "factotum: seccomp: forbidden system call; exiting\n";
+    (void)si;
+    (void)!::write(2, msg, sizeof msg - 1);
     ::_exit(70);
+#endif
 }
 
 }  // namespace
+
+Trap seccomp_take_trap() {
+    Trap t{t_first_trap, t_more_traps};
+    t_first_trap = -1;
+    t_more_traps = 0;
+    return t;
+}
+
+std::string syscall_name(int nr) {
+    // A table lookup in libseccomp (no system call of its own).
+    char* name = ::seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+    std::string s = name ? std::string(name) : "syscall " + std::to_string(nr);
+    std::free(name);
+    return s + " (" + std::to_string(nr) + ")";
+}
 
 Error install_seccomp() {
     struct sigaction sa{};
