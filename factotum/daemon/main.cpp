@@ -42,6 +42,7 @@ struct Options {
     std::string socket;  // default: factotum_socket in /etc/p9auth/p9auth.conf
     std::string policy = "/etc/p9auth/factotum.conf";
     std::string user;
+    std::string tally_dir = "/run/faillock";  // pam_faillock's default (faillock.conf dir=)
     bool log_stderr = false;
     bool check = false;
     Settings settings;
@@ -53,7 +54,7 @@ void usage(std::FILE* to) {
                  "                [--user NAME] [--workers N] [--workers-per-uid N] [--queue-per-uid N]\n"
                  "                [--timeout S] [--session-timeout S] [--max-connections N] [--max-per-uid N]\n"
                  "                [--fail-limit N] [--client-fail-limit N] [--target-fail-limit N]\n"
-                 "                [--fail-window S] [--lockout S] [--stderr]\n"
+                 "                [--fail-window S] [--lockout S] [--tally-dir DIR] [--stderr]\n"
                  "       factotum --check [--policy FILE] [--user NAME] [--pam-service NAME] [...]\n"
                  "       factotum --help | --version\n"
                  "Grants p9auth capabilities to clients that authenticate as the target user.\n"
@@ -79,7 +80,7 @@ int bad_usage(const std::string& msg) {
 enum OptionId {
     kMount = 256, kSocket, kPolicy, kUser, kPamService, kWorkers, kWorkersPerUid, kQueuePerUid, kTimeout,
     kSessionTimeout, kMaxConnections, kMaxPerUid, kFailLimit, kClientFailLimit, kTargetFailLimit, kFailWindow,
-    kLockout, kStderr, kCheck, kVersion
+    kLockout, kStderr, kCheck, kVersion, kTallyDir
 };
 
 int parse_args(int argc, char** argv, Options* o) {
@@ -105,6 +106,7 @@ int parse_args(int argc, char** argv, Options* o) {
         {"target-fail-limit", required_argument, nullptr, kTargetFailLimit},
         {"fail-window", required_argument, nullptr, kFailWindow},
         {"lockout", required_argument, nullptr, kLockout},
+        {"tally-dir", required_argument, nullptr, kTallyDir},
         {nullptr, 0, nullptr, 0},
     };
     ::opterr = 0;  // our own messages, in our own style
@@ -131,6 +133,7 @@ int parse_args(int argc, char** argv, Options* o) {
         case kSocket: o->socket = ::optarg; break;
         case kPolicy: o->policy = ::optarg; break;
         case kUser: o->user = ::optarg; break;
+        case kTallyDir: o->tally_dir = ::optarg; break;
         case kPamService: s.pam_service = ::optarg; break;
         case kWorkers: if (!num(1, 256)) return kExitUsage; s.workers = static_cast<unsigned>(n); break;
         case kWorkersPerUid: if (!num(1, 256)) return kExitUsage; s.workers_per_uid = static_cast<unsigned>(n); break;
@@ -305,15 +308,17 @@ int main(int argc, char** argv) {
               std::strerror(e));
     // Then give up all the rest.
     if (Error e = drop_privileges(o.user)) return die(kExitSystem, "dropping privileges: " + e.message);
+    auto confined = confine_writes(o.tally_dir);
+    if (!confined) return die(kExitSystem, "confining writes: " + confined.error().message);
     const std::size_t nsockets = fds->sockets.size();
     Factotum server(o.settings, std::move(*policy), *cfd, fds->sockets);
     if (int e = server.start()) return die(kExitSystem, std::string("start: ") + std::strerror(e));
 #ifdef FACTOTUM_SECCOMP
     if (Error e = install_seccomp()) return die(kExitSystem, "seccomp: " + e.message);
 #endif
-    audit(LOG_NOTICE, "started: mount=%s socket=%s service=%s workers=%u %s", o.mount.c_str(),
+    audit(LOG_NOTICE, "started: mount=%s socket=%s service=%s workers=%u %s; %s", o.mount.c_str(),
           nsockets == 1 && !o.socket.empty() ? o.socket.c_str() : "(systemd)", o.settings.pam_service.c_str(),
-          o.settings.workers, describe_privileges().c_str());
+          o.settings.workers, describe_privileges().c_str(), confined->c_str());
     if (int e = sd_notify_send("READY=1\nSTATUS=granting on " + o.mount))
         audit(LOG_WARNING, "could not tell the service manager we are ready: %s", std::strerror(e));
     int e = server.run();

@@ -31,6 +31,14 @@ bool may_grant_on(const struct stat& caphash);
 // "uid=0 gid=0 caps=0 bounding=0 nnp=1" for the start-up log line.
 std::string describe_privileges();
 
+// Landlock: from now on this thread and the threads it starts may create,
+// truncate or open for writing only files beneath writable_dir
+// (pam_faillock's tallies; nothing when it does not exist). Descriptors
+// already open (caphash) are not affected. Returns a note for the log;
+// a kernel without Landlock is a note, not an error (the unit's read-only
+// view still holds). Needs no_new_privs.
+Expected<std::string> confine_writes(const std::string& writable_dir);
+
 // The seccomp filter (seccomp_allow.cpp). Applied to every thread.
 Error install_seccomp();
 

@@ -122,21 +122,34 @@ Error install_seccomp() {
     // PAM reads /etc/pam.d and loads its modules at every pam_start; NSS and
     // pam_unix read /etc/passwd, /etc/group, /etc/shadow, /etc/login.defs;
     // pam_access globs /etc/security/access.d (opendir: O_DIRECTORY).
-    // Opens are read-only: no O_WRONLY, O_RDWR, O_CREAT, O_TRUNC or
-    // O_TMPFILE. glibc's O_TMPFILE includes O_DIRECTORY, so the mask takes
-    // only its own bit (__O_TMPFILE), or every opendir() would trap.
+    // Opens are read-only, or O_RDWR with or without O_CREAT (pam_faillock's
+    // tally: strace of preauth, authfail and authsucc), never O_WRONLY,
+    // O_TRUNC or O_TMPFILE. Where O_RDWR may write is Landlock's part
+    // (confine_writes: only beneath /run/faillock) and the unit's read-only
+    // view. glibc's O_TMPFILE includes O_DIRECTORY, so the mask takes only
+    // its own bit (__O_TMPFILE), or every opendir() would trap.
     constexpr scmp_datum_t kTmpfileBit = O_TMPFILE & ~O_DIRECTORY;
     static_assert(kTmpfileBit != 0 && (kTmpfileBit & O_DIRECTORY) == 0);
     constexpr scmp_datum_t kOpenMask = O_ACCMODE | O_CREAT | O_TRUNC | kTmpfileBit;
-    if (rc == 0)
-        rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
-                                SCMP_A2(SCMP_CMP_MASKED_EQ, kOpenMask, O_RDONLY));
+    for (scmp_datum_t flags : {scmp_datum_t{O_RDONLY}, scmp_datum_t{O_RDWR}, scmp_datum_t{O_RDWR | O_CREAT}})
+        if (rc == 0)
+            rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, kOpenMask, flags));
+    // The rest of a tally's update: lock, rewrite, hand the new file to its user.
+    for (int nr : {SCMP_SYS(flock), SCMP_SYS(ftruncate), SCMP_SYS(fchown), SCMP_SYS(fchmod)}) allow(nr);
     // The same for open(2), which glibc no longer calls but the ASan and
     // TSan runtimes do (reading /proc/self/maps when PAM loads a module).
     if (rc == 0)
         rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(open), 1, SCMP_A1(SCMP_CMP_MASKED_EQ, kOpenMask, O_RDONLY));
     for (int nr : {SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(faccessat2), SCMP_SYS(readlink),
                    SCMP_SYS(getdents64), SCMP_SYS(uname)})
+        allow(nr);
+    // libnss-systemd (Debian 12's default "passwd: files systemd"): it
+    // resolves paths itself (readlinkat, under chase()) and talks varlink
+    // to each socket in /run/systemd/userdb over a Unix socket it waits on
+    // with an epoll set and a timerfd of its own (strace of a getpwnam and a
+    // getgrouplist; factotum/tests/nss_pam.sh).
+    for (int nr : {SCMP_SYS(readlinkat), SCMP_SYS(epoll_create1), SCMP_SYS(timerfd_create),
+                   SCMP_SYS(timerfd_settime), SCMP_SYS(timerfd_gettime)})
         allow(nr);
     // isatty(3) (libaudit asks whether a descriptor is a terminal; found under
     // test): TCGETS only.
