@@ -314,11 +314,11 @@ int main(int argc, char** argv) {
     Factotum server(o.settings, std::move(*policy), *cfd, fds->sockets);
     if (int e = server.start()) return die(kExitSystem, std::string("start: ") + std::strerror(e));
 #ifdef FACTOTUM_SECCOMP
-    if (Error e = install_seccomp()) return die(kExitSystem, "seccomp: " + e.message);
+    if (Error e = install_seccomp(confined->writes_confined)) return die(kExitSystem, "seccomp: " + e.message);
 #endif
     audit(LOG_NOTICE, "started: mount=%s socket=%s service=%s workers=%u %s; %s", o.mount.c_str(),
           nsockets == 1 && !o.socket.empty() ? o.socket.c_str() : "(systemd)", o.settings.pam_service.c_str(),
-          o.settings.workers, describe_privileges().c_str(), confined->c_str());
+          o.settings.workers, describe_privileges().c_str(), confined->note.c_str());
     if (int e = sd_notify_send("READY=1\nSTATUS=granting on " + o.mount))
         audit(LOG_WARNING, "could not tell the service manager we are ready: %s", std::strerror(e));
     int e = server.run();

@@ -130,13 +130,15 @@ bool may_grant_on(const struct stat& caphash) {
 #define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14)  // ABI 3 (Linux 6.2); Debian 12's headers predate it
 #endif
 
-Expected<std::string> confine_writes(const std::string& writable_dir) {
+Expected<Confinement> confine_writes(const std::string& writable_dir) {
     // Every way of writing or making a file that the kernel's ABI knows.
     long abi = ::syscall(SYS_landlock_create_ruleset, nullptr, 0, LANDLOCK_CREATE_RULESET_VERSION);
     if (abi < 0) {
-        if (errno == ENOSYS || errno == EOPNOTSUPP)
-            return std::string("no Landlock (") + std::strerror(errno) +
-                   "): file writes are confined only by the unit's read-only view";
+        // ENOSYS/EOPNOTSUPP: not in this kernel or not enabled; EPERM: an
+        // outer filter (a unit or container without the calls) refuses it.
+        if (errno == ENOSYS || errno == EOPNOTSUPP || errno == EPERM)
+            return Confinement{false, std::string("no Landlock (") + std::strerror(errno) +
+                                          "): every open stays read-only, pam_faillock cannot write its tallies"};
         return fail(errno, std::string("landlock_create_ruleset: ") + std::strerror(errno));
     }
     std::uint64_t writes = LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR |
@@ -172,7 +174,7 @@ Expected<std::string> confine_writes(const std::string& writable_dir) {
     // This thread and those it starts later: called before the workers exist.
     if (::syscall(SYS_landlock_restrict_self, ruleset, 0) != 0)
         return fail(errno, std::string("landlock_restrict_self: ") + std::strerror(errno));
-    return note;
+    return Confinement{true, note};
 }
 
 #ifndef FACTOTUM_SECCOMP

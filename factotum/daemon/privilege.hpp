@@ -34,13 +34,19 @@ std::string describe_privileges();
 // Landlock: from now on this thread and the threads it starts may create,
 // truncate or open for writing only files beneath writable_dir
 // (pam_faillock's tallies; nothing when it does not exist). Descriptors
-// already open (caphash) are not affected. Returns a note for the log;
-// a kernel without Landlock is a note, not an error (the unit's read-only
-// view still holds). Needs no_new_privs.
-Expected<std::string> confine_writes(const std::string& writable_dir);
+// already open (caphash) are not affected. Needs no_new_privs.
+struct Confinement {
+    bool writes_confined = false;  // Landlock in force: the filter may allow O_RDWR opens
+    std::string note;              // for the start-up record
+};
+// A kernel (or an outer filter) without Landlock is not an error: the
+// result says so, and the seccomp filter then keeps every open read-only.
+Expected<Confinement> confine_writes(const std::string& writable_dir);
 
 // The seccomp filter (seccomp_allow.cpp). Applied to every thread.
-Error install_seccomp();
+// writes_confined: Landlock keeps writes under the tally directory, so
+// O_RDWR opens (pam_faillock) are allowed; otherwise opens stay read-only.
+Error install_seccomp(bool writes_confined);
 
 // A forbidden system call the filter refused (with EPERM) in the calling
 // thread since the last look: its number (-1: none) and how many more

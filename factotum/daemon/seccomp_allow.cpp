@@ -79,7 +79,7 @@ std::string syscall_name(int nr) {
     return s + " (" + std::to_string(nr) + ")";
 }
 
-Error install_seccomp() {
+Error install_seccomp(bool writes_confined) {
     struct sigaction sa{};
     sa.sa_sigaction = on_sigsys;
     sa.sa_flags = SA_SIGINFO;
@@ -122,17 +122,16 @@ Error install_seccomp() {
     // PAM reads /etc/pam.d and loads its modules at every pam_start; NSS and
     // pam_unix read /etc/passwd, /etc/group, /etc/shadow, /etc/login.defs;
     // pam_access globs /etc/security/access.d (opendir: O_DIRECTORY).
-    // Opens are read-only, or O_RDWR with or without O_CREAT (pam_faillock's
-    // tally: strace of preauth, authfail and authsucc), never O_WRONLY,
-    // O_TRUNC or O_TMPFILE. Where O_RDWR may write is Landlock's part
-    // (confine_writes: only beneath /run/faillock) and the unit's read-only
-    // view. glibc's O_TMPFILE includes O_DIRECTORY, so the mask takes only
+    // Opens are read-only, or, only when Landlock confines where
+    // (confine_writes: beneath /run/faillock), O_RDWR with or without
+    // O_CREAT (pam_faillock's tally: strace of preauth, authfail and
+    // authsucc); never O_WRONLY, O_TRUNC or O_TMPFILE. glibc's O_TMPFILE includes O_DIRECTORY, so the mask takes only
     // its own bit (__O_TMPFILE), or every opendir() would trap.
     constexpr scmp_datum_t kTmpfileBit = O_TMPFILE & ~O_DIRECTORY;
     static_assert(kTmpfileBit != 0 && (kTmpfileBit & O_DIRECTORY) == 0);
     constexpr scmp_datum_t kOpenMask = O_ACCMODE | O_CREAT | O_TRUNC | kTmpfileBit;
     for (scmp_datum_t flags : {scmp_datum_t{O_RDONLY}, scmp_datum_t{O_RDWR}, scmp_datum_t{O_RDWR | O_CREAT}})
-        if (rc == 0)
+        if (rc == 0 && (flags == O_RDONLY || writes_confined))
             rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, kOpenMask, flags));
     // The rest of a tally's update: lock, rewrite, hand the new file to its user.
     for (int nr : {SCMP_SYS(flock), SCMP_SYS(ftruncate), SCMP_SYS(fchown), SCMP_SYS(fchmod)}) allow(nr);
