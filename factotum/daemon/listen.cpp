@@ -12,6 +12,8 @@
 #include <cstring>
 #include <optional>
 
+#include "fs_magic.hpp"
+
 namespace p9auth::factotum {
 namespace {
 
@@ -44,16 +46,27 @@ Error refuse_if_served(const std::string& path, const sockaddr_un& addr) {
 
 }  // namespace
 
-Expected<std::vector<int>> sockets_from_systemd() {
+Expected<SystemdFds> fds_from_systemd() {
     auto pid = env_number("LISTEN_PID");
     auto fds = env_number("LISTEN_FDS");
+    const char* names_env = std::getenv("LISTEN_FDNAMES");
+    std::string names = names_env ? names_env : "";
     ::unsetenv("LISTEN_PID");
     ::unsetenv("LISTEN_FDS");
     ::unsetenv("LISTEN_FDNAMES");
-    std::vector<int> out;
+    SystemdFds out;
     if (!pid || !fds || *pid != ::getpid()) return out;  // meant for another process
     if (*fds < 1 || *fds > 16) return fail(EINVAL, "LISTEN_FDS=" + std::to_string(*fds) + ": expected 1..16");
     for (int fd = kListenFdsStart; fd < kListenFdsStart + *fds; ++fd) {
+        // LISTEN_FDNAMES: one name per descriptor, ':'-separated, in order.
+        std::string name = names.substr(0, names.find(':'));
+        names.erase(0, name.size() + (names.size() > name.size() ? 1 : 0));
+        ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+        if (name == "caphash") {
+            if (out.caphash >= 0) return fail(EINVAL, "socket activation: more than one descriptor named caphash");
+            out.caphash = fd;
+            continue;
+        }
         int type = 0, listening = 0, domain = 0;
         socklen_t len = sizeof type;
         bool ok = ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
@@ -63,10 +76,25 @@ Expected<std::vector<int>> sockets_from_systemd() {
         ok = ok && ::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == AF_UNIX;
         if (!ok) return fail(EINVAL, "socket activation: descriptor " + std::to_string(fd) +
                                          " is not a listening Unix stream socket (ListenStream= a path)");
-        ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-        out.push_back(fd);
+        out.sockets.push_back(fd);
     }
     return out;
+}
+
+Error check_stored_caphash(int fd, const std::string& caphash) {
+    const std::string what = "the stored caphash descriptor " + std::to_string(fd);
+    int fl = ::fcntl(fd, F_GETFL);
+    if (fl < 0 || (fl & O_ACCMODE) != O_WRONLY) return fail(EBADF, what + " is not open write-only");
+    if (int e = p9auth_filesystem_check(fd))
+        return fail(e, what + (e == EPERM ? " is not on a p9auth filesystem" : ": fstatfs: " + std::string(std::strerror(e))));
+    // The caphash of the mount we were told to grant on, not a stale one
+    // from a mount since replaced: same device, same inode.
+    struct stat held{}, named{};
+    if (::fstat(fd, &held) != 0) return fail(errno, what + ": fstat: " + std::strerror(errno));
+    if (::stat(caphash.c_str(), &named) != 0) return fail(errno, caphash + ": " + std::strerror(errno));
+    if (!S_ISREG(held.st_mode) || held.st_dev != named.st_dev || held.st_ino != named.st_ino)
+        return fail(ESTALE, what + " is not " + caphash + " of the mount there now");
+    return Error::ok();
 }
 
 Expected<int> bind_socket(const std::string& path) {

@@ -9,9 +9,20 @@
 
 namespace p9auth::factotum {
 
-// The sockets systemd passed us, checked to be listening Unix stream
-// sockets; empty when we were not socket-activated. Unsets the variables.
-Expected<std::vector<int>> sockets_from_systemd();
+// What systemd passed us (LISTEN_FDS/LISTEN_PID/LISTEN_FDNAMES): the
+// listening sockets, checked to be listening Unix stream sockets, and the
+// descriptor factotum stored itself (FDSTORE=1, FDNAME=caphash), not yet
+// checked (see check_stored_caphash). Unsets the variables.
+struct SystemdFds {
+    std::vector<int> sockets;  // empty: not socket-activated
+    int caphash = -1;          // -1: none in the store
+};
+Expected<SystemdFds> fds_from_systemd();
+
+// Whether fd, from the store, really is what factotum stored: open
+// write-only, on a p9auth filesystem (p9auth_filesystem_check, as p9grant
+// judges), and the same file as the caphash path now names.
+Error check_stored_caphash(int fd, const std::string& caphash);
 
 // Binds path (mode 0666: anyone may ask; the policy decides), replacing a
 // stale socket but nothing else. A socket that answers a connect() is a

@@ -2,10 +2,15 @@
 // applies its policy, and grants capabilities through the caphash
 // descriptor it opened at start. See factotum(8).
 //
-// Exit status: 2 usage; 78 configuration (policy file, options); 71 system
-// error at start; 70 a forbidden system call (seccomp).
+// Exit status: 0 --check found the configuration usable; 2 usage; 78
+// configuration (policy file, options, --check found it unusable, caphash
+// already opened on a grant_once mount); 71 system error at start.
 #include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -23,6 +28,7 @@
 #include "paths.hpp"
 #include "policy.hpp"
 #include "privilege.hpp"
+#include "sd_notify.hpp"
 #include "server.hpp"
 
 using namespace p9auth;
@@ -37,7 +43,9 @@ struct Options {
     std::string socket;  // default: factotum_socket in /etc/p9auth/p9auth.conf
     std::string policy = paths::kFactotumPolicy;
     std::string user;
+    std::string tally_dir = "/run/faillock";  // pam_faillock's default (faillock.conf dir=)
     bool log_stderr = false;
+    bool check = false;
     Settings settings;
 };
 
@@ -47,11 +55,15 @@ void usage(std::FILE* to) {
                  "                [--user NAME] [--workers N] [--workers-per-uid N] [--queue-per-uid N]\n"
                  "                [--timeout S] [--session-timeout S] [--max-connections N] [--max-per-uid N]\n"
                  "                [--fail-limit N] [--client-fail-limit N] [--target-fail-limit N]\n"
-                 "                [--fail-window S] [--lockout S] [--stderr]\n"
+                 "                [--fail-window S] [--lockout S] [--tally-dir DIR] [--stderr]\n"
+                 "       factotum --check [--policy FILE] [--user NAME] [--pam-service NAME] [...]\n"
+                 "       factotum --help | --version\n"
                  "Grants p9auth capabilities to clients that authenticate as the target user.\n"
                  "--mount and --socket default to /etc/p9auth/p9auth.conf's mountpoint and\n"
-                 "factotum_socket.\n"
-                 "See factotum(8) and factotum.conf(5).\n");
+                 "factotum_socket. --check reads the configuration and the policy, reports\n"
+                 "problems and users or groups the user database does not know, and exits\n"
+                 "0 (usable) or 78 (not); it touches no mount, socket or caphash.\n"
+                 "SIGHUP rereads the policy. See factotum(8) and factotum.conf(5).\n");
 }
 
 bool number(const char* s, unsigned long lo, unsigned long hi, unsigned long* out) {
@@ -60,60 +72,90 @@ bool number(const char* s, unsigned long lo, unsigned long hi, unsigned long* ou
     return !v.empty() && ec == std::errc() && p == v.data() + v.size() && *out >= lo && *out <= hi;
 }
 
+int bad_usage(const std::string& msg) {
+    std::fprintf(stderr, "factotum: %s\n", msg.c_str());
+    usage(stderr);
+    return kExitUsage;
+}
+
+enum OptionId {
+    kMount = 256, kSocket, kPolicy, kUser, kPamService, kWorkers, kWorkersPerUid, kQueuePerUid, kTimeout,
+    kSessionTimeout, kMaxConnections, kMaxPerUid, kFailLimit, kClientFailLimit, kTargetFailLimit, kFailWindow,
+    kLockout, kStderr, kCheck, kVersion, kTallyDir
+};
+
 int parse_args(int argc, char** argv, Options* o) {
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
-        if (a == "--help" || a == "-h") {
-            usage(stdout);
-            std::exit(0);
-        }
-        if (a == "--version") {
-            std::printf("factotum %s\n", P9AUTH_VERSION);
-            std::exit(0);
-        }
-        if (a == "--stderr") {
-            o->log_stderr = true;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            std::fprintf(stderr, "factotum: %s: missing value or unknown option\n", a.c_str());
-            return kExitUsage;
-        }
-        const char* v = argv[++i];
+    static const option longopts[] = {
+        {"help", no_argument, nullptr, 'h'},
+        {"version", no_argument, nullptr, kVersion},
+        {"check", no_argument, nullptr, kCheck},
+        {"stderr", no_argument, nullptr, kStderr},
+        {"mount", required_argument, nullptr, kMount},
+        {"socket", required_argument, nullptr, kSocket},
+        {"policy", required_argument, nullptr, kPolicy},
+        {"user", required_argument, nullptr, kUser},
+        {"pam-service", required_argument, nullptr, kPamService},
+        {"workers", required_argument, nullptr, kWorkers},
+        {"workers-per-uid", required_argument, nullptr, kWorkersPerUid},
+        {"queue-per-uid", required_argument, nullptr, kQueuePerUid},
+        {"timeout", required_argument, nullptr, kTimeout},
+        {"session-timeout", required_argument, nullptr, kSessionTimeout},
+        {"max-connections", required_argument, nullptr, kMaxConnections},
+        {"max-per-uid", required_argument, nullptr, kMaxPerUid},
+        {"fail-limit", required_argument, nullptr, kFailLimit},
+        {"client-fail-limit", required_argument, nullptr, kClientFailLimit},
+        {"target-fail-limit", required_argument, nullptr, kTargetFailLimit},
+        {"fail-window", required_argument, nullptr, kFailWindow},
+        {"lockout", required_argument, nullptr, kLockout},
+        {"tally-dir", required_argument, nullptr, kTallyDir},
+        {nullptr, 0, nullptr, 0},
+    };
+    ::opterr = 0;  // our own messages, in our own style
+    auto& s = o->settings;
+    for (;;) {
+        int longindex = -1;
+        int c = ::getopt_long(argc, argv, ":h", longopts, &longindex);
+        if (c == -1) break;
+        // The option as typed, for messages.
+        const std::string name =
+            longindex >= 0 ? std::string("--") + longopts[longindex].name : std::string(argv[::optind - 1]);
         unsigned long n = 0;
         auto num = [&](unsigned long lo, unsigned long hi) {
-            if (number(v, lo, hi, &n)) return true;
-            std::fprintf(stderr, "factotum: %s wants a number in %lu..%lu, not '%s'\n", a.c_str(), lo, hi, v);
+            if (number(::optarg, lo, hi, &n)) return true;
+            std::fprintf(stderr, "factotum: %s wants a number in %lu..%lu, not '%s'\n", name.c_str(), lo, hi, ::optarg);
             return false;
         };
-        auto& s = o->settings;
-        if (a == "--mount") o->mount = v;
-        else if (a == "--socket") o->socket = v;
-        else if (a == "--policy") o->policy = v;
-        else if (a == "--user") o->user = v;
-        else if (a == "--pam-service") s.pam_service = v;
-        else if (a == "--workers") { if (!num(1, 256)) return kExitUsage; s.workers = static_cast<unsigned>(n); }
-        else if (a == "--workers-per-uid") { if (!num(1, 256)) return kExitUsage; s.workers_per_uid = static_cast<unsigned>(n); }
-        else if (a == "--queue-per-uid") { if (!num(1, 65536)) return kExitUsage; s.queue_per_uid = static_cast<unsigned>(n); }
-        else if (a == "--timeout") { if (!num(1, 3600)) return kExitUsage; s.step_timeout = std::chrono::seconds(n); }
-        else if (a == "--session-timeout") { if (!num(1, 86400)) return kExitUsage; s.session_timeout = std::chrono::seconds(n); }
-        else if (a == "--max-connections") { if (!num(1, 65536)) return kExitUsage; s.max_connections = static_cast<unsigned>(n); }
-        else if (a == "--max-per-uid") { if (!num(1, 65536)) return kExitUsage; s.max_per_uid = static_cast<unsigned>(n); }
-        else if (a == "--fail-limit") { if (!num(1, 1000)) return kExitUsage; s.throttle.per_pair = static_cast<unsigned>(n); }
-        else if (a == "--client-fail-limit") { if (!num(1, 100000)) return kExitUsage; s.throttle.per_client = static_cast<unsigned>(n); }
-        else if (a == "--target-fail-limit") { if (!num(1, 100000)) return kExitUsage; s.throttle.per_target = static_cast<unsigned>(n); }
-        else if (a == "--fail-window") { if (!num(1, 86400)) return kExitUsage; s.throttle.window = std::chrono::seconds(n); }
-        else if (a == "--lockout") { if (!num(1, 86400)) return kExitUsage; s.throttle.lockout = std::chrono::seconds(n); }
-        else {
-            std::fprintf(stderr, "factotum: unknown option %s\n", a.c_str());
-            usage(stderr);
-            return kExitUsage;
+        switch (c) {
+        case 'h': usage(stdout); std::exit(0);
+        case kVersion: std::printf("factotum %s\n", P9AUTH_VERSION); std::exit(0);
+        case kCheck: o->check = true; break;
+        case kStderr: o->log_stderr = true; break;
+        case kMount: o->mount = ::optarg; break;
+        case kSocket: o->socket = ::optarg; break;
+        case kPolicy: o->policy = ::optarg; break;
+        case kUser: o->user = ::optarg; break;
+        case kTallyDir: o->tally_dir = ::optarg; break;
+        case kPamService: s.pam_service = ::optarg; break;
+        case kWorkers: if (!num(1, 256)) return kExitUsage; s.workers = static_cast<unsigned>(n); break;
+        case kWorkersPerUid: if (!num(1, 256)) return kExitUsage; s.workers_per_uid = static_cast<unsigned>(n); break;
+        case kQueuePerUid: if (!num(1, 65536)) return kExitUsage; s.queue_per_uid = static_cast<unsigned>(n); break;
+        case kTimeout: if (!num(1, 3600)) return kExitUsage; s.step_timeout = std::chrono::seconds(n); break;
+        case kSessionTimeout: if (!num(1, 86400)) return kExitUsage; s.session_timeout = std::chrono::seconds(n); break;
+        case kMaxConnections: if (!num(1, 65536)) return kExitUsage; s.max_connections = static_cast<unsigned>(n); break;
+        case kMaxPerUid: if (!num(1, 65536)) return kExitUsage; s.max_per_uid = static_cast<unsigned>(n); break;
+        case kFailLimit: if (!num(1, 1000)) return kExitUsage; s.throttle.per_pair = static_cast<unsigned>(n); break;
+        case kClientFailLimit: if (!num(1, 100000)) return kExitUsage; s.throttle.per_client = static_cast<unsigned>(n); break;
+        case kTargetFailLimit: if (!num(1, 100000)) return kExitUsage; s.throttle.per_target = static_cast<unsigned>(n); break;
+        case kFailWindow: if (!num(1, 86400)) return kExitUsage; s.throttle.window = std::chrono::seconds(n); break;
+        case kLockout: if (!num(1, 86400)) return kExitUsage; s.throttle.lockout = std::chrono::seconds(n); break;
+        case ':': return bad_usage(std::string(argv[::optind - 1]) + ": missing value");
+        default: return bad_usage(std::string("unknown option ") + argv[::optind - 1]);
         }
     }
-    if (o->settings.pam_service.empty() || o->settings.pam_service.find('/') != std::string::npos) {
-        std::fprintf(stderr, "factotum: --pam-service must be a plain name\n");
-        return kExitUsage;
-    }
+    if (::optind < argc) return bad_usage(std::string("unexpected argument '") + argv[::optind] + "'");
+    if (o->settings.pam_service.empty() || o->settings.pam_service.find('/') != std::string::npos)
+        return bad_usage("--pam-service must be a plain name");
+    o->settings.policy_path = o->policy;
     return 0;
 }
 
@@ -143,12 +185,97 @@ Error fit_descriptor_limit(unsigned max_connections) {
     return Error::ok();
 }
 
+// factotum --check: what a start would read, judged the same way, and
+// names the user database does not know (a typo in the policy denies
+// silently for ever). 0 usable, 78 not.
+int check_config(Options& o) {
+    int problems = 0, warnings = 0;
+    auto problem = [&](const std::string& m) {
+        std::fprintf(stderr, "factotum: %s\n", m.c_str());
+        ++problems;
+    };
+    auto warn = [&](const std::string& m) {
+        std::fprintf(stderr, "factotum: warning: %s\n", m.c_str());
+        ++warnings;
+    };
+    if (Error e = fit_descriptor_limit(o.settings.max_connections)) problem(e.message);
+    if (o.mount.empty() || o.socket.empty()) {
+        auto config = load_config();
+        if (!config) problem(config.error().message);
+        else {
+            if (o.mount.empty()) o.mount = config->mountpoint;
+            if (o.socket.empty()) o.socket = config->factotum_socket;
+        }
+    }
+    auto policy = Policy::load(o.policy);
+    if (!policy) problem(policy.error().message);
+    if (policy) {
+        for (const Rule& r : policy->rules())
+            for (const Identity* id : {&r.client, &r.target}) {
+                if (id->kind == Identity::Kind::any || id->id) continue;  // "*" or a number
+                const std::string where = o.policy + ":" + std::to_string(r.line) + ": ";
+                if (id->kind == Identity::Kind::user && !::getpwnam(id->name.c_str()))
+                    warn(where + "user '" + id->name + "' is not known to the user database (NSS)");
+                if (id->kind == Identity::Kind::group && !::getgrnam(id->name.c_str()))
+                    warn(where + "group '" + id->name + "' is not known to the user database (NSS)");
+            }
+        if (policy->size() == 0) warn(o.policy + ": no rules: every request will be denied");
+    }
+    if (!o.user.empty() && !::getpwnam(o.user.c_str())) problem("--user " + o.user + ": no such user");
+    const std::string pam_file = "/etc/pam.d/" + o.settings.pam_service;
+    struct stat st{};
+    if (::stat(pam_file.c_str(), &st) != 0)
+        warn(pam_file + ": " + std::strerror(errno) + " (PAM will use /etc/pam.d/other for service " +
+             o.settings.pam_service + ")");
+    if (problems) {
+        std::fprintf(stderr, "factotum: %d problem%s: factotum would not start\n", problems, problems == 1 ? "" : "s");
+        return kExitConfig;
+    }
+    std::printf("factotum: %s: %zu rule%s; mount %s, socket %s, PAM service %s: usable (%d warning%s)\n",
+                o.policy.c_str(), policy->size(), policy->size() == 1 ? "" : "s", o.mount.c_str(), o.socket.c_str(),
+                o.settings.pam_service.c_str(), warnings, warnings == 1 ? "" : "s");
+    return 0;
+}
+
+// caphash, from systemd's descriptor store if it holds one that checks
+// out (a restart on a grant_once mount, where a second open fails), or
+// opened here. Either way stored again (FDSTORE=1; systemd ignores a
+// descriptor it already holds).
+Expected<int> obtain_caphash(const std::string& caphash, int stored) {
+    if (stored >= 0) {
+        if (Error e = check_stored_caphash(stored, caphash)) {
+            audit(LOG_WARNING, "not using %s; opening %s instead", e.message.c_str(), caphash.c_str());
+            ::close(stored);
+            (void)sd_notify_send("FDSTOREREMOVE=1\nFDNAME=caphash");
+        } else {
+            audit(LOG_INFO, "caphash: the descriptor from the service manager's store");
+            return stored;
+        }
+    }
+    int fd = ::open(caphash.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        int e = errno;
+        struct stat st{};
+        if (e == EPERM && ::stat(caphash.c_str(), &st) == 0 && may_grant_on(st))
+            return fail(EALREADY,  // the one errno obtain_caphash gives for this
+                        "configuration error: caphash was already opened on this grant_once mount; open " + caphash +
+                            ": " + std::strerror(e) +
+                            ". Only the descriptor the first factotum opened can grant: under systemd it is kept in "
+                            "the unit's descriptor store (FileDescriptorStoreMax=1 in factotum.service); otherwise "
+                            "remount p9authfs to start over");
+        return fail(e, "open " + caphash + ": " + std::strerror(e) +
+                                     " (is p9authfs mounted there, and may factotum grant on it?)");
+    }
+    return fd;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     Options o;
     if (int rc = parse_args(argc, argv, &o)) return rc;
     ::signal(SIGPIPE, SIG_IGN);
+    if (o.check) return check_config(o);
     core_init();
     audit_open(o.log_stderr);
 
@@ -162,30 +289,39 @@ int main(int argc, char** argv) {
     }
     auto policy = Policy::load(o.policy);
     if (!policy) return die(kExitConfig, policy.error().message);
-    auto fds = sockets_from_systemd();
+    auto fds = fds_from_systemd();
     if (!fds) return die(kExitConfig, fds.error().message);
-    if (fds->empty()) {
+    if (fds->sockets.empty()) {
         auto fd = bind_socket(o.socket);
         if (!fd) return die(kExitSystem, fd.error().message);
-        fds->push_back(*fd);
+        fds->sockets.push_back(*fd);
     }
 
     std::string caphash = o.mount + "/caphash";
     if (Error e = become_fs_identity(o.user)) return die(kExitConfig, e.message);
-    int cfd = ::open(caphash.c_str(), O_WRONLY | O_CLOEXEC);
-    if (cfd < 0)
-        return die(kExitSystem, "open " + caphash + ": " + std::strerror(errno) +
-                                    " (is p9authfs mounted there, and may factotum grant on it?)");
+    auto cfd = obtain_caphash(caphash, fds->caphash);
+    if (!cfd) return die(cfd.error().errnum == EALREADY ? kExitConfig : kExitSystem, cfd.error().message);
+    // Into the store at once: a start that fails from here on still
+    // leaves the next one the descriptor.
+    if (int e = sd_notify_send("FDSTORE=1\nFDNAME=caphash", {*cfd}))
+        audit(LOG_WARNING, "could not hand caphash to the service manager's store (NOTIFY_SOCKET): %s; "
+                           "a restart on a grant_once mount will not be able to grant",
+              std::strerror(e));
     // Then give up all the rest.
     if (Error e = drop_privileges(o.user)) return die(kExitSystem, "dropping privileges: " + e.message);
-    Factotum server(o.settings, std::move(*policy), cfd, *fds);
+    auto confined = confine_writes(o.tally_dir);
+    if (!confined) return die(kExitSystem, "confining writes: " + confined.error().message);
+    const std::size_t nsockets = fds->sockets.size();
+    Factotum server(o.settings, std::move(*policy), *cfd, fds->sockets);
     if (int e = server.start()) return die(kExitSystem, std::string("start: ") + std::strerror(e));
 #ifdef FACTOTUM_SECCOMP
-    if (Error e = install_seccomp()) return die(kExitSystem, "seccomp: " + e.message);
+    if (Error e = install_seccomp(confined->writes_confined)) return die(kExitSystem, "seccomp: " + e.message);
 #endif
-    audit(LOG_NOTICE, "started: mount=%s socket=%s service=%s workers=%u %s", o.mount.c_str(),
-          fds->size() == 1 && !o.socket.empty() ? o.socket.c_str() : "(systemd)", o.settings.pam_service.c_str(),
-          o.settings.workers, describe_privileges().c_str());
+    audit(LOG_NOTICE, "started: mount=%s socket=%s service=%s workers=%u %s; %s", o.mount.c_str(),
+          nsockets == 1 && !o.socket.empty() ? o.socket.c_str() : "(systemd)", o.settings.pam_service.c_str(),
+          o.settings.workers, describe_privileges().c_str(), confined->note.c_str());
+    if (int e = sd_notify_send("READY=1\nSTATUS=granting on " + o.mount))
+        audit(LOG_WARNING, "could not tell the service manager we are ready: %s", std::strerror(e));
     int e = server.run();
     audit(LOG_ERR, "event loop failed: %s", std::strerror(e));
     return kExitSystem;

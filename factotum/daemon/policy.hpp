@@ -57,6 +57,7 @@ public:
     // uid 0 matches only a rule that names it as a user (root or 0).
     Decision decide(const ClientIds& client, const TargetIds& target) const;
     std::size_t size() const { return rules_.size(); }
+    const std::vector<Rule>& rules() const { return rules_; }
 
 private:
     std::vector<Rule> rules_;

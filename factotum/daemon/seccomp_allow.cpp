@@ -1,10 +1,15 @@
 // factotum's seccomp allow-list: every system call it may make once it
-// serves clients, in one place, a comment per group. Anything else traps:
-// the call does not run, factotum writes its number to stderr and exits 70.
+// serves clients, in one place, a comment per group. Anything else traps,
+// and the trap refuses the call: the SIGSYS handler makes it return
+// -EPERM and notes its number for the thread that made it. The worker then
+// refuses the request it was serving (an internal error) and logs the
+// call's name; a trap outside any request is logged and the daemon goes
+// on (the call failed like any refused call; nothing ran). A module that
+// misbehaves costs one request, never the server.
 // Installed after start-up (caphash open, socket bound, workers started),
 // for every thread at once (TSYNC). No new processes, no new threads, no
-// writes to files: PAM stacks that need those (pam_exec, pam_faillock's
-// tally, unix_chkpwd) do not run under factotum; see factotum(8).
+// writes to files other than the descriptors held and pam_faillock's
+// tallies; see factotum(8).
 #include <fcntl.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -12,9 +17,12 @@
 #include <linux/netlink.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/ucontext.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "privilege.hpp"
@@ -22,25 +30,56 @@
 namespace p9auth::factotum {
 namespace {
 
-void on_sigsys(int, siginfo_t* si, void*) {
-    char msg[96] = "factotum: seccomp: forbidden system call ";
-    std::size_t len = std::strlen(msg);
-    unsigned n = static_cast<unsigned>(si->si_syscall);
-    char digits[12];
-    int d = 0;
-    do {
-        digits[d++] = static_cast<char>('0' + n % 10);
-        n /= 10;
-    } while (n && d < 11);
-    while (d > 0 && len < sizeof msg - 2) msg[len++] = digits[--d];
-    msg[len++] = '\n';
-    (void)!::write(2, msg, len);
+// The first refused call of this thread since seccomp_take_trap last
+// looked, and how many more followed. Static TLS in the executable: no
+// allocation on first touch, so the handler may write it.
+thread_local int t_first_trap = -1;
+thread_local unsigned t_more_traps = 0;
+
+#if defined(__x86_64__)
+#define FACTOTUM_TRAP_RETURNS 1
+void set_return(void* ctx, long value) { static_cast<ucontext_t*>(ctx)->uc_mcontext.gregs[REG_RAX] = value; }
+#elif defined(__aarch64__)
+#define FACTOTUM_TRAP_RETURNS 1
+void set_return(void* ctx, long value) {
+    static_cast<ucontext_t*>(ctx)->uc_mcontext.regs[0] = static_cast<unsigned long long>(value);
+}
+#endif
+
+// Async-signal-safe: registers and thread-local integers only.
+void on_sigsys(int, siginfo_t* si, void* ctx) {
+#ifdef FACTOTUM_TRAP_RETURNS
+    set_return(ctx, -EPERM);
+    if (t_first_trap < 0) t_first_trap = si->si_syscall;
+    else ++t_more_traps;
+#else
+    // No known way to set the return register here: the old behaviour.
+    (void)ctx;
+    static const char msg[] = "factotum: seccomp: forbidden system call; exiting\n";
+    (void)si;
+    (void)!::write(2, msg, sizeof msg - 1);
     ::_exit(70);
+#endif
 }
 
 }  // namespace
 
-Error install_seccomp() {
+Trap seccomp_take_trap() {
+    Trap t{t_first_trap, t_more_traps};
+    t_first_trap = -1;
+    t_more_traps = 0;
+    return t;
+}
+
+std::string syscall_name(int nr) {
+    // A table lookup in libseccomp (no system call of its own).
+    char* name = ::seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+    std::string s = name ? std::string(name) : "syscall " + std::to_string(nr);
+    std::free(name);
+    return s + " (" + std::to_string(nr) + ")";
+}
+
+Error install_seccomp(bool writes_confined) {
     struct sigaction sa{};
     sa.sa_sigaction = on_sigsys;
     sa.sa_flags = SA_SIGINFO;
@@ -86,21 +125,33 @@ Error install_seccomp() {
     // PAM reads /etc/pam.d and loads its modules at every pam_start; NSS and
     // pam_unix read /etc/passwd, /etc/group, /etc/shadow, /etc/login.defs;
     // pam_access globs /etc/security/access.d (opendir: O_DIRECTORY).
-    // Opens are read-only: no O_WRONLY, O_RDWR, O_CREAT, O_TRUNC or
-    // O_TMPFILE. glibc's O_TMPFILE includes O_DIRECTORY, so the mask takes
-    // only its own bit (__O_TMPFILE), or every opendir() would trap.
+    // Opens are read-only, or, only when Landlock confines where
+    // (confine_writes: beneath /run/faillock), O_RDWR with or without
+    // O_CREAT (pam_faillock's tally: strace of preauth, authfail and
+    // authsucc); never O_WRONLY, O_TRUNC or O_TMPFILE. glibc's O_TMPFILE includes O_DIRECTORY, so the mask takes only
+    // its own bit (__O_TMPFILE), or every opendir() would trap.
     constexpr scmp_datum_t kTmpfileBit = O_TMPFILE & ~O_DIRECTORY;
     static_assert(kTmpfileBit != 0 && (kTmpfileBit & O_DIRECTORY) == 0);
     constexpr scmp_datum_t kOpenMask = O_ACCMODE | O_CREAT | O_TRUNC | kTmpfileBit;
-    if (rc == 0)
-        rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
-                                SCMP_A2(SCMP_CMP_MASKED_EQ, kOpenMask, O_RDONLY));
+    for (scmp_datum_t flags : {scmp_datum_t{O_RDONLY}, scmp_datum_t{O_RDWR}, scmp_datum_t{O_RDWR | O_CREAT}})
+        if (rc == 0 && (flags == O_RDONLY || writes_confined))
+            rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, kOpenMask, flags));
+    // The rest of a tally's update: lock, rewrite, hand the new file to its user.
+    for (int nr : {SCMP_SYS(flock), SCMP_SYS(ftruncate), SCMP_SYS(fchown), SCMP_SYS(fchmod)}) allow(nr);
     // The same for open(2), which glibc no longer calls but the ASan and
     // TSan runtimes do (reading /proc/self/maps when PAM loads a module).
     if (rc == 0)
         rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(open), 1, SCMP_A1(SCMP_CMP_MASKED_EQ, kOpenMask, O_RDONLY));
     for (int nr : {SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(faccessat2), SCMP_SYS(readlink),
                    SCMP_SYS(getdents64), SCMP_SYS(uname)})
+        allow(nr);
+    // libnss-systemd (Debian 12's default "passwd: files systemd"): it
+    // resolves paths itself (readlinkat, under chase()) and talks varlink
+    // to each socket in /run/systemd/userdb over a Unix socket it waits on
+    // with an epoll set and a timerfd of its own (strace of a getpwnam and a
+    // getgrouplist; factotum/tests/nss_pam.sh).
+    for (int nr : {SCMP_SYS(readlinkat), SCMP_SYS(epoll_create1), SCMP_SYS(timerfd_create),
+                   SCMP_SYS(timerfd_settime), SCMP_SYS(timerfd_gettime)})
         allow(nr);
     // isatty(3) (libaudit asks whether a descriptor is a terminal; found under
     // test): TCGETS only.

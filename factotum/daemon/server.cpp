@@ -4,7 +4,9 @@
 #include <grp.h>
 #include <poll.h>
 #include <pwd.h>
+#include <signal.h>
 #include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -20,6 +22,7 @@
 #include "frame_io.hpp"
 #include "grant.hpp"
 #include "pam_auth.hpp"
+#include "privilege.hpp"
 #include "requests.hpp"
 #include "wire.hpp"
 
@@ -33,6 +36,18 @@ using wire::Refusal;
 constexpr std::size_t kMaxGroupsLookup = kMaxGroups;
 // epoll keys: connection ids count up from 1; listening sockets carry this bit.
 constexpr std::uint64_t kListenerTag = std::uint64_t{1} << 63;
+constexpr std::uint64_t kSignalKey = std::uint64_t{1} << 62;  // SIGHUP: reload the policy
+
+// A call the seccomp filter refused outside any request (the loop, a
+// worker between requests): said, then served on. The call failed with
+// EPERM like any refused call, and the code that made it had to handle
+// that anyway; nothing ran that the filter forbids.
+void log_stray_trap(const char* where) {
+    Trap t = seccomp_take_trap();
+    if (t.nr < 0) return;
+    audit(LOG_ERR, "seccomp: refused forbidden system call %s %s (and %u more); continuing",
+          syscall_name(t.nr).c_str(), where, t.more);
+}
 
 std::string user_name_of(uid_t uid) {
     std::vector<char> buf(16384);
@@ -170,7 +185,7 @@ struct Factotum::Pending {
 
 Factotum::Factotum(Settings settings, Policy policy, int caphash_fd, std::vector<int> listen_fds)
     : settings_(std::move(settings)),
-      policy_(std::move(policy)),
+      policy_(std::make_shared<const Policy>(std::move(policy))),
       caphash_fd_(caphash_fd),
       listen_fds_(std::move(listen_fds)),
       throttle_(settings_.throttle) {}
@@ -187,6 +202,7 @@ Factotum::~Factotum() {
         delete c;
     }
     if (epoll_fd_ >= 0) ::close(epoll_fd_);
+    if (signal_fd_ >= 0) ::close(signal_fd_);
 }
 
 int Factotum::start() {
@@ -198,6 +214,20 @@ int Factotum::start() {
         ev.events = EPOLLIN;
         ev.data.u64 = kListenerTag | static_cast<std::uint32_t>(lfd);
         if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, lfd, &ev) != 0) return errno;
+    }
+    // SIGHUP arrives as a descriptor the loop reads: blocked here, before
+    // the workers exist, so every thread inherits the mask.
+    if (!settings_.policy_path.empty()) {
+        sigset_t hup;
+        sigemptyset(&hup);
+        sigaddset(&hup, SIGHUP);
+        if (int e = ::pthread_sigmask(SIG_BLOCK, &hup, nullptr)) return e;
+        signal_fd_ = ::signalfd(-1, &hup, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (signal_fd_ < 0) return errno;
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.u64 = kSignalKey;
+        if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, signal_fd_, &ev) != 0) return errno;
     }
     for (unsigned i = 0; i < settings_.workers; ++i) workers_.emplace_back([this] { worker_main(); });
     return 0;
@@ -234,6 +264,10 @@ int Factotum::run() {
         }
         for (int i = 0; i < n; ++i) {
             std::uint64_t key = evs[static_cast<std::size_t>(i)].data.u64;
+            if (key == kSignalKey) {
+                reload_policy();
+                continue;
+            }
             if (key & kListenerTag) {
                 accept_all(static_cast<int>(key & 0xffffffffu));
                 continue;
@@ -245,7 +279,33 @@ int Factotum::run() {
         expire_queued();
         resume_accepting();
         for (auto [uid, n] : audit_quota_.drain()) log_suppressed(uid, n);
+        log_stray_trap("in the event loop");
     }
+}
+
+std::shared_ptr<const Policy> Factotum::current_policy() {
+    std::lock_guard lock(policy_mu_);
+    return policy_;
+}
+
+// A policy that does not load (syntax, owner, mode) is logged and the old
+// one stays: a typo must not lock everyone out, nor let everyone in.
+void Factotum::reload_policy() {
+    signalfd_siginfo si{};
+    while (::read(signal_fd_, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+    }
+    auto loaded = Policy::load(settings_.policy_path);
+    if (!loaded) {
+        audit(LOG_ERR, "reload %s failed, keeping the policy in force: %s", settings_.policy_path.c_str(),
+              loaded.error().message.c_str());
+        return;
+    }
+    std::size_t rules = loaded->size();
+    {
+        std::lock_guard lock(policy_mu_);
+        policy_ = std::make_shared<const Policy>(std::move(*loaded));
+    }
+    audit(LOG_NOTICE, "reloaded %s (%zu rules)", settings_.policy_path.c_str(), rules);
 }
 
 // Until the first deadline of a pending connection or a queued job; -1: none.
@@ -538,6 +598,7 @@ void Factotum::worker_main() {
             ++l.running;
         }
         serve(job);
+        log_stray_trap("after a request");
         ::close(job.fd);
         {
             std::lock_guard lock(queue_mu_);
@@ -549,6 +610,7 @@ void Factotum::worker_main() {
 }
 
 void Factotum::serve(Job& job) {
+    log_stray_trap("between requests");
     TargetIds target;
     target.name = job.target;
     gid_t gid = 0;
@@ -572,6 +634,18 @@ void Factotum::serve(Job& job) {
                   reason.c_str(), o);
         send_refusal(job.fd, why, to_client, channel.next_deadline());
     };
+
+    // A module (NSS, PAM) made a call the filter refused: whatever it
+    // concluded from the EPERM, this request is not trusted to a grant.
+    auto trapped = [&](const char* during) {
+        Trap tr = seccomp_take_trap();
+        if (tr.nr < 0) return false;
+        const std::string name = syscall_name(tr.nr);
+        deny(Refusal::internal, "seccomp (forbidden system call " + name + " during " + during + ")",
+             "a PAM or NSS module made a system call factotum forbids (" + name + "); see factotum's log");
+        return true;
+    };
+    if (trapped("the user lookup")) return;
 
     // Waited in the queue past its deadline (the loop refuses most of these first).
     if (Clock::now() > job.deadline) {
@@ -602,7 +676,8 @@ void Factotum::serve(Job& job) {
     }
 
     ClientIds client{job.uid, job.gid, job.groups};
-    Decision d = policy_.decide(client, target);
+    Decision d = current_policy()->decide(client, target);
+    if (trapped("the policy's lookups")) return;
     if (!d.permit) {
         deny(Refusal::not_permitted, d.line ? "policy (line " + std::to_string(d.line) + ")" : "policy (no rule)",
              "");
@@ -620,6 +695,7 @@ void Factotum::serve(Job& job) {
                   static_cast<long long>(settings_.throttle.lockout.count()));
     };
     PamResult r = pam_check(settings_.pam_service, job.target, user_name_of(job.uid), job.origin, channel);
+    if (trapped("PAM")) return;
     switch (r.outcome) {
     case PamOutcome::ok: break;
     case PamOutcome::auth_failed:

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -37,6 +38,7 @@ struct Settings {
     unsigned max_connections = 512;
     unsigned max_per_uid = 128;
     ThrottleLimits throttle;
+    std::string policy_path;  // reread on SIGHUP; empty: no reload
 };
 
 class Factotum {
@@ -89,7 +91,13 @@ private:
     std::deque<Job>::iterator next_job_locked();  // queue_mu_ held
 
     const Settings settings_;
-    const Policy policy_;
+    // The policy in force: SIGHUP swaps in a new one (reload_policy), a
+    // request decides with the one it took at its start.
+    std::shared_ptr<const Policy> current_policy();
+    void reload_policy();
+    std::mutex policy_mu_;
+    std::shared_ptr<const Policy> policy_;
+    int signal_fd_ = -1;
     const int caphash_fd_;
     const std::vector<int> listen_fds_;
     int epoll_fd_ = -1;

@@ -25,13 +25,12 @@
 
 #include "capability.hpp"
 #include "config.hpp"
+#include "fs_magic.hpp"
 #include "grant.hpp"
 
 namespace {
 
 constexpr int kFailed = 1, kUsage = 2;
-constexpr long kFuseMagic = 0x65735546;    // FUSE_SUPER_MAGIC
-constexpr long kP9authMagic = 0x70396175;  // P9AUTH_SUPER_MAGIC (docs/spec.md section 10)
 
 const char* const kUsageText =
     "usage: p9grant [-m MOUNTPOINT] [--sha1] [--uid-only] FROM TO\n"
@@ -192,10 +191,10 @@ int main(int argc, char** argv) {
     const std::string caphash = mountpoint + "/caphash";
     const int fd = ::open(caphash.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
     if (fd < 0) die(kFailed, caphash + ": " + explain(errno, args.sha1));
-    struct statfs sfs{};
-    if (::fstatfs(fd, &sfs) != 0) die(kFailed, caphash + ": " + explain(errno, args.sha1));
-    if (static_cast<long>(sfs.f_type) != kFuseMagic && static_cast<long>(sfs.f_type) != kP9authMagic)
+    if (const int e = p9auth::p9auth_filesystem_check(fd); e == EPERM)
         die(kFailed, caphash + " is not on a p9auth filesystem; is p9authfs mounted at " + mountpoint + "?");
+    else if (e != 0)
+        die(kFailed, caphash + ": " + explain(e, args.sha1));
     const auto bytes = g.hash.bytes();
     const ssize_t n = ::write(fd, bytes.data(), bytes.size());
     const int err = errno;

@@ -3,6 +3,8 @@
 // alone, and described by the kernel (/proc/self/mountinfo on a procfs).
 #include "mount_check.hpp"
 
+#include "fs_magic.hpp"
+
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <linux/stat.h>  // struct statx with stx_mnt_id (glibc's lacks it)
@@ -20,8 +22,8 @@
 namespace p9use {
 namespace {
 
-constexpr long kFuseMagic = 0x65735546;    // FUSE_SUPER_MAGIC
-constexpr long kP9authMagic = 0x70396175;  // P9AUTH_SUPER_MAGIC (docs/spec.md section 10)
+constexpr long kFuseMagic = p9auth::kFuseSuperMagic;
+constexpr long kP9authMagic = p9auth::kP9authSuperMagic;
 constexpr std::size_t kMaxMountinfo = 64u << 20;
 
 using p9auth::fail;
