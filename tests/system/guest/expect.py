@@ -1,32 +1,56 @@
 #!/usr/bin/env python3
 """Types into a program on a real pseudo-terminal, as a person would.
 
-expect.py TRANSCRIPT SCRIPT -- PROGRAM [ARG...]
+expect.py [--user NAME] TRANSCRIPT SCRIPT -- PROGRAM [ARG...]
 
 SCRIPT has one step a line: `expect REGEX` waits (up to 60 s) until what the
 terminal has shown since the last match matches; `send TEXT` types TEXT and
 a newline (`\\n` inside TEXT is a newline too). Everything the terminal
 showed goes to TRANSCRIPT. Exits 0 when every step matched and the program
 ended, 3 when a step timed out (the transcript says which), otherwise with
-the program's status (4: it did not end by itself). Used by the guest stages of the system test: secrets
+the program's status (4: it did not end by itself). With --user, the
+program runs as that user (groups from the group database), on a terminal
+given to that user, as login(1) would start it; the transcript is still
+written by the caller. Used by the guest stages of the system test: secrets
 come in the SCRIPT file, never on a command line.
 """
 import os
 import pty
+import pwd
 import re
 import select
 import sys
 import time
 
 
+def become(name):
+    """In the child, on its new terminal: the terminal and then the
+    process become NAME's, with a login environment."""
+    pw = pwd.getpwnam(name)
+    os.chown(os.ttyname(0), pw.pw_uid, -1)
+    os.initgroups(name, pw.pw_gid)
+    os.setgid(pw.pw_gid)
+    os.setuid(pw.pw_uid)
+    os.chdir("/")
+    os.environ.clear()
+    os.environ.update(HOME=pw.pw_dir, USER=name, LOGNAME=name, SHELL=pw.pw_shell,
+                      PATH="/usr/local/bin:/usr/bin:/bin", TERM="vt100")
+
+
 def main():
-    transcript, script = sys.argv[1], sys.argv[2]
-    assert sys.argv[3] == "--"
-    argv = sys.argv[4:]
+    args = sys.argv[1:]
+    user = None
+    if args[0] == "--user":
+        user, args = args[1], args[2:]
+    transcript, script = args[0], args[1]
+    assert args[2] == "--"
+    argv = args[3:]
     with open(script) as f:
         steps = [line.rstrip("\n").split(" ", 1) for line in f if line.strip()]
     pid, fd = pty.fork()
     if pid == 0:
+        if user:
+            become(user)
         os.execvp(argv[0], argv)
     shown = b""
     seen = 0
