@@ -19,6 +19,7 @@ import pty
 import pwd
 import re
 import select
+import subprocess
 import sys
 import time
 
@@ -102,7 +103,10 @@ def main():
         pass
     done, st = os.waitpid(pid, os.WNOHANG)
     if done == 0:
-        log.write(b"\n[expect.py: the program did not end; killed]\n")
+        # What is still there, and where it waits, before it is killed.
+        ps = subprocess.run(["ps", "-e", "-o", "pid,ppid,user,stat,tty,wchan:24,args"],
+                            capture_output=True, text=True).stdout
+        log.write(b"\n[expect.py: the program did not end; killed. ps:]\n" + ps.encode())
         os.kill(pid, 9)
         _, st = os.waitpid(pid, 0)
         status = status or 4
