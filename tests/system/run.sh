@@ -55,9 +55,20 @@ fi
 
 work=$build/system-vm
 rm -rf "$work" && mkdir -p "$work/share/debs"
-sys_log "building the .debs"
-"$top/scripts/build-debs.sh" "$work/share/debs" >"$work/build-debs.log" 2>&1 ||
-    { tail -40 "$work/build-debs.log"; sys_log "building the packages failed"; exit 1; }
+# The .debs, cached by the source they are built from (tests/ is not in
+# them), so a change to the guest's stages alone boots again at once.
+src_key=$(cd "$top" && git ls-files -z --cached --others --exclude-standard -- . ':!tests' |
+    xargs -0 sha256sum 2>/dev/null | sha256sum | cut -c1-16)
+debs_cache=$build/system-debs/$src_key
+if ! compgen -G "$debs_cache/*.deb" >/dev/null; then
+    sys_log "building the .debs"
+    rm -rf "$build/system-debs" && mkdir -p "$debs_cache"
+    "$top/scripts/build-debs.sh" "$debs_cache" >"$work/build-debs.log" 2>&1 ||
+        { tail -40 "$work/build-debs.log"; sys_log "building the packages failed"; rm -rf "$debs_cache"; exit 1; }
+else
+    sys_log "the .debs of this source ($src_key, cached)"
+fi
+cp "$debs_cache"/*.deb "$work/share/debs/"
 debs=("$work"/share/debs/*.deb)
 sys_image "$build/system-image" "${debs[@]}"
 
