@@ -24,6 +24,7 @@ FT_MNT=/run/p9auth
 ft_fail() {
     echo "FAIL: $*" >&2
     [[ -n $FT_TMP && -f $FT_TMP/factotum.err ]] && sed 's/^/factotum stderr: /' "$FT_TMP/factotum.err" >&2
+    [[ -n $FT_TMP && -f $FT_TMP/syslog ]] && tail -20 "$FT_TMP/syslog" | sed "s/^/factotum log: /" >&2
     exit 1
 }
 ft_pass() { echo "PASS: $*"; }
@@ -193,7 +194,9 @@ ft_ready() {
 ft_request() {
     local u=$1 t=$2 a=$3
     shift 3
-    printf '%s\n' "$a" | p9_as "$u" "$P9AUTH_REQUEST" --socket "$FT_SOCK" --stdin "$@" "$t" 2>>"$FT_TMP/request.err"
+    # A here-string, not a pipe: a request that reads no answer (no prompt)
+    # must not fail the writer with SIGPIPE (141 under pipefail).
+    p9_as "$u" "$P9AUTH_REQUEST" --socket "$FT_SOCK" --stdin "$@" "$t" <<<"$a" 2>>"$FT_TMP/request.err"
 }
 
 # One line describing a process's credentials, from /proc/PID/status text.

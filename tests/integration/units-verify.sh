@@ -60,6 +60,14 @@ verify() {  # verify WHAT NAME...: NAME... are unit names in $root
 for b in "${binaries[@]}"; do
     install -D -m 0755 "${b#*=}" "$root${b%%=*}"
 done
+# The system's own programs that the units run (ExecReload=+/bin/kill ...),
+# from this host, where ours did not put them.
+for u in "${units[@]}"; do
+    [[ -f $u ]] || continue
+    for prog in $(sed -n 's/^Exec[A-Za-z]*=[-+@!:]*\(\/[^[:space:]]*\).*/\1/p' "$u"); do
+        [[ -e $root$prog || ! -x $prog ]] || install -D -m 0755 "$prog" "$root$prog"
+    done
+done
 names=()
 for u in "${units[@]}"; do
     [[ -f $u ]] || { echo "FAIL: $u was not built"; fail=1; continue; }
