@@ -239,8 +239,7 @@ int check_config(Options& o) {
 
 // caphash, from systemd's descriptor store if it holds one that checks
 // out (a restart on a grant_once mount, where a second open fails), or
-// opened here. Either way stored again (FDSTORE=1; systemd ignores a
-// descriptor it already holds).
+// opened here (and then stored: see main).
 Expected<int> obtain_caphash(const std::string& caphash, int stored) {
     if (stored >= 0) {
         if (Error e = check_stored_caphash(stored, caphash)) {
@@ -302,8 +301,11 @@ int main(int argc, char** argv) {
     auto cfd = obtain_caphash(caphash, fds->caphash);
     if (!cfd) return die(cfd.error().errnum == EALREADY ? kExitConfig : kExitSystem, cfd.error().message);
     // Into the store at once: a start that fails from here on still
-    // leaves the next one the descriptor.
-    if (int e = sd_notify_send("FDSTORE=1\nFDNAME=caphash", {*cfd}))
+    // leaves the next one the descriptor. One that came from the store is
+    // there already (systemd 252 checks the store's size before it looks
+    // for a duplicate, and logs a full store).
+    const bool from_store = *cfd == fds->caphash;
+    if (int e = from_store ? 0 : sd_notify_send("FDSTORE=1\nFDNAME=caphash", {*cfd}))
         audit(LOG_WARNING, "could not hand caphash to the service manager's store (NOTIFY_SOCKET): %s; "
                            "a restart on a grant_once mount will not be able to grant",
               std::strerror(e));

@@ -194,6 +194,9 @@ stage_install() {
     poll 60 systemctl is-active factotum.service
     p9logind_login "after systemctl restart factotum"
     p9su_login "p9su after the restart"
+    check "factotum took caphash back from the store, and stored it once" bash -c \
+        'journalctl -b -o cat -u factotum.service | grep -q "the descriptor from the service manager" &&
+         ! journalctl -b -o cat -u factotum.service | grep -q "Cannot store more fds"'
     check_no_seccomp
     check_boot
     finish
