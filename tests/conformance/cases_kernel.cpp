@@ -2,13 +2,22 @@
 // (spec section 4, "Kernel module only, also refused before the table is
 // touched").
 #include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/fanotify.h>
+#include <sys/inotify.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "registry.hpp"
 #include "support.hpp"
@@ -114,6 +123,226 @@ CONFORMANCE_CASE(kernel_writev_one_message, "write/kernel-writev-is-one-message"
     check(rc == 0, "use by writev of FROM@TO and @KEY: " + (rc < 200 ? errno_name(rc) : "step " + std::to_string(rc)));
     const Status s = m.status();
     check(s.granted == 1 && s.used == 1 && s.refused == 0 && s.outstanding == 0, "counters: " + describe(s));
+}
+
+// ---- review fixes (issue 12) -----------------------------------------
+
+// Becomes uid/gid 2001 (no groups) keeping exactly the capabilities in
+// `keep` (bit numbers) in the permitted and effective sets; false on error.
+bool drop_keeping(std::initializer_list<int> keep) {
+    if (::prctl(PR_SET_KEEPCAPS, 1) != 0 || ::setgroups(0, nullptr) != 0 || ::setresgid(kAlice, kAlice, kAlice) != 0 ||
+        ::setresuid(kAlice, kAlice, kAlice) != 0)
+        return false;
+    __user_cap_header_struct h{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct d[2]{};
+    for (const int c : keep) {
+        d[c / 32].effective |= 1u << (c % 32);
+        d[c / 32].permitted |= 1u << (c % 32);
+    }
+    return ::syscall(SYS_capset, &h, d) == 0;
+}
+
+// fsopen/fsconfig/fsmount: the errno of creating a p9auth superblock with
+// one option, and the fs_context log's first message in *msg.
+int fs_create(const std::string& key, const std::string& value, std::string* msg) {
+    const int fs = static_cast<int>(::syscall(SYS_fsopen, "p9auth", 1 /* FSOPEN_CLOEXEC */));
+    if (fs < 0) return 232;
+    int err = 0;
+    if (::syscall(SYS_fsconfig, fs, 1 /* FSCONFIG_SET_STRING */, key.c_str(), value.c_str(), 0) != 0)
+        err = errno;
+    else if (::syscall(SYS_fsconfig, fs, 6 /* FSCONFIG_CMD_CREATE */, nullptr, nullptr, 0) != 0)
+        err = errno;
+    char buf[512];
+    const ssize_t n = ::read(fs, buf, sizeof(buf) - 1);
+    if (msg && n > 0) *msg = std::string(buf, static_cast<std::size_t>(n));
+    ::close(fs);
+    return err;
+}
+
+// Issue 12 item 1: grant_uid=/grant_gid= give the grant right away, so
+// the mounter must hold CAP_SETUID and CAP_SETGID itself, not only
+// CAP_SYS_ADMIN (which mounts).  Refused with EPERM and a message in the
+// fs_context log; the same mounter may mount without them, and one that
+// also holds CAP_SETUID and CAP_SETGID may name them.
+CONFORMANCE_CASE(kernel_grant_option_needs_setid, "mount/kernel-grant-uid-needs-setuid-setgid", kKernelOnly) {
+    const std::string path = ensure_dir(config().mount);
+    std::fflush(nullptr);
+    const pid_t pid = ::fork();
+    check(pid >= 0, "fork");
+    if (pid == 0) {
+        int code = 0;
+        std::string msg;
+        if (!drop_keeping({CAP_SYS_ADMIN}))
+            code = 233;
+        else if (::mount("p9auth", path.c_str(), "p9auth", 0, "grant_uid=2001") == 0)
+            code = 234;  // must not mount
+        else if (errno != EPERM)
+            code = 235;
+        else if (::mount("p9auth", path.c_str(), "p9auth", 0, "grant_gid=2001") == 0 || errno != EPERM)
+            code = 236;
+        else if (fs_create("grant_uid", "2001", &msg) != EPERM)
+            code = 237;
+        else if (msg.find("CAP_SETUID and CAP_SETGID") == std::string::npos)
+            code = 238;
+        else if (::mount("p9auth", path.c_str(), "p9auth", 0, "timeout=5") != 0)
+            code = 239;  // CAP_SYS_ADMIN alone still mounts without the options
+        else if (::mount("p9auth", path.c_str(), "p9auth", MS_REMOUNT, "timeout=5,grant_uid=2001") == 0 ||
+                 errno != EPERM)
+            code = 240;  // nor names them on remount
+        ::umount2(path.c_str(), 0);
+        ::_exit(code);
+    }
+    int st = 0;
+    check(::waitpid(pid, &st, 0) == pid && WIFEXITED(st), "child did not exit");
+    const int code = WEXITSTATUS(st);
+    check(code == 0, "CAP_SYS_ADMIN-only mounter (uid 2001): step " + std::to_string(code) + " failed");
+    check(!mounted_at(path), "the refused mounter left a mount");
+
+    // The same with CAP_SETUID and CAP_SETGID too: allowed.
+    const int rc = [&] {
+        std::fflush(nullptr);
+        const pid_t p = ::fork();
+        if (p == 0) {
+            if (!drop_keeping({CAP_SYS_ADMIN, CAP_SETUID, CAP_SETGID})) ::_exit(241);
+            if (::mount("p9auth", path.c_str(), "p9auth", 0, "grant_uid=2001,grant_gid=2001") != 0) ::_exit(errno);
+            ::_exit(::umount2(path.c_str(), 0) == 0 ? 0 : 242);
+        }
+        int s2 = 0;
+        return ::waitpid(p, &s2, 0) == p && WIFEXITED(s2) ? WEXITSTATUS(s2) : 243;
+    }();
+    check(rc == 0, "mounter with CAP_SYS_ADMIN, CAP_SETUID, CAP_SETGID: " + errno_name(rc));
+}
+
+// Issue 12 item 3: as exec with LSM_UNSAFE_PTRACE, a traced writer whose
+// tracer is not capable over the new credentials is refused (EPERM) and the
+// hash stays; a tracer with CAP_SYS_PTRACE (root) does not stop the use.
+// The tracee waits on a pipe until PTRACE_SEIZE has happened.
+int traced_use(const std::string& mount, const std::string& capability) {
+    int go[2];
+    if (::pipe(go) != 0) return 244;
+    std::fflush(nullptr);
+    const pid_t child = ::fork();
+    if (child < 0) return 245;
+    if (child == 0) {
+        char c;
+        ::close(go[1]);
+        if (::read(go[0], &c, 1) != 1) ::_exit(246);
+        const int e = write_file(mount + "/capuse", capability);
+        ::_exit(e != 0 ? e : (::getuid() == 0 ? 0 : 247));
+    }
+    ::close(go[0]);
+    int rc = 0;
+    if (::ptrace(PTRACE_SEIZE, child, nullptr, nullptr) != 0) rc = 248;
+    if (::write(go[1], "x", 1) != 1 && rc == 0) rc = 249;
+    ::close(go[1]);
+    int st = 0;
+    while (::waitpid(child, &st, 0) == child) {
+        if (WIFEXITED(st)) return rc ? rc : WEXITSTATUS(st);
+        if (WIFSIGNALED(st)) return 250;
+        if (WIFSTOPPED(st)) ::ptrace(PTRACE_CONT, child, nullptr, reinterpret_cast<void*>(0L));
+    }
+    return 251;
+}
+
+CONFORMANCE_CASE(kernel_tracer_refused, "use/kernel-traced-writer-refused", kKernelOnly) {
+    Mount m;
+    const Grant g = make(kAlice, target(0, 0, {}));
+    check_errno(m.grant(g.hash), 0, "grant 2001@0:0");
+    // Tracer and tracee are uid 2001; the tracee is made dumpable again so
+    // that its own uid may attach, as a normal user's processes are.
+    const int e = run_as(alice(), [&] {
+        if (::prctl(PR_SET_DUMPABLE, 1) != 0) return 252;
+        return traced_use(m.path(), g.capability);
+    });
+    check(e != 248, "uid 2001 could not PTRACE_SEIZE its own child");
+    check_errno(e, EPERM, "use 2001@0:0 traced by uid 2001");
+    Status s = m.status();
+    check(s.outstanding == 1 && s.used == 0 && s.refused == 1, "the hash must stay; counters: " + describe(s));
+    // Root traces (CAP_SYS_PTRACE): the use goes through.
+    const int ok = [&] {
+        int go[2];
+        if (::pipe(go) != 0) return 253;
+        std::fflush(nullptr);
+        const pid_t child = ::fork();
+        if (child == 0) {
+            char c;
+            ::close(go[1]);
+            if (::read(go[0], &c, 1) != 1) ::_exit(246);
+            if (::setgroups(0, nullptr) != 0 || ::setresgid(kAlice, kAlice, kAlice) != 0 ||
+                ::setresuid(kAlice, kAlice, kAlice) != 0)
+                ::_exit(254);
+            const int w = write_file(m.capuse(), g.capability);
+            ::_exit(w != 0 ? w : (::getuid() == 0 ? 0 : 247));
+        }
+        ::close(go[0]);
+        if (::ptrace(PTRACE_SEIZE, child, nullptr, nullptr) != 0) return 248;
+        if (::write(go[1], "x", 1) != 1) return 249;
+        ::close(go[1]);
+        int st = 0;
+        while (::waitpid(child, &st, 0) == child) {
+            if (WIFEXITED(st)) return WEXITSTATUS(st);
+            if (WIFSIGNALED(st)) return 250;
+            if (WIFSTOPPED(st)) ::ptrace(PTRACE_CONT, child, nullptr, reinterpret_cast<void*>(0L));
+        }
+        return 251;
+    }();
+    check_errno(ok, 0, "use 2001@0:0 traced by root");
+    s = m.status();
+    check(s.outstanding == 0 && s.used == 1 && s.refused == 1, "counters: " + describe(s));
+}
+
+// Issue 12 item 6: a watch would show when grants and uses happen.  Those
+// who may not grant may place none (inotify or fanotify, on any inode of
+// the mount: EACCES); root (who may grant) may, and even it sees no event
+// from caphash or capuse, while the status file it reads does show up.
+CONFORMANCE_CASE(kernel_unwatchable, "files/kernel-caphash-capuse-unwatchable", kKernelOnly) {
+    Mount m;
+    const int e = run_as(alice(), [&] {
+        const int in = ::inotify_init1(IN_CLOEXEC);
+        if (in < 0) return 255;
+        for (const std::string f : {"/caphash", "/capuse", "/status", ""}) {
+            if (::inotify_add_watch(in, (m.path() + f).c_str(), IN_ALL_EVENTS) >= 0) return 240;
+            if (errno != EACCES) return errno;
+        }
+        const int fan = ::fanotify_init(FAN_CLASS_NOTIF | FAN_REPORT_FID, O_RDONLY);
+        if (fan >= 0) {
+            if (::fanotify_mark(fan, FAN_MARK_ADD, FAN_MODIFY | FAN_OPEN | FAN_CLOSE, AT_FDCWD, m.capuse().c_str()) == 0)
+                return 241;
+            if (errno != EACCES) return errno;
+        }
+        return 0;
+    });
+    check_errno(e, 0, "uid 2001 watching the mount (240: inotify allowed, 241: fanotify allowed)");
+
+    const int in = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    check(in >= 0, "inotify_init1");
+    const int wd_dir = ::inotify_add_watch(in, m.path().c_str(), IN_ALL_EVENTS);
+    const int wd_use = ::inotify_add_watch(in, m.capuse().c_str(), IN_ALL_EVENTS);
+    const int werr = errno;
+    check(wd_dir >= 0 && wd_use >= 0, "root may watch the mount: " + errno_name(werr));
+    const Grant g = make(kAlice, target(kBob, kBob, {}));
+    check_errno(m.grant(g.hash), 0, "grant 2001@2002:2002");
+    check_became(use_direct(alice(), g.capability, m.path()), expected_after(alice(), target(kBob, kBob, {})), false,
+                 "use 2001@2002:2002");
+    (void)m.status();  // opens and reads status: events that must show
+    alignas(inotify_event) char buf[8192];
+    bool saw_status = false;
+    std::string leaked;
+    for (;;) {
+        const ssize_t n = ::read(in, buf, sizeof(buf));
+        if (n <= 0) break;
+        for (ssize_t off = 0; off < n;) {
+            const auto* ev = reinterpret_cast<const inotify_event*>(buf + off);
+            const std::string name = ev->len ? std::string(ev->name) : "";
+            if (ev->wd == wd_use || name == "caphash" || name == "capuse")
+                leaked += (ev->wd == wd_use ? std::string("capuse") : name) + " mask " + std::to_string(ev->mask) + "; ";
+            if (name == "status") saw_status = true;
+            off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
+        }
+    }
+    ::close(in);
+    check(leaked.empty(), "events from caphash/capuse: " + leaked);
+    check(saw_status, "no event for reading status: the watch did not work");
 }
 
 }  // namespace

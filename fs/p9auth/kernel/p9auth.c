@@ -29,6 +29,7 @@
 #include <linux/mutex.h>
 #include <linux/random.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/sched/user.h>
 #include <linux/siphash.h>
 #include <linux/securebits.h>
@@ -123,6 +124,27 @@ struct p9auth_mount {
 static struct p9auth_mount *p9auth_mnt(const struct inode *inode)
 {
 	return inode->i_sb->s_fs_info;
+}
+
+/*
+ * cap_capable() of security/commoncap.c on a given cred: security_capable()
+ * is not exported to modules, and ns_capable() only asks about current.  The
+ * capability rules without the LSMs: they are consulted where current is
+ * asked (ns_capable()), not here (see p9auth.ko(8), BUGS).
+ */
+static bool p9auth_cred_capable(const struct cred *cred,
+				struct user_namespace *ns, int cap)
+{
+	for (;;) {
+		if (ns == cred->user_ns)
+			return cap_raised(cred->cap_effective, cap);
+		if (ns->level <= cred->user_ns->level)
+			return false;
+		/* The owner of a child namespace has every capability in it. */
+		if (ns->parent == cred->user_ns && uid_eq(ns->owner, cred->euid))
+			return true;
+		ns = ns->parent;
+	}
 }
 
 /* The table.  All of these are called with m->lock held. */
@@ -548,6 +570,30 @@ invalid:
 	return ERR_PTR(-EINVAL);
 }
 
+/*
+ * A traced writer: exec's rule (LSM_UNSAFE_PTRACE, ptracer_capable(), not
+ * exported).  A tracer that could not attach to the new credentials must
+ * not keep driving the process once it has them, so unless the tracer (its
+ * credentials when it attached) holds CAP_SYS_PTRACE over the writer's user
+ * namespace, the use is refused and the hash stays.  Called with
+ * current->signal->cred_guard_mutex held: ptrace_attach() takes it too, so
+ * no tracer attaches between this check and commit_creds().
+ */
+static bool p9auth_tracer_allows(struct user_namespace *ns)
+{
+	const struct cred *tracer;
+	bool ok = true;		/* no tracer: nothing to ask */
+
+	if (!current->ptrace)
+		return true;
+	rcu_read_lock();
+	tracer = rcu_dereference(current->ptracer_cred);
+	if (tracer)
+		ok = p9auth_cred_capable(tracer, ns, CAP_SYS_PTRACE);
+	rcu_read_unlock();
+	return ok;
+}
+
 /* Section 4, use: the checks in the spec's order; the first that fails decides. */
 static ssize_t capuse_write_iter(struct kiocb *iocb, struct iov_iter *from)
 {
@@ -615,6 +661,13 @@ static ssize_t capuse_write_iter(struct kiocb *iocb, struct iov_iter *from)
 
 	new = p9auth_prepare_creds(m, &c);
 
+	/* As exec: no tracer attaches until the new credentials are in place. */
+	if (mutex_lock_interruptible(&current->signal->cred_guard_mutex)) {
+		if (!IS_ERR(new))
+			abort_creds(new);
+		err = -ERESTARTNOINTR;	/* nothing happened: the write restarts */
+		goto out;
+	}
 	mutex_lock(&m->lock);
 	p9auth_expire(m);
 	h = p9auth_find(m, h256, SHA256_DIGEST_SIZE);
@@ -624,6 +677,8 @@ static ssize_t capuse_write_iter(struct kiocb *iocb, struct iov_iter *from)
 		err = -EPERM;
 	else if (IS_ERR(new))
 		err = PTR_ERR(new);	/* the table stays as it was */
+	else if (!p9auth_tracer_allows(new->user_ns))
+		err = -EPERM;		/* and the hash stays */
 	if (err) {
 		m->refused++;
 	} else {
@@ -636,6 +691,7 @@ static ssize_t capuse_write_iter(struct kiocb *iocb, struct iov_iter *from)
 		commit_creds(new);	/* all ids at once; cannot fail */
 	else if (!IS_ERR(new))
 		abort_creds(new);
+	mutex_unlock(&current->signal->cred_guard_mutex);
 	goto out;
 
 refused:
@@ -647,6 +703,28 @@ out:
 	return err ? err : count;
 }
 
+/* Section 5: may current grant (grant_once aside)?  Its credentials now. */
+static bool p9auth_may_grant(struct p9auth_mount *m)
+{
+	if (uid_valid(m->opt.grant_uid) || gid_valid(m->opt.grant_gid)) {
+		if (uid_valid(m->opt.grant_uid) &&
+		    !uid_eq(current_fsuid(), m->opt.grant_uid))
+			return false;
+		if (gid_valid(m->opt.grant_gid) && !in_group_p(m->opt.grant_gid))
+			return false;
+		return true;
+	}
+	/* No one can grant what they could not take. */
+	return ns_capable(m->ns, CAP_SETUID) && ns_capable(m->ns, CAP_SETGID);
+}
+
+/*
+ * Opens of caphash and capuse make no fsnotify events (FMODE_NONOTIFY, as
+ * fanotify's own descriptors): their open, writes and close would tell any
+ * watcher of the directory when grants and uses happen.  Watches on the
+ * files themselves are refused in p9auth_permission().
+ */
+
 /* Section 5: who may grant, judged at open with the opener's credentials. */
 static int caphash_open(struct inode *inode, struct file *file)
 {
@@ -654,25 +732,21 @@ static int caphash_open(struct inode *inode, struct file *file)
 
 	if (file->f_mode & FMODE_READ)
 		return -EACCES;
-	if (uid_valid(m->opt.grant_uid) || gid_valid(m->opt.grant_gid)) {
-		if (uid_valid(m->opt.grant_uid) &&
-		    !uid_eq(current_fsuid(), m->opt.grant_uid))
-			return -EPERM;
-		if (gid_valid(m->opt.grant_gid) && !in_group_p(m->opt.grant_gid))
-			return -EPERM;
-	} else if (!ns_capable(m->ns, CAP_SETUID) ||
-		   !ns_capable(m->ns, CAP_SETGID)) {
-		return -EPERM;	/* no one can grant what they could not take */
-	}
+	if (!p9auth_may_grant(m))
+		return -EPERM;
 	/* Only a successful open spends grant_once. */
 	if (m->opt.grant_once && test_and_set_bit(P9AUTH_OPENED, &m->flags))
 		return -EPERM;
+	file->f_mode |= FMODE_NONOTIFY;
 	return 0;
 }
 
 static int capuse_open(struct inode *inode, struct file *file)
 {
-	return (file->f_mode & FMODE_READ) ? -EACCES : 0;
+	if (file->f_mode & FMODE_READ)
+		return -EACCES;
+	file->f_mode |= FMODE_NONOTIFY;
+	return 0;
 }
 
 /* Section 7: a snapshot taken at open. */
@@ -752,10 +826,21 @@ static const struct file_operations status_fops = {
  * (the modes only show the rules), so permission() lets every open reach
  * the open() above, and lets every namespace operation on the directory
  * reach the VFS, which answers EPERM for an operation we do not have.
+ *
+ * One exception: MAY_READ alone (no MAY_OPEN, no MAY_ACCESS) is what
+ * inotify_add_watch() and fanotify_mark() ask before they watch an inode,
+ * the mount or the whole filesystem through any path in it.  A watch would
+ * show when grants and uses happen, so only those who may grant (and so
+ * see every grant anyway) may place one, on any inode of the mount.
  */
 static int p9auth_permission(struct user_namespace *mnt_userns,
 			     struct inode *inode, int mask)
 {
+	if ((mask & ~MAY_NOT_BLOCK) == MAY_READ) {
+		if (mask & MAY_NOT_BLOCK)
+			return -ECHILD;	/* ns_capable() may audit */
+		return p9auth_may_grant(p9auth_mnt(inode)) ? 0 : -EACCES;
+	}
 	if (S_ISDIR(inode->i_mode))
 		return generic_permission(mnt_userns, inode, mask & ~MAY_WRITE);
 	return (mask & MAY_EXEC) ? -EACCES : 0;
@@ -1018,8 +1103,35 @@ static int p9auth_parse_param(struct fs_context *fc, struct fs_parameter *param)
 	return 0;
 }
 
+/*
+ * grant_uid=/grant_gid= hand the grant right to an identity that need not
+ * hold CAP_SETUID and CAP_SETGID itself: only a mounter who holds both in
+ * the mount's user namespace may name them, or a CAP_SYS_ADMIN-only mounter
+ * could grant itself any uid (no one can grant what they could not take).
+ * Asked of the mounter now (current, LSMs included) and of the credentials
+ * that created the context (fsopen(2) may have been called by another).
+ */
+static int p9auth_check_grant_options(struct fs_context *fc,
+				      struct user_namespace *ns,
+				      const struct p9auth_options *opt)
+{
+	if (!uid_valid(opt->grant_uid) && !gid_valid(opt->grant_gid))
+		return 0;
+	if (!ns_capable(ns, CAP_SETUID) || !ns_capable(ns, CAP_SETGID) ||
+	    !p9auth_cred_capable(fc->cred, ns, CAP_SETUID) ||
+	    !p9auth_cred_capable(fc->cred, ns, CAP_SETGID)) {
+		errorfc(fc, "grant_uid=/grant_gid= need CAP_SETUID and CAP_SETGID in the mount's user namespace");
+		return -EPERM;
+	}
+	return 0;
+}
+
 static int p9auth_get_tree(struct fs_context *fc)
 {
+	int err = p9auth_check_grant_options(fc, fc->user_ns, fc->fs_private);
+
+	if (err)
+		return err;
 	return get_tree_nodev(fc, p9auth_fill_super);
 }
 
@@ -1028,9 +1140,14 @@ static int p9auth_reconfigure(struct fs_context *fc)
 {
 	struct p9auth_options *opt = fc->fs_private;
 	struct p9auth_mount *m = fc->root->d_sb->s_fs_info;
+	int err;
 
-	if (opt->given &&
-	    (opt->timeout != m->opt.timeout || opt->maxcaps != m->opt.maxcaps ||
+	if (!opt->given)
+		return 0;
+	err = p9auth_check_grant_options(fc, m->ns, opt);
+	if (err)
+		return err;
+	if ((opt->timeout != m->opt.timeout || opt->maxcaps != m->opt.maxcaps ||
 	     !uid_eq(opt->grant_uid, m->opt.grant_uid) ||
 	     !gid_eq(opt->grant_gid, m->opt.grant_gid) ||
 	     opt->grant_once != m->opt.grant_once ||
