@@ -10,6 +10,7 @@
 #include <sys/fanotify.h>
 #include <sys/inotify.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -18,6 +19,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 
 #include "registry.hpp"
 #include "support.hpp"
@@ -343,6 +345,114 @@ CONFORMANCE_CASE(kernel_unwatchable, "files/kernel-caphash-capuse-unwatchable", 
     ::close(in);
     check(leaked.empty(), "events from caphash/capuse: " + leaked);
     check(saw_status, "no event for reading status: the watch did not work");
+}
+
+// Issue 12 item 2: kernel memory an unprivileged user can pin.
+
+std::string read_sysctl(const std::string& name) {
+    std::ifstream in("/proc/sys/fs/p9auth/" + name);
+    std::string v;
+    in >> v;
+    return v;
+}
+
+bool write_sysctl(const std::string& name, const std::string& value) {
+    return write_proc(("/proc/sys/fs/p9auth/" + name).c_str(), value + "\n");
+}
+
+// Restores fs.p9auth.max_user_hashes whatever the case does.
+struct UserLimit {
+    std::string old = read_sysctl("max_user_hashes");
+    explicit UserLimit(const std::string& v) {
+        check(!old.empty(), "no /proc/sys/fs/p9auth/max_user_hashes");
+        check(write_sysctl("max_user_hashes", v), "cannot set max_user_hashes");
+    }
+    ~UserLimit() { write_sysctl("max_user_hashes", old); }
+};
+
+// Grants fresh random hashes through one descriptor until a write fails;
+// *err is that errno.  Returns how many were granted.
+long fill(const std::string& mount, long most, int* err) {
+    const int fd = ::open((mount + "/caphash").c_str(), O_WRONLY | O_CLOEXEC);
+    *err = fd < 0 ? errno : 0;
+    if (fd < 0) return 0;
+    long n = 0;
+    for (; n < most; ++n) {
+        unsigned char h[32];
+        if (::getrandom(h, sizeof(h), 0) != sizeof(h)) {
+            *err = 300;
+            break;
+        }
+        if (::write(fd, h, sizeof(h)) != static_cast<ssize_t>(sizeof(h))) {
+            *err = errno;
+            break;
+        }
+    }
+    ::close(fd);
+    return n;
+}
+
+// As alice, root of a user namespace of her own with a mount namespace:
+// mounts p9auth on a and b (options oa, ob) and fills a then b.  The exit
+// code packs what happened: 0 when a took want_a (stopped by e_a) and b
+// took want_b (stopped by e_b), else a step number.
+int userns_fill(const std::string& a, const std::string& oa, long want_a, int e_a, const std::string& b,
+                const std::string& ob, long want_b, int e_b) {
+    return run_as(alice(), [&] {
+        if (::prctl(PR_SET_DUMPABLE, 1) != 0 || ::unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) return 230;
+        if (!write_proc("/proc/self/setgroups", "deny") || !write_proc("/proc/self/uid_map", "0 2001 1\n") ||
+            !write_proc("/proc/self/gid_map", "0 2001 1\n"))
+            return 231;
+        if (::mount("p9auth", a.c_str(), "p9auth", 0, "maxcaps=65537") == 0 || errno != EINVAL) return 232;
+        if (::mount("p9auth", a.c_str(), "p9auth", 0, oa.c_str()) != 0) return 233;
+        if (::mount("p9auth", b.c_str(), "p9auth", 0, ob.c_str()) != 0) return 234;
+        int ea = 0, eb = 0;
+        const long na = fill(a, want_a + 10, &ea);
+        const long nb = fill(b, want_b + 10, &eb);
+        std::fprintf(stderr, "userns fill: %ld (%s) then %ld (%s)\n", na, errno_name(ea).c_str(), nb,
+                     errno_name(eb).c_str());
+        if (na != want_a || ea != e_a) return 235;
+        if (nb != want_b || eb != e_b) return 236;
+        return 0;  // the namespaces and their mounts go with this process
+    });
+}
+
+CONFORMANCE_CASE(kernel_user_hash_limit, "grant/kernel-unprivileged-fill-bounded", kKernelOnly) {
+    const std::string a = ensure_dir(config().mount + "-fill-a"), b = ensure_dir(config().mount + "-fill-b");
+    const std::string base = read_sysctl("hashes");
+    check(read_sysctl("max_user_hashes") == "65536", "default max_user_hashes: " + read_sysctl("max_user_hashes"));
+    {
+        // A small limit: 200 in a (its maxcaps), then 100 more in b.
+        UserLimit lim("300");
+        const int rc = userns_fill(a, "maxcaps=200", 200, ENOSPC, b, "", 100, EDQUOT);
+        check(rc == 0, "uid 2001's fill with max_user_hashes=300: step " + std::to_string(rc));
+    }
+    // The default: a's table (65536, the most a user namespace may ask for)
+    // takes the user's whole budget, b gets nothing; nobody else is hurt
+    // (the runner fails on any OOM kill).
+    const int rc = userns_fill(a, "maxcaps=65536", 65536, ENOSPC, b, "", 0, EDQUOT);
+    check(rc == 0, "uid 2001's fill with the default limit: step " + std::to_string(rc));
+    check(poll_until([&] { return read_sysctl("hashes") == base; }, 5000),
+          "hashes left after the user's mounts went: " + read_sysctl("hashes") + ", before " + base);
+    // The initial namespace's mounts are the administrator's: not charged.
+    UserLimit lim("1");
+    Mount m("maxcaps=5");
+    int e = 0;
+    check(fill(m.path(), 10, &e) == 5 && e == ENOSPC, "root's mount is bounded by maxcaps only: " + errno_name(e));
+}
+
+// Issue 12 item 2: expired hashes go when they are due, with nobody
+// touching the mount (fs.p9auth.hashes is read, never the mount).
+CONFORMANCE_CASE(kernel_reclaim_without_reader, "expiry/kernel-reclaimed-without-a-reader", kKernelOnly) {
+    Mount m("timeout=1");
+    const long base = std::stol(read_sysctl("hashes"));
+    int e = 0;
+    check(fill(m.path(), 50, &e) == 50, "50 grants: " + errno_name(e));
+    check(std::stol(read_sysctl("hashes")) == base + 50, "fs.p9auth.hashes did not count 50: " + read_sysctl("hashes"));
+    check(poll_until([&] { return std::stol(read_sysctl("hashes")) == base; }, 6000),
+          "expired hashes still held 6 s after a 1 s timeout: " + read_sysctl("hashes"));
+    const Status s = m.status();
+    check(s.outstanding == 0 && s.expired == 50 && s.granted == 50, "counters: " + describe(s));
 }
 
 }  // namespace

@@ -110,7 +110,7 @@ vm_boot() {
 # out-of-tree and unsigned-module taint messages are expected and do not
 # match.
 vm_kernel_errors() {
-  grep -aE 'WARNING:|Oops|BUG:|BUG [a-z]|kernel BUG|KASAN|UBSAN|KFENCE|general protection|Call Trace|Kernel panic|list_add corruption|list_del corruption|refcount_t:|INFO: task .* blocked|detected stall|soft lockup|hard LOCKUP' "$1"
+  grep -aE 'WARNING:|Oops|BUG:|BUG [a-z]|Out of memory|oom-kill|invoked oom-killer|kernel BUG|KASAN|UBSAN|KFENCE|general protection|Call Trace|Kernel panic|list_add corruption|list_del corruption|refcount_t:|INFO: task .* blocked|detected stall|soft lockup|hard LOCKUP' "$1"
 }
 
 # The line an /init prints last, before poweroff: the kernel's taint flags.

@@ -22,6 +22,7 @@
 #include <linux/fs.h>
 #include <linux/fs_context.h>
 #include <linux/fs_parser.h>
+#include <linux/hashtable.h>
 #include <linux/kprobes.h>
 #include <linux/ktime.h>
 #include <linux/list.h>
@@ -36,10 +37,12 @@
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/sysctl.h>
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
 #include <linux/user_namespace.h>
+#include <linux/workqueue.h>
 
 #define P9AUTH_SUPER_MAGIC	0x70396175	/* "p9au" */
 
@@ -55,6 +58,9 @@
 #define P9AUTH_MAX_TIMEOUT	86400
 #define P9AUTH_DEFAULT_MAXCAPS	16384
 #define P9AUTH_MAX_MAXCAPS	16777216
+/* A mount in any user namespace but the initial one: see p9auth_user. */
+#define P9AUTH_USERNS_MAXCAPS	65536
+#define P9AUTH_DEFAULT_USER_HASHES	65536
 
 enum {
 	P9AUTH_INO_ROOT = 1,
@@ -98,12 +104,118 @@ struct p9auth_hash {
  */
 #define P9AUTH_FREE_BATCH	256
 
+/*
+ * Kernel memory an unprivileged user can pin (issue 12 item 2).  Anyone may
+ * mount p9auth in a user namespace of her own (FS_USERNS_MOUNT), as many
+ * times as she likes, and fill each table.  As inotify bounds watches, the
+ * hashes of all mounts made in user namespaces are counted against one
+ * user, and fs.p9auth.max_user_hashes bounds that count.  The user is the
+ * owner of the namespace's ancestor just below the initial one: the uid
+ * that created the outermost namespace, which a user cannot choose (an
+ * inner namespace's owner can be any of her subordinate uids).  Mounts in
+ * the initial namespace are the administrator's: bounded by maxcaps only.
+ *
+ * The kernel's own ucounts (inc_ucount()) would be the natural place, but
+ * they are not exported to modules, and neither can a module add a
+ * UCOUNT_ type: hence this small table of its own.
+ */
+struct p9auth_user {
+	struct hlist_node node;		/* in p9auth_users */
+	kuid_t uid;
+	unsigned int mounts;		/* references; under p9auth_users_lock */
+	atomic_t hashes;		/* outstanding in all of its mounts */
+};
+
+static DEFINE_SPINLOCK(p9auth_users_lock);
+static DEFINE_HASHTABLE(p9auth_users, 6);
+static unsigned int p9auth_max_user_hashes = P9AUTH_DEFAULT_USER_HASHES;
+static atomic_long_t p9auth_hashes;	/* outstanding, all mounts: sysctl */
+
+static kuid_t p9auth_charged_uid(struct user_namespace *ns)
+{
+	while (ns->parent != &init_user_ns)
+		ns = ns->parent;
+	return ns->owner;
+}
+
+/* NULL (and no error) for a mount in the initial namespace. */
+static struct p9auth_user *p9auth_user_get(struct user_namespace *ns)
+{
+	struct p9auth_user *u, *fresh;
+	kuid_t uid;
+
+	if (ns == &init_user_ns)
+		return NULL;
+	uid = p9auth_charged_uid(ns);
+	fresh = kzalloc(sizeof(*fresh), GFP_KERNEL_ACCOUNT);
+	if (!fresh)
+		return ERR_PTR(-ENOMEM);
+	spin_lock(&p9auth_users_lock);
+	hash_for_each_possible(p9auth_users, u, node, __kuid_val(uid))
+		if (uid_eq(u->uid, uid))
+			goto found;
+	u = fresh;
+	fresh = NULL;
+	u->uid = uid;
+	hash_add(p9auth_users, &u->node, __kuid_val(uid));
+found:
+	u->mounts++;
+	spin_unlock(&p9auth_users_lock);
+	kfree(fresh);
+	return u;
+}
+
+static void p9auth_user_put(struct p9auth_user *u)
+{
+	if (!u)
+		return;
+	spin_lock(&p9auth_users_lock);
+	if (--u->mounts) {
+		u = NULL;
+	} else {
+		hash_del(&u->node);
+		WARN_ON_ONCE(atomic_read(&u->hashes));
+	}
+	spin_unlock(&p9auth_users_lock);
+	kfree(u);
+}
+
+/* One more hash for u, unless that passes the limit. */
+static bool p9auth_charge(struct p9auth_user *u)
+{
+	unsigned int limit = READ_ONCE(p9auth_max_user_hashes);
+	int c;
+
+	if (u) {
+		c = atomic_read(&u->hashes);
+		do {
+			if ((unsigned int)c >= limit)
+				return false;
+		} while (!atomic_try_cmpxchg(&u->hashes, &c, c + 1));
+	}
+	atomic_long_inc(&p9auth_hashes);
+	return true;
+}
+
+static void p9auth_uncharge(struct p9auth_user *u)
+{
+	if (u)
+		atomic_dec(&u->hashes);
+	atomic_long_dec(&p9auth_hashes);
+}
+
 /* One mount: s_fs_info. */
 struct p9auth_mount {
 	struct p9auth_options opt;	/* fixed at mount time */
 	struct user_namespace *ns;	/* sb->s_user_ns; the sb holds the ref */
 	unsigned long flags;		/* P9AUTH_OPENED, atomic bitops */
 	siphash_key_t bucket_key;	/* random, fixed at mount time */
+	struct p9auth_user *user;	/* charged for the hashes; NULL: none */
+	/*
+	 * Drops expired hashes when the oldest is due, so that their memory
+	 * does not wait for someone to touch the mount.
+	 */
+	struct delayed_work reclaim;
 
 	/*
 	 * lock protects the table (buckets, by_age, outstanding) and the
@@ -161,6 +273,7 @@ static void p9auth_drop(struct p9auth_mount *m, struct p9auth_hash *h)
 	hlist_del(&h->bucket);
 	list_del(&h->age);
 	m->outstanding--;
+	p9auth_uncharge(m->user);
 	kfree_sensitive(h);	/* zeroes the hash */
 }
 
@@ -189,6 +302,37 @@ static void p9auth_expire(struct p9auth_mount *m)
 			mutex_lock(&m->lock);
 		}
 	}
+}
+
+/*
+ * Arms the reclaim for when the oldest hash is due; called with m->lock
+ * held after a grant and by the reclaim itself.  Whole seconds, rounded
+ * up, so that a steady stream of grants wakes it about once a second; when
+ * it is already pending (for an earlier hash) it runs early and re-arms.
+ */
+static void p9auth_arm_reclaim(struct p9auth_mount *m)
+{
+	struct p9auth_hash *h = list_first_entry_or_null(&m->by_age,
+						struct p9auth_hash, age);
+	u64 now = ktime_get_boottime_ns();
+	unsigned long delay = 0;
+
+	if (!h)
+		return;
+	if (h->deadline > now)
+		delay = round_jiffies_up_relative(nsecs_to_jiffies(h->deadline - now) + 1);
+	queue_delayed_work(system_unbound_wq, &m->reclaim, delay);
+}
+
+static void p9auth_reclaim(struct work_struct *work)
+{
+	struct p9auth_mount *m = container_of(to_delayed_work(work),
+					      struct p9auth_mount, reclaim);
+
+	mutex_lock(&m->lock);
+	p9auth_expire(m);
+	p9auth_arm_reclaim(m);
+	mutex_unlock(&m->lock);
 }
 
 static struct p9auth_hash *p9auth_find(struct p9auth_mount *m,
@@ -246,6 +390,8 @@ static ssize_t caphash_write_iter(struct kiocb *iocb, struct iov_iter *from)
 		err = -EEXIST;
 	} else if (m->outstanding >= m->opt.maxcaps) {
 		err = -ENOSPC;
+	} else if (!p9auth_charge(m->user)) {
+		err = -EDQUOT;	/* fs.p9auth.max_user_hashes, all mounts */
 	} else {
 		h->deadline = ktime_get_boottime_ns() +
 			      (u64)m->opt.timeout * NSEC_PER_SEC;
@@ -253,6 +399,7 @@ static ssize_t caphash_write_iter(struct kiocb *iocb, struct iov_iter *from)
 		list_add_tail(&h->age, &m->by_age);
 		m->outstanding++;
 		m->granted++;
+		p9auth_arm_reclaim(m);
 		mutex_unlock(&m->lock);
 		return count;
 	}
@@ -962,13 +1109,20 @@ static int p9auth_fill_super(struct super_block *sb, struct fs_context *fc)
 	struct inode *root;
 	int i, err;
 
-	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	m = kzalloc(sizeof(*m), GFP_KERNEL_ACCOUNT);
 	if (!m)
 		return -ENOMEM;
 	m->opt = *opt;
 	m->ns = sb->s_user_ns;
 	get_random_bytes(&m->bucket_key, sizeof(m->bucket_key));
 	mutex_init(&m->lock);
+	INIT_DELAYED_WORK(&m->reclaim, p9auth_reclaim);
+	m->user = p9auth_user_get(m->ns);
+	if (IS_ERR(m->user)) {
+		m->user = NULL;
+		kfree(m);
+		return -ENOMEM;
+	}
 	for (i = 0; i < P9AUTH_BUCKETS; i++)
 		INIT_HLIST_HEAD(&m->buckets[i]);
 	INIT_LIST_HEAD(&m->by_age);
@@ -1011,12 +1165,16 @@ static void p9auth_kill_sb(struct super_block *sb)
 	kill_litter_super(sb);
 	if (!m)
 		return;
+	/* It re-arms itself: the _sync cancel waits and keeps it off. */
+	cancel_delayed_work_sync(&m->reclaim);
 	/* No file is open any more: no lock needed. */
 	list_for_each_entry_safe(h, next, &m->by_age, age) {
 		p9auth_drop(m, h);
 		if (!(m->outstanding % P9AUTH_FREE_BATCH))
 			cond_resched();
 	}
+	p9auth_user_put(m->user);
+	mutex_destroy(&m->lock);
 	kfree_sensitive(m);	/* and its bucket key */
 }
 
@@ -1128,10 +1286,15 @@ static int p9auth_check_grant_options(struct fs_context *fc,
 
 static int p9auth_get_tree(struct fs_context *fc)
 {
-	int err = p9auth_check_grant_options(fc, fc->user_ns, fc->fs_private);
+	struct p9auth_options *opt = fc->fs_private;
+	int err = p9auth_check_grant_options(fc, fc->user_ns, opt);
 
 	if (err)
 		return err;
+	/* See p9auth_user: an unprivileged mount's table is bounded too. */
+	if (fc->user_ns != &init_user_ns && opt->maxcaps > P9AUTH_USERNS_MAXCAPS)
+		return invalfc(fc, "maxcaps: at most %u in a user namespace other than the initial one",
+			       P9AUTH_USERNS_MAXCAPS);
 	return get_tree_nodev(fc, p9auth_fill_super);
 }
 
@@ -1192,8 +1355,40 @@ static struct file_system_type p9auth_fs_type = {
 	.fs_flags		= FS_USERNS_MOUNT,
 };
 
+/* fs.p9auth.hashes: root only; the outstanding hashes of all mounts. */
+static int p9auth_sysctl_hashes(struct ctl_table *table, int write,
+				void *buffer, size_t *lenp, loff_t *ppos)
+{
+	unsigned long v = atomic_long_read(&p9auth_hashes);
+	struct ctl_table t = *table;
+
+	t.data = &v;
+	t.maxlen = sizeof(v);
+	return proc_doulongvec_minmax(&t, write, buffer, lenp, ppos);
+}
+
+static struct ctl_table p9auth_sysctls[] = {
+	{
+		.procname	= "max_user_hashes",
+		.data		= &p9auth_max_user_hashes,
+		.maxlen		= sizeof(unsigned int),
+		.mode		= 0644,
+		.proc_handler	= proc_douintvec,
+	},
+	{
+		.procname	= "hashes",
+		.mode		= 0400,	/* a count anyone could poll is a timing leak */
+		.proc_handler	= p9auth_sysctl_hashes,
+	},
+	{}
+};
+
+static struct ctl_table_header *p9auth_sysctl_header;
+
 static int __init p9auth_init(void)
 {
+	int err;
+
 	/* Fail the load, not the first use, when an algorithm is missing. */
 	if (!crypto_has_shash("hmac(sha256)", 0, 0) ||
 	    !crypto_has_shash("hmac(sha1)", 0, 0)) {
@@ -1206,12 +1401,19 @@ static int __init p9auth_init(void)
 		pr_err("alloc_uid and set_cred_ucounts not found (needs CONFIG_KPROBES)\n");
 		return -ENOENT;
 	}
-	return register_filesystem(&p9auth_fs_type);
+	p9auth_sysctl_header = register_sysctl("fs/p9auth", p9auth_sysctls);
+	if (!p9auth_sysctl_header)
+		return -ENOMEM;
+	err = register_filesystem(&p9auth_fs_type);
+	if (err)
+		unregister_sysctl_table(p9auth_sysctl_header);
+	return err;
 }
 
 static void __exit p9auth_exit(void)
 {
 	unregister_filesystem(&p9auth_fs_type);
+	unregister_sysctl_table(p9auth_sysctl_header);
 }
 
 module_init(p9auth_init);
