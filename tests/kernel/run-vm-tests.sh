@@ -67,6 +67,8 @@ vec() { echo "$1 $(hmac "$2" "$3" "$4") $3@$4"; }   # NAME ALG FROM@TO KEY
   vec nnp256      sha256 0@0             smokekeyB-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456
   vec amb256      sha256 0@1000:1000     smokekeyC-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456
   vec keep256     sha256 0@1000:1000     smokekeyD-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456
+  vec longkey256  sha256 0@2000          "smokekeyE-$(printf 'L%.0s' $(seq 190))"
+  vec longkey1    sha1   0@2000          "smokekeyF-$(printf 'M%.0s' $(seq 246))"
 } >"$work/vectors"
 
 # The conformance suite, if built.

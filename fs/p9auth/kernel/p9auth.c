@@ -29,6 +29,7 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/random.h>
+#include <linux/rhashtable.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/user.h>
@@ -79,24 +80,63 @@ struct p9auth_options {
 	bool given;		/* any option was named (remount) */
 };
 
+/*
+ * A table key: the hash's length, then the hash, zero-padded, so that a
+ * SHA-1 hash never equals a SHA-256 one.
+ */
+#define P9AUTH_KEY_LEN	(1 + SHA256_DIGEST_SIZE)
+
 /* One outstanding hash. */
 struct p9auth_hash {
-	struct hlist_node bucket;	/* in a bucket: p9auth_bucket() */
+	struct rhash_head node;		/* in p9auth_mount.table */
 	struct list_head age;		/* in p9auth_mount.by_age */
 	u64 deadline;			/* boottime ns: dropped from then on */
-	unsigned int len;		/* SHA256_DIGEST_SIZE or SHA1_DIGEST_SIZE */
-	u8 hash[SHA256_DIGEST_SIZE];
+	u8 key[P9AUTH_KEY_LEN];		/* p9auth_set_key() */
 };
 
+static void p9auth_set_key(u8 *key, const u8 *hash, unsigned int len)
+{
+	memset(key, 0, P9AUTH_KEY_LEN);
+	key[0] = len;
+	memcpy(key + 1, hash, len);
+}
+
 /*
- * The bucket of a hash is SipHash of the hash under a per-mount random key.
- * The granter writes the hashes, so it could choose them (any 32 bytes are
- * a valid grant): with a bucket taken from the hash itself it could put
- * every hash in one chain and make each use walk the whole table under the
- * lock.  Without the key nobody can aim at a bucket, and bucket timing
- * tells a writer nothing about stored hashes.
+ * The table is an rhashtable (it grows with the table, so a grant and a
+ * use cost the same at 10 hashes and at 10 million).  Its bucket is
+ * SipHash of the key under a random key of the module, mixed with the
+ * table's own seed (which a rehash changes).  The granter writes the
+ * hashes, so it could choose them (any 32 bytes are a valid grant): with a
+ * bucket taken from the hash itself (rhashtable's default jhash is not
+ * keyed) it could put every hash in one chain.  Without the key nobody
+ * can aim at a bucket, and bucket timing tells a writer nothing about
+ * stored hashes.  Keys are compared in constant time.
  */
-#define P9AUTH_BUCKETS	256	/* a power of two */
+static siphash_key_t p9auth_table_key __read_mostly;
+
+static u32 p9auth_table_hash(const void *data, u32 len, u32 seed)
+{
+	siphash_key_t k = p9auth_table_key;
+
+	k.key[0] ^= seed;
+	return siphash(data, len, &k);
+}
+
+static int p9auth_table_cmp(struct rhashtable_compare_arg *arg, const void *obj)
+{
+	const struct p9auth_hash *h = obj;
+
+	return crypto_memneq(arg->key, h->key, P9AUTH_KEY_LEN);
+}
+
+static const struct rhashtable_params p9auth_table_params = {
+	.key_len		= P9AUTH_KEY_LEN,
+	.key_offset		= offsetof(struct p9auth_hash, key),
+	.head_offset		= offsetof(struct p9auth_hash, node),
+	.hashfn			= p9auth_table_hash,
+	.obj_cmpfn		= p9auth_table_cmp,
+	.automatic_shrinking	= true,
+};
 
 /*
  * Expiry and unmount free at most this many hashes between two chances to
@@ -209,7 +249,6 @@ struct p9auth_mount {
 	struct p9auth_options opt;	/* fixed at mount time */
 	struct user_namespace *ns;	/* sb->s_user_ns; the sb holds the ref */
 	unsigned long flags;		/* P9AUTH_OPENED, atomic bitops */
-	siphash_key_t bucket_key;	/* random, fixed at mount time */
 	struct p9auth_user *user;	/* charged for the hashes; NULL: none */
 	/*
 	 * Drops expired hashes when the oldest is due, so that their memory
@@ -218,17 +257,22 @@ struct p9auth_mount {
 	struct delayed_work reclaim;
 
 	/*
-	 * lock protects the table (buckets, by_age, outstanding) and the
-	 * counters.  HMACs, credentials and allocations are prepared before
-	 * it is taken; under it nothing sleeps but kfree, and p9auth_expire()
-	 * dropping it between batches (cond_resched()).  opt, ns and
-	 * bucket_key are set before the sb is live and never change: no lock.
+	 * lock protects the table's contents (what is in table and by_age,
+	 * outstanding) and the counters but refused.  Every lookup, insert
+	 * and removal is made under it, so a hash found is still there when
+	 * it is removed (one-time use) and a removed hash can be freed at once
+	 * (no lookup runs beside it; rhashtable's own rehash reaches only
+	 * what is still in a chain).  Credentials and allocations are
+	 * prepared before it is taken; under it nothing sleeps but kfree, and
+	 * p9auth_expire() dropping it between batches (cond_resched()).  opt
+	 * and ns are set before the sb is live and never change: no lock.
 	 */
 	struct mutex lock;
-	struct hlist_head buckets[P9AUTH_BUCKETS];	/* p9auth_bucket() */
+	struct rhashtable table;	/* p9auth_table_params */
 	struct list_head by_age;	/* grant order = expiry order: one timeout */
 	u32 outstanding;
-	u64 granted, used, expired, refused;
+	u64 granted, used, expired;
+	atomic64_t refused;		/* every refusal, without the lock */
 };
 
 #define P9AUTH_OPENED	0	/* grant_once: caphash has been opened */
@@ -261,16 +305,10 @@ static bool p9auth_cred_capable(const struct cred *cred,
 
 /* The table.  All of these are called with m->lock held. */
 
-static struct hlist_head *p9auth_bucket(struct p9auth_mount *m, const u8 *hash,
-					unsigned int len)
-{
-	return &m->buckets[siphash(hash, len, &m->bucket_key) &
-			   (P9AUTH_BUCKETS - 1)];
-}
-
 static void p9auth_drop(struct p9auth_mount *m, struct p9auth_hash *h)
 {
-	hlist_del(&h->bucket);
+	/* Cannot fail for an object that is in the table. */
+	rhashtable_remove_fast(&m->table, &h->node, p9auth_table_params);
 	list_del(&h->age);
 	m->outstanding--;
 	p9auth_uncharge(m->user);
@@ -338,19 +376,18 @@ static void p9auth_reclaim(struct work_struct *work)
 static struct p9auth_hash *p9auth_find(struct p9auth_mount *m,
 				       const u8 *hash, unsigned int len)
 {
+	u8 key[P9AUTH_KEY_LEN];
 	struct p9auth_hash *h;
 
-	hlist_for_each_entry(h, p9auth_bucket(m, hash, len), bucket)
-		if (h->len == len && !crypto_memneq(h->hash, hash, len))
-			return h;
-	return NULL;
+	p9auth_set_key(key, hash, len);
+	h = rhashtable_lookup_fast(&m->table, key, p9auth_table_params);
+	memzero_explicit(key, sizeof(key));
+	return h;
 }
 
 static int p9auth_refuse(struct p9auth_mount *m, int err)
 {
-	mutex_lock(&m->lock);
-	m->refused++;
-	mutex_unlock(&m->lock);
+	atomic64_inc(&m->refused);
 	return err;
 }
 
@@ -378,15 +415,15 @@ static ssize_t caphash_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	h = kzalloc(sizeof(*h), GFP_KERNEL_ACCOUNT);
 	if (!h)
 		return -ENOMEM;
-	if (copy_from_iter(h->hash, count, from) != count) {
+	h->key[0] = count;
+	if (copy_from_iter(h->key + 1, count, from) != count) {
 		kfree_sensitive(h);
 		return -EFAULT;
 	}
-	h->len = count;
 
 	mutex_lock(&m->lock);
 	p9auth_expire(m);
-	if (p9auth_find(m, h->hash, h->len)) {
+	if (rhashtable_lookup_fast(&m->table, h->key, p9auth_table_params)) {
 		err = -EEXIST;
 	} else if (m->outstanding >= m->opt.maxcaps) {
 		err = -ENOSPC;
@@ -395,16 +432,22 @@ static ssize_t caphash_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	} else {
 		h->deadline = ktime_get_boottime_ns() +
 			      (u64)m->opt.timeout * NSEC_PER_SEC;
-		hlist_add_head(&h->bucket, p9auth_bucket(m, h->hash, h->len));
-		list_add_tail(&h->age, &m->by_age);
-		m->outstanding++;
-		m->granted++;
-		p9auth_arm_reclaim(m);
-		mutex_unlock(&m->lock);
-		return count;
+		/* Fails only when the table cannot grow (memory). */
+		err = rhashtable_insert_fast(&m->table, &h->node,
+					     p9auth_table_params);
+		if (!err) {
+			list_add_tail(&h->age, &m->by_age);
+			m->outstanding++;
+			m->granted++;
+			p9auth_arm_reclaim(m);
+			mutex_unlock(&m->lock);
+			return count;
+		}
+		p9auth_uncharge(m->user);
+		err = -ENOMEM;
 	}
-	m->refused++;
 	mutex_unlock(&m->lock);
+	atomic64_inc(&m->refused);
 	kfree_sensitive(h);
 	return err;
 }
@@ -509,21 +552,81 @@ static int p9auth_parse(const char *text, size_t n, struct p9auth_cap *c)
 	return 0;
 }
 
-/* Section 2: hash = HMAC(KEY, FROM@TO). */
-static int p9auth_hmac(const char *alg, const struct p9auth_cap *c, u8 *out)
-{
-	struct crypto_shash *tfm;
-	int err;
+/*
+ * Section 2: hash = HMAC(KEY, FROM@TO), RFC 2104.  An "hmac(...)"
+ * transform keeps its key in the transform, so it would need one
+ * allocation per use (uses run in parallel), and 6.1 has no library HMAC.
+ * HMAC-SHA256, on every use, is built here on the library SHA-256
+ * (crypto/sha2.h: no transform, no allocation, no FPU section);
+ * HMAC-SHA1, only for legacy_sha1 after a SHA-256 miss, on an unkeyed
+ * "sha1" transform allocated once at load, which keeps all state in the
+ * descriptor on the stack and is shared safely.  The padded key and the
+ * inner hash are zeroed before return.
+ */
+static struct crypto_shash *p9auth_sha1;
 
-	/* A transform per use: the key lives in it, and uses run in parallel. */
-	tfm = crypto_alloc_shash(alg, 0, 0);
-	if (IS_ERR(tfm))
-		return PTR_ERR(tfm);
-	err = crypto_shash_setkey(tfm, (const u8 *)c->key, c->key_len);
-	if (!err)
-		err = crypto_shash_tfm_digest(tfm, (const u8 *)c->msg,
-					      c->msg_len, out);
-	crypto_free_shash(tfm);	/* frees the keyed state with kfree_sensitive */
+#define P9AUTH_HMAC_BLOCK	64	/* SHA-1 and SHA-256; checked at load */
+
+static void p9auth_hmac_sha256(const struct p9auth_cap *c, u8 *out)
+{
+	u8 pad[P9AUTH_HMAC_BLOCK] = {};
+	u8 inner[SHA256_DIGEST_SIZE];
+	struct sha256_state st;
+	unsigned int i;
+
+	if (c->key_len > P9AUTH_HMAC_BLOCK) {
+		sha256_init(&st);
+		sha256_update(&st, (const u8 *)c->key, c->key_len);
+		sha256_final(&st, pad);
+	} else {
+		memcpy(pad, c->key, c->key_len);
+	}
+	for (i = 0; i < P9AUTH_HMAC_BLOCK; i++)
+		pad[i] ^= 0x36;
+	sha256_init(&st);
+	sha256_update(&st, pad, P9AUTH_HMAC_BLOCK);
+	sha256_update(&st, (const u8 *)c->msg, c->msg_len);
+	sha256_final(&st, inner);
+	for (i = 0; i < P9AUTH_HMAC_BLOCK; i++)
+		pad[i] ^= 0x36 ^ 0x5c;
+	sha256_init(&st);
+	sha256_update(&st, pad, P9AUTH_HMAC_BLOCK);
+	sha256_update(&st, inner, SHA256_DIGEST_SIZE);
+	sha256_final(&st, out);	/* zeroes st */
+	memzero_explicit(pad, sizeof(pad));
+	memzero_explicit(inner, sizeof(inner));
+}
+
+static int p9auth_hmac(struct crypto_shash *tfm, const struct p9auth_cap *c,
+		       u8 *out)
+{
+	SHASH_DESC_ON_STACK(desc, tfm);
+	unsigned int ds = crypto_shash_digestsize(tfm);
+	u8 pad[P9AUTH_HMAC_BLOCK] = {};
+	u8 inner[SHA1_DIGEST_SIZE];
+	unsigned int i;
+	int err = 0;
+
+	desc->tfm = tfm;
+	if (c->key_len > P9AUTH_HMAC_BLOCK)
+		err = crypto_shash_digest(desc, (const u8 *)c->key, c->key_len,
+					  pad);
+	else
+		memcpy(pad, c->key, c->key_len);
+	for (i = 0; i < P9AUTH_HMAC_BLOCK; i++)
+		pad[i] ^= 0x36;
+	err = err ?: crypto_shash_init(desc);
+	err = err ?: crypto_shash_update(desc, pad, P9AUTH_HMAC_BLOCK);
+	err = err ?: crypto_shash_finup(desc, (const u8 *)c->msg, c->msg_len,
+				       inner);
+	for (i = 0; i < P9AUTH_HMAC_BLOCK; i++)
+		pad[i] ^= 0x36 ^ 0x5c;
+	err = err ?: crypto_shash_init(desc);
+	err = err ?: crypto_shash_update(desc, pad, P9AUTH_HMAC_BLOCK);
+	err = err ?: crypto_shash_finup(desc, inner, ds, out);
+	memzero_explicit(pad, sizeof(pad));
+	memzero_explicit(inner, sizeof(inner));
+	shash_desc_zero(desc);
 	return err;
 }
 
@@ -800,11 +903,8 @@ static ssize_t capuse_write_iter(struct kiocb *iocb, struct iov_iter *from)
 		err = -EPERM;
 		goto refused;
 	}
-	err = p9auth_hmac("hmac(sha256)", &c, h256);
-	if (!err && m->opt.legacy_sha1)
-		err = p9auth_hmac("hmac(sha1)", &c, h1);
-	if (err)
-		goto refused;
+	/* SHA-1 (legacy_sha1) is computed only when SHA-256 misses: below. */
+	p9auth_hmac_sha256(&c, h256);
 
 	new = p9auth_prepare_creds(m, &c);
 
@@ -818,7 +918,7 @@ static ssize_t capuse_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	mutex_lock(&m->lock);
 	p9auth_expire(m);
 	h = p9auth_find(m, h256, SHA256_DIGEST_SIZE);
-	if (!h && m->opt.legacy_sha1)
+	if (!h && m->opt.legacy_sha1 && !p9auth_hmac(p9auth_sha1, &c, h1))
 		h = p9auth_find(m, h1, SHA1_DIGEST_SIZE);
 	if (!h)
 		err = -EPERM;
@@ -827,7 +927,7 @@ static ssize_t capuse_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	else if (!p9auth_tracer_allows(new->user_ns))
 		err = -EPERM;		/* and the hash stays */
 	if (err) {
-		m->refused++;
+		atomic64_inc(&m->refused);
 	} else {
 		p9auth_drop(m, h);	/* one-time: decided under the lock */
 		m->used++;
@@ -920,8 +1020,8 @@ static int status_open(struct inode *inode, struct file *file)
 	granted = m->granted;
 	used = m->used;
 	expired = m->expired;
-	refused = m->refused;
 	mutex_unlock(&m->lock);
+	refused = atomic64_read(&m->refused);
 
 	s->len = scnprintf(s->text, sizeof(s->text),
 			   "outstanding %u\ngranted %llu\nused %llu\nexpired %llu\n"
@@ -1107,14 +1207,13 @@ static int p9auth_fill_super(struct super_block *sb, struct fs_context *fc)
 	struct p9auth_options *opt = fc->fs_private;
 	struct p9auth_mount *m;
 	struct inode *root;
-	int i, err;
+	int err;
 
 	m = kzalloc(sizeof(*m), GFP_KERNEL_ACCOUNT);
 	if (!m)
 		return -ENOMEM;
 	m->opt = *opt;
 	m->ns = sb->s_user_ns;
-	get_random_bytes(&m->bucket_key, sizeof(m->bucket_key));
 	mutex_init(&m->lock);
 	INIT_DELAYED_WORK(&m->reclaim, p9auth_reclaim);
 	m->user = p9auth_user_get(m->ns);
@@ -1123,9 +1222,13 @@ static int p9auth_fill_super(struct super_block *sb, struct fs_context *fc)
 		kfree(m);
 		return -ENOMEM;
 	}
-	for (i = 0; i < P9AUTH_BUCKETS; i++)
-		INIT_HLIST_HEAD(&m->buckets[i]);
 	INIT_LIST_HEAD(&m->by_age);
+	err = rhashtable_init(&m->table, &p9auth_table_params);
+	if (err) {
+		p9auth_user_put(m->user);
+		kfree(m);
+		return err;
+	}
 	sb->s_fs_info = m;	/* freed by p9auth_kill_sb(), even on failure */
 
 	sb->s_magic = P9AUTH_SUPER_MAGIC;
@@ -1157,25 +1260,33 @@ static int p9auth_fill_super(struct super_block *sb, struct fs_context *fc)
 	return err;
 }
 
+static void p9auth_free_hash(void *ptr, void *arg)
+{
+	struct p9auth_mount *m = arg;
+
+	m->outstanding--;
+	p9auth_uncharge(m->user);
+	kfree_sensitive(ptr);	/* zeroes the hash */
+}
+
 static void p9auth_kill_sb(struct super_block *sb)
 {
 	struct p9auth_mount *m = sb->s_fs_info;
-	struct p9auth_hash *h, *next;
 
 	kill_litter_super(sb);
 	if (!m)
 		return;
 	/* It re-arms itself: the _sync cancel waits and keeps it off. */
 	cancel_delayed_work_sync(&m->reclaim);
-	/* No file is open any more: no lock needed. */
-	list_for_each_entry_safe(h, next, &m->by_age, age) {
-		p9auth_drop(m, h);
-		if (!(m->outstanding % P9AUTH_FREE_BATCH))
-			cond_resched();
-	}
+	/*
+	 * No file is open any more.  rhashtable_free_and_destroy() first
+	 * stops the table's own rehash worker (which walks the chains), then
+	 * hands over every hash (and cond_resched()s between buckets).
+	 */
+	rhashtable_free_and_destroy(&m->table, p9auth_free_hash, m);
 	p9auth_user_put(m->user);
 	mutex_destroy(&m->lock);
-	kfree_sensitive(m);	/* and its bucket key */
+	kfree(m);
 }
 
 /* Section 6: mount options, through the fs_context API. */
@@ -1390,23 +1501,35 @@ static int __init p9auth_init(void)
 	int err;
 
 	/* Fail the load, not the first use, when an algorithm is missing. */
-	if (!crypto_has_shash("hmac(sha256)", 0, 0) ||
-	    !crypto_has_shash("hmac(sha1)", 0, 0)) {
-		pr_err("hmac(sha256) and hmac(sha1) are needed\n");
-		return -ENOENT;
+	p9auth_sha1 = crypto_alloc_shash("sha1", 0, 0);
+	if (IS_ERR(p9auth_sha1)) {
+		pr_err("sha1 is needed\n");
+		return PTR_ERR(p9auth_sha1);
 	}
+	if (crypto_shash_blocksize(p9auth_sha1) != P9AUTH_HMAC_BLOCK ||
+	    crypto_shash_digestsize(p9auth_sha1) != SHA1_DIGEST_SIZE) {
+		err = -EINVAL;
+		goto free_tfms;
+	}
+	get_random_bytes(&p9auth_table_key, sizeof(p9auth_table_key));
 	p9auth_alloc_uid = p9auth_lookup("alloc_uid");
 	p9auth_set_cred_ucounts = p9auth_lookup("set_cred_ucounts");
 	if (!p9auth_alloc_uid || !p9auth_set_cred_ucounts) {
 		pr_err("alloc_uid and set_cred_ucounts not found (needs CONFIG_KPROBES)\n");
-		return -ENOENT;
+		err = -ENOENT;
+		goto free_tfms;
 	}
 	p9auth_sysctl_header = register_sysctl("fs/p9auth", p9auth_sysctls);
-	if (!p9auth_sysctl_header)
-		return -ENOMEM;
+	if (!p9auth_sysctl_header) {
+		err = -ENOMEM;
+		goto free_tfms;
+	}
 	err = register_filesystem(&p9auth_fs_type);
-	if (err)
-		unregister_sysctl_table(p9auth_sysctl_header);
+	if (!err)
+		return 0;
+	unregister_sysctl_table(p9auth_sysctl_header);
+free_tfms:
+	crypto_free_shash(p9auth_sha1);
 	return err;
 }
 
@@ -1414,6 +1537,7 @@ static void __exit p9auth_exit(void)
 {
 	unregister_filesystem(&p9auth_fs_type);
 	unregister_sysctl_table(p9auth_sysctl_header);
+	crypto_free_shash(p9auth_sha1);
 }
 
 module_init(p9auth_init);
