@@ -15,6 +15,8 @@
 # --login FACTOTUM P9LOGIND PAM_P9AUTH: also log bob in through p9logind,
 #   pam_p9auth and factotum (real pam_unix) on the module (vm-login.sh).
 # P9AUTH_VM_TIMEOUT: seconds qemu may run (default 420).
+# P9AUTH_VM_ABI: another Debian kernel (e.g. 6.12, the newest 6.12 from
+#   bookworm-backports); see tests/kernel/vm-lib.sh.
 #
 # Needs root for apt-get when a package is missing.  The kernel image is
 # downloaded with apt-get download and unpacked into BUILD_DIR, never

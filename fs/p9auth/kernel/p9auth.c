@@ -37,6 +37,7 @@
 #include <linux/securebits.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/static_call.h>
 #include <linux/string.h>
 #include <linux/sysctl.h>
 #include <linux/timekeeping.h>
@@ -44,6 +45,8 @@
 #include <linux/uio.h>
 #include <linux/user_namespace.h>
 #include <linux/workqueue.h>
+
+#include "p9auth_compat.h"
 
 #define P9AUTH_SUPER_MAGIC	0x70396175	/* "p9au" */
 
@@ -675,14 +678,19 @@ static void p9auth_fix_caps(struct cred *new, const struct cred *old)
  * count (WARN in dec_rlimit_ucounts).  Neither function is exported to
  * modules.  In tree, p9auth would call them directly; out of tree we ask
  * kallsyms for them once, at load, through a kprobe (the one lookup a module
- * still has), and refuse to load without them: fail closed.  Only where
- * indirect calls into unexported functions are sound (no IBT, no kCFI).
+ * still has), and refuse to load without them: fail closed.
+ *
+ * They are called through static calls, which the kernel patches into
+ * direct jumps, not through function pointers: with IBT (6.12's Debian
+ * kernels) an indirect call must land on an ENDBR, and the kernel seals
+ * (removes) it from functions whose address is never taken, as theirs is
+ * not.  kCFI would still refuse the types: no clang CFI build.
  */
-#if IS_ENABLED(CONFIG_X86_KERNEL_IBT) || IS_ENABLED(CONFIG_CFI_CLANG)
+#if IS_ENABLED(CONFIG_CFI_CLANG)
 #error "p9auth out of tree needs alloc_uid/set_cred_ucounts by address: build it in tree"
 #endif
-static struct user_struct *(*p9auth_alloc_uid)(kuid_t uid);
-static int (*p9auth_set_cred_ucounts)(struct cred *new);
+DEFINE_STATIC_CALL_NULL(p9auth_alloc_uid, alloc_uid);
+DEFINE_STATIC_CALL_NULL(p9auth_set_cred_ucounts, set_cred_ucounts);
 
 static void *p9auth_lookup(const char *name)
 {
@@ -700,14 +708,14 @@ static void *p9auth_lookup(const char *name)
 static int p9auth_account(struct cred *new, const struct cred *old)
 {
 	if (!uid_eq(new->uid, old->uid)) {
-		struct user_struct *u = p9auth_alloc_uid(new->uid);
+		struct user_struct *u = static_call(p9auth_alloc_uid)(new->uid);
 
 		if (!u)
 			return -ENOMEM;
 		free_uid(new->user);
 		new->user = u;
 	}
-	return p9auth_set_cred_ucounts(new) ? -ENOMEM : 0;
+	return static_call(p9auth_set_cred_ucounts)(new) ? -ENOMEM : 0;
 }
 
 /*
@@ -984,7 +992,7 @@ static int caphash_open(struct inode *inode, struct file *file)
 	/* Only a successful open spends grant_once. */
 	if (m->opt.grant_once && test_and_set_bit(P9AUTH_OPENED, &m->flags))
 		return -EPERM;
-	file->f_mode |= FMODE_NONOTIFY;
+	p9auth_file_nonotify(file);
 	return 0;
 }
 
@@ -992,7 +1000,7 @@ static int capuse_open(struct inode *inode, struct file *file)
 {
 	if (file->f_mode & FMODE_READ)
 		return -EACCES;
-	file->f_mode |= FMODE_NONOTIFY;
+	p9auth_file_nonotify(file);
 	return 0;
 }
 
@@ -1080,7 +1088,7 @@ static const struct file_operations status_fops = {
  * show when grants and uses happen, so only those who may grant (and so
  * see every grant anyway) may place one, on any inode of the mount.
  */
-static int p9auth_permission(struct user_namespace *mnt_userns,
+static int p9auth_permission(P9AUTH_IDMAP *idmap,
 			     struct inode *inode, int mask)
 {
 	if ((mask & ~MAY_NOT_BLOCK) == MAY_READ) {
@@ -1089,12 +1097,12 @@ static int p9auth_permission(struct user_namespace *mnt_userns,
 		return p9auth_may_grant(p9auth_mnt(inode)) ? 0 : -EACCES;
 	}
 	if (S_ISDIR(inode->i_mode))
-		return generic_permission(mnt_userns, inode, mask & ~MAY_WRITE);
+		return generic_permission(idmap, inode, mask & ~MAY_WRITE);
 	return (mask & MAY_EXEC) ? -EACCES : 0;
 }
 
 /* Only a truncate to 0 of caphash or capuse (O_TRUNC): accepted, ignored. */
-static int p9auth_setattr(struct user_namespace *mnt_userns,
+static int p9auth_setattr(P9AUTH_IDMAP *idmap,
 			  struct dentry *dentry, struct iattr *attr)
 {
 	const unsigned int truncate = ATTR_SIZE | ATTR_MTIME | ATTR_CTIME |
@@ -1109,7 +1117,7 @@ static int p9auth_setattr(struct user_namespace *mnt_userns,
 }
 
 /* The VFS answers EACCES for a missing create(); the spec says EPERM. */
-static int p9auth_create(struct user_namespace *mnt_userns, struct inode *dir,
+static int p9auth_create(P9AUTH_IDMAP *idmap, struct inode *dir,
 			 struct dentry *dentry, umode_t mode, bool excl)
 {
 	return -EPERM;
@@ -1146,7 +1154,7 @@ static struct inode *p9auth_inode(struct super_block *sb, unsigned long ino,
 		return NULL;
 	inode->i_ino = ino;
 	inode->i_mode = mode;	/* owner: 0:0 of sb->s_user_ns */
-	inode->i_atime = inode->i_mtime = inode->i_ctime = current_time(inode);
+	p9auth_inode_init_ts(inode);
 	inode->i_op = &p9auth_file_iops;
 	return inode;
 }
@@ -1467,7 +1475,7 @@ static struct file_system_type p9auth_fs_type = {
 };
 
 /* fs.p9auth.hashes: root only; the outstanding hashes of all mounts. */
-static int p9auth_sysctl_hashes(struct ctl_table *table, int write,
+static int p9auth_sysctl_hashes(P9AUTH_CTL_TABLE *table, int write,
 				void *buffer, size_t *lenp, loff_t *ppos)
 {
 	unsigned long v = atomic_long_read(&p9auth_hashes);
@@ -1491,13 +1499,14 @@ static struct ctl_table p9auth_sysctls[] = {
 		.mode		= 0400,	/* a count anyone could poll is a timing leak */
 		.proc_handler	= p9auth_sysctl_hashes,
 	},
-	{}
+	P9AUTH_SYSCTL_END
 };
 
 static struct ctl_table_header *p9auth_sysctl_header;
 
 static int __init p9auth_init(void)
 {
+	void *alloc, *set_ucounts;
 	int err;
 
 	/* Fail the load, not the first use, when an algorithm is missing. */
@@ -1512,13 +1521,16 @@ static int __init p9auth_init(void)
 		goto free_tfms;
 	}
 	get_random_bytes(&p9auth_table_key, sizeof(p9auth_table_key));
-	p9auth_alloc_uid = p9auth_lookup("alloc_uid");
-	p9auth_set_cred_ucounts = p9auth_lookup("set_cred_ucounts");
-	if (!p9auth_alloc_uid || !p9auth_set_cred_ucounts) {
+	alloc = p9auth_lookup("alloc_uid");
+	set_ucounts = p9auth_lookup("set_cred_ucounts");
+	if (!alloc || !set_ucounts) {
 		pr_err("alloc_uid and set_cred_ucounts not found (needs CONFIG_KPROBES)\n");
 		err = -ENOENT;
 		goto free_tfms;
 	}
+	static_call_update(p9auth_alloc_uid, (typeof(&alloc_uid))alloc);
+	static_call_update(p9auth_set_cred_ucounts,
+			   (typeof(&set_cred_ucounts))set_ucounts);
 	p9auth_sysctl_header = register_sysctl("fs/p9auth", p9auth_sysctls);
 	if (!p9auth_sysctl_header) {
 		err = -ENOMEM;
