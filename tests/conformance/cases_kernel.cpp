@@ -2,6 +2,8 @@
 // (spec section 4, "Kernel module only, also refused before the table is
 // touched").
 #include <fcntl.h>
+#include <linux/aio_abi.h>
+#include <linux/io_uring.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <sched.h>
@@ -9,6 +11,7 @@
 #include <sys/mount.h>
 #include <sys/fanotify.h>
 #include <sys/inotify.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/ptrace.h>
@@ -453,6 +456,100 @@ CONFORMANCE_CASE(kernel_reclaim_without_reader, "expiry/kernel-reclaimed-without
           "expired hashes still held 6 s after a 1 s timeout: " + read_sysctl("hashes"));
     const Status s = m.status();
     check(s.outstanding == 0 && s.expired == 50 && s.granted == 50, "counters: " + describe(s));
+}
+
+// Issue 12 item 8, said in p9auth.ko(8): Linux AIO runs the write in the
+// submitting thread, so io_submit switches like write(2); io_uring runs it
+// in a worker (capuse has no FMODE_NOWAIT), which is refused (EPERM in the
+// completion) and leaves the hash.
+
+// The result of one IOCB_CMD_PWRITE of text to fd through Linux AIO.
+long aio_write_once(int fd, const std::string& text) {
+    aio_context_t ctx = 0;
+    if (::syscall(SYS_io_setup, 1, &ctx) != 0) return -1000 - errno;
+    iocb cb{};
+    cb.aio_fildes = static_cast<std::uint32_t>(fd);
+    cb.aio_lio_opcode = IOCB_CMD_PWRITE;
+    cb.aio_buf = reinterpret_cast<std::uintptr_t>(text.data());
+    cb.aio_nbytes = text.size();
+    iocb* list[1] = {&cb};
+    long res = -2000;
+    if (::syscall(SYS_io_submit, ctx, 1, list) == 1) {
+        io_event ev{};
+        if (::syscall(SYS_io_getevents, ctx, 1, 1, &ev, nullptr) == 1) res = static_cast<long>(ev.res);
+    } else {
+        res = -3000 - errno;
+    }
+    ::syscall(SYS_io_destroy, ctx);
+    return res;
+}
+
+// The result of one IORING_OP_WRITE of text to fd through io_uring.
+long uring_write_once(int fd, const std::string& text) {
+    io_uring_params p{};
+    const int ring = static_cast<int>(::syscall(SYS_io_uring_setup, 4, &p));
+    if (ring < 0) return -1000 - errno;
+    const std::size_t sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+    const std::size_t cq_len = p.cq_off.cqes + p.cq_entries * sizeof(io_uring_cqe);
+    auto* sq = static_cast<char*>(::mmap(nullptr, sq_len, PROT_READ | PROT_WRITE, MAP_SHARED, ring, IORING_OFF_SQ_RING));
+    auto* cq = static_cast<char*>(::mmap(nullptr, cq_len, PROT_READ | PROT_WRITE, MAP_SHARED, ring, IORING_OFF_CQ_RING));
+    auto* sqes = static_cast<io_uring_sqe*>(::mmap(nullptr, p.sq_entries * sizeof(io_uring_sqe), PROT_READ | PROT_WRITE,
+                                                   MAP_SHARED, ring, IORING_OFF_SQES));
+    long res = -2000;
+    if (sq != MAP_FAILED && cq != MAP_FAILED && sqes != MAP_FAILED) {
+        io_uring_sqe& e = sqes[0];
+        std::memset(&e, 0, sizeof(e));
+        e.opcode = IORING_OP_WRITE;
+        e.fd = fd;
+        e.addr = reinterpret_cast<std::uintptr_t>(text.data());
+        e.len = static_cast<std::uint32_t>(text.size());
+        e.off = 0;
+        auto* tail = reinterpret_cast<unsigned*>(sq + p.sq_off.tail);
+        auto* mask = reinterpret_cast<unsigned*>(sq + p.sq_off.ring_mask);
+        auto* array = reinterpret_cast<unsigned*>(sq + p.sq_off.array);
+        array[*tail & *mask] = 0;
+        __atomic_store_n(tail, *tail + 1, __ATOMIC_RELEASE);
+        if (::syscall(SYS_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS, nullptr, 0) == 1) {
+            auto* head = reinterpret_cast<unsigned*>(cq + p.cq_off.head);
+            auto* cqes = reinterpret_cast<io_uring_cqe*>(cq + p.cq_off.cqes);
+            const unsigned cmask = *reinterpret_cast<unsigned*>(cq + p.cq_off.ring_mask);
+            res = cqes[*head & cmask].res;
+            __atomic_store_n(head, *head + 1, __ATOMIC_RELEASE);
+        } else {
+            res = -3000 - errno;
+        }
+    }
+    ::close(ring);
+    return res;
+}
+
+CONFORMANCE_CASE(kernel_aio_and_io_uring, "use/kernel-aio-switches-io-uring-refused", kKernelOnly) {
+    Mount m;
+    const auto to = target(kBob, kBob, {});
+    const Grant g = make(kAlice, to);
+    check_errno(m.grant(g.hash), 0, "grant 2001@2002:2002");
+    const int u = run_as(alice(), [&] {
+        const int fd = ::open(m.capuse().c_str(), O_WRONLY | O_CLOEXEC);
+        if (fd < 0) return 250;
+        const long r = uring_write_once(fd, g.capability);
+        if (r <= -1000) return 251;  // io_uring not available: a failure here, Debian's 6.1 has it
+        if (r != -EPERM) return 252;
+        return ::getuid() == kAlice ? 0 : 253;
+    });
+    check(u == 0, "io_uring write of 2001@2002:2002 must complete with EPERM and change nothing: step " +
+                      std::to_string(u));
+    Status s = m.status();
+    check(s.outstanding == 1 && s.used == 0 && s.refused == 1, "after io_uring, counters: " + describe(s));
+    const int a = run_as(alice(), [&] {
+        const int fd = ::open(m.capuse().c_str(), O_WRONLY | O_CLOEXEC);
+        if (fd < 0) return 250;
+        const long r = aio_write_once(fd, g.capability);
+        if (r != static_cast<long>(g.capability.size())) return 254;
+        return ::getuid() == kBob && ::getgid() == kBob ? 0 : 255;
+    });
+    check(a == 0, "Linux AIO write of 2001@2002:2002 must switch the submitter: step " + std::to_string(a));
+    s = m.status();
+    check(s.outstanding == 0 && s.used == 1, "after AIO, counters: " + describe(s));
 }
 
 }  // namespace
