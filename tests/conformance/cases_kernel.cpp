@@ -552,5 +552,29 @@ CONFORMANCE_CASE(kernel_aio_and_io_uring, "use/kernel-aio-switches-io-uring-refu
     check(s.outstanding == 0 && s.used == 1, "after AIO, counters: " + describe(s));
 }
 
+// Issue 12 item 7: a remount that names some options keeps the others, and
+// still cannot change any.
+CONFORMANCE_CASE(kernel_remount_keeps_options, "mount/kernel-remount-keeps-unnamed-options", kKernelOnly) {
+    Mount m("timeout=7,maxcaps=5,grant_once,legacy_sha1");
+    const char* path = m.path().c_str();
+    check(::mount("p9auth", path, "p9auth", MS_REMOUNT, "timeout=7") == 0,
+          "remount naming timeout=7 only: " + errno_name(errno));
+    check(::mount("p9auth", path, "p9auth", MS_REMOUNT, "") == 0, "remount naming nothing: " + errno_name(errno));
+    Status s = m.status();
+    check(s.timeout == 7 && s.maxcaps == 5, "after the remounts: " + describe(s));
+    std::string fstype;
+    std::ifstream info("/proc/self/mountinfo");
+    std::string line, opts;
+    while (std::getline(info, line))
+        if (line.find(" " + m.path() + " ") != std::string::npos) opts = line;
+    check(opts.find("grant_once") != std::string::npos && opts.find("legacy_sha1") != std::string::npos &&
+              opts.find("maxcaps=5") != std::string::npos,
+          "mountinfo lost options: " + opts);
+    check(::mount("p9auth", path, "p9auth", MS_REMOUNT, "maxcaps=6") != 0 && errno == EINVAL,
+          "remount changing maxcaps must fail with EINVAL");
+    s = m.status();
+    check(s.maxcaps == 5, "maxcaps changed: " + describe(s));
+}
+
 }  // namespace
 }  // namespace conformance

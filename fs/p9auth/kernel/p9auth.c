@@ -81,6 +81,7 @@ struct p9auth_options {
 	bool grant_once;
 	bool legacy_sha1;
 	bool given;		/* any option was named (remount) */
+	bool grant_named;	/* grant_uid= or grant_gid= was named */
 };
 
 /*
@@ -1357,6 +1358,7 @@ static int p9auth_parse_param(struct fs_context *fc, struct fs_parameter *param)
 				       P9AUTH_MAX_MAXCAPS);
 		break;
 	case Opt_grant_uid:
+		opt->grant_named = true;
 		if (!p9auth_parse_number(param->string, 0, P9AUTH_MAX_ID, &v))
 			return invalfc(fc, "grant_uid: expected a decimal uid");
 		opt->grant_uid = make_kuid(fc->user_ns, v);
@@ -1364,6 +1366,7 @@ static int p9auth_parse_param(struct fs_context *fc, struct fs_parameter *param)
 			return invalfc(fc, "grant_uid: not mapped in the mount's user namespace");
 		break;
 	case Opt_grant_gid:
+		opt->grant_named = true;
 		if (!p9auth_parse_number(param->string, 0, P9AUTH_MAX_ID, &v))
 			return invalfc(fc, "grant_gid: expected a decimal gid");
 		opt->grant_gid = make_kgid(fc->user_ns, v);
@@ -1417,7 +1420,11 @@ static int p9auth_get_tree(struct fs_context *fc)
 	return get_tree_nodev(fc, p9auth_fill_super);
 }
 
-/* A remount may repeat the options (mount(8) does) but not change them. */
+/*
+ * A remount may repeat options (mount(8) does) but not change them; the
+ * ones it does not name keep their values (p9auth_init_fs_context()).
+ * Naming grant_uid=/grant_gid= again needs what mounting with them needs.
+ */
 static int p9auth_reconfigure(struct fs_context *fc)
 {
 	struct p9auth_options *opt = fc->fs_private;
@@ -1426,9 +1433,11 @@ static int p9auth_reconfigure(struct fs_context *fc)
 
 	if (!opt->given)
 		return 0;
-	err = p9auth_check_grant_options(fc, m->ns, opt);
-	if (err)
-		return err;
+	if (opt->grant_named) {
+		err = p9auth_check_grant_options(fc, m->ns, opt);
+		if (err)
+			return err;
+	}
 	if ((opt->timeout != m->opt.timeout || opt->maxcaps != m->opt.maxcaps ||
 	     !uid_eq(opt->grant_uid, m->opt.grant_uid) ||
 	     !gid_eq(opt->grant_gid, m->opt.grant_gid) ||
@@ -1456,10 +1465,19 @@ static int p9auth_init_fs_context(struct fs_context *fc)
 
 	if (!opt)
 		return -ENOMEM;
-	opt->timeout = P9AUTH_DEFAULT_TIMEOUT;
-	opt->maxcaps = P9AUTH_DEFAULT_MAXCAPS;
-	opt->grant_uid = INVALID_UID;
-	opt->grant_gid = INVALID_GID;
+	if (fc->purpose == FS_CONTEXT_FOR_RECONFIGURE) {
+		/* A remount starts from what the mount has: unnamed ones stay. */
+		struct p9auth_mount *m = fc->root->d_sb->s_fs_info;
+
+		*opt = m->opt;
+		opt->given = false;
+		opt->grant_named = false;
+	} else {
+		opt->timeout = P9AUTH_DEFAULT_TIMEOUT;
+		opt->maxcaps = P9AUTH_DEFAULT_MAXCAPS;
+		opt->grant_uid = INVALID_UID;
+		opt->grant_gid = INVALID_GID;
+	}
 	fc->fs_private = opt;
 	fc->ops = &p9auth_context_ops;
 	return 0;
