@@ -132,21 +132,6 @@ CONFORMANCE_CASE(kernel_writev_one_message, "write/kernel-writev-is-one-message"
 
 // ---- review fixes (issue 12) -----------------------------------------
 
-// Becomes uid/gid 2001 (no groups) keeping exactly the capabilities in
-// `keep` (bit numbers) in the permitted and effective sets; false on error.
-bool drop_keeping(std::initializer_list<int> keep) {
-    if (::prctl(PR_SET_KEEPCAPS, 1) != 0 || ::setgroups(0, nullptr) != 0 || ::setresgid(kAlice, kAlice, kAlice) != 0 ||
-        ::setresuid(kAlice, kAlice, kAlice) != 0)
-        return false;
-    __user_cap_header_struct h{_LINUX_CAPABILITY_VERSION_3, 0};
-    __user_cap_data_struct d[2]{};
-    for (const int c : keep) {
-        d[c / 32].effective |= 1u << (c % 32);
-        d[c / 32].permitted |= 1u << (c % 32);
-    }
-    return ::syscall(SYS_capset, &h, d) == 0;
-}
-
 // fsopen/fsconfig/fsmount: the errno of creating a p9auth superblock with
 // one option, and the fs_context log's first message in *msg.
 int fs_create(const std::string& key, const std::string& value, std::string* msg) {
