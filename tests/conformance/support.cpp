@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>
 #include <linux/securebits.h>
@@ -607,6 +608,45 @@ int Mount::grant(const p9auth::Hash& h) const {
 }
 
 Status Mount::status() const { return parse_status(read_file(status_file())); }
+
+bool drop_keeping(std::initializer_list<int> keep) {
+    if (::prctl(PR_SET_KEEPCAPS, 1) != 0 || ::setgroups(0, nullptr) != 0 || ::setresgid(kAlice, kAlice, kAlice) != 0 ||
+        ::setresuid(kAlice, kAlice, kAlice) != 0)
+        return false;
+    __user_cap_header_struct h{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct d[2]{};
+    for (const int c : keep) {
+        d[c / 32].effective |= 1u << (c % 32);
+        d[c / 32].permitted |= 1u << (c % 32);
+    }
+    return ::syscall(SYS_capset, &h, d) == 0;
+}
+
+int mount_refusal(const std::string& opts, const std::string& path, std::string* log) {
+    if (kernel()) {
+        if (::mount("p9auth", path.c_str(), "p9auth", 0, opts.c_str()) == 0) {
+            ::umount2(path.c_str(), 0);
+            return -1;
+        }
+        return errno;
+    }
+    const int log_fd = ::memfd_create("p9authfs-log", MFD_CLOEXEC);
+    const pid_t pid = spawn_daemon(opts, path, log_fd);
+    const auto code = wait_child_for(pid, kDaemonDeadlineMs);
+    int result = -1;
+    if (!code) {
+        ::umount2(path.c_str(), MNT_DETACH);
+        ::kill(pid, SIGKILL);
+        wait_child(pid);
+    } else if (mounted_at(path)) {
+        ::umount2(path.c_str(), MNT_DETACH);
+    } else {
+        result = *code;
+    }
+    if (log) *log = log_text(log_fd);
+    ::close(log_fd);
+    return result;
+}
 
 std::string mount_must_fail(const std::string& opts, const std::string& name, const std::string& path) {
     ensure_dir(path);

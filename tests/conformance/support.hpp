@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -61,6 +62,17 @@ Ids carol();
 // setresuid: no capabilities left) and returns fn's result (its exit code).
 // Codes above 200 are the child's own failures.
 int run_as(const Ids& ids, const std::function<int()>& fn);
+
+// In this process: becomes uid/gid 2001 (alice, no groups) keeping exactly
+// the capabilities in keep (bit numbers) permitted and effective; false on
+// error. For a forked child that then plays a partly privileged mounter.
+bool drop_keeping(std::initializer_list<int> keep);
+
+// Mounts with opts where that must be refused, from this process (which
+// may have dropped privilege), and returns what happened: kernel, the errno
+// of mount(2); FUSE, p9authfs's exit code, its messages in *log. -1: it
+// mounted (and was taken down again).
+int mount_refusal(const std::string& opts, const std::string& path, std::string* log);
 
 // Credentials as /proc/self/status shows them.
 struct Creds {

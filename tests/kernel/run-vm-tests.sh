@@ -15,6 +15,8 @@
 # --login FACTOTUM P9LOGIND PAM_P9AUTH: also log bob in through p9logind,
 #   pam_p9auth and factotum (real pam_unix) on the module (vm-login.sh).
 # P9AUTH_VM_TIMEOUT: seconds qemu may run (default 420).
+# P9AUTH_VM_ABI: another Debian kernel (e.g. 6.12, the newest 6.12 from
+#   bookworm-backports); see tests/kernel/vm-lib.sh.
 #
 # Needs root for apt-get when a package is missing.  The kernel image is
 # downloaded with apt-get download and unpacked into BUILD_DIR, never
@@ -67,6 +69,8 @@ vec() { echo "$1 $(hmac "$2" "$3" "$4") $3@$4"; }   # NAME ALG FROM@TO KEY
   vec nnp256      sha256 0@0             smokekeyB-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456
   vec amb256      sha256 0@1000:1000     smokekeyC-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456
   vec keep256     sha256 0@1000:1000     smokekeyD-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456
+  vec longkey256  sha256 0@2000          "smokekeyE-$(printf 'L%.0s' $(seq 190))"
+  vec longkey1    sha1   0@2000          "smokekeyF-$(printf 'M%.0s' $(seq 246))"
 } >"$work/vectors"
 
 # The conformance suite, if built.

@@ -22,7 +22,21 @@ vm_prepare() {
   command -v make >/dev/null || need_pkgs+=(make)
   command -v gcc >/dev/null || need_pkgs+=(gcc libc6-dev)
   command -v modinfo >/dev/null || need_pkgs+=(kmod)
-  image_pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+  # P9AUTH_VM_ABI (e.g. 6.12.111+deb12-amd64, from bookworm-backports):
+  # that kernel instead of the one linux-image-amd64 names.  "6.12" means
+  # the newest 6.12 whose headers are installed, else the newest apt has.
+  # (Debian's 6.12 headers package depends on its image package, so apt
+  # installs that too; the VM boots the copy unpacked below.)
+  if [ "${P9AUTH_VM_ABI:-}" = 6.12 ]; then
+    P9AUTH_VM_ABI=$(find /usr/src -maxdepth 1 -name 'linux-headers-6.12.*+deb12-amd64' -printf '%f\n' | sed 's/^linux-headers-//' | sort -V | tail -1)
+    [ -n "$P9AUTH_VM_ABI" ] || P9AUTH_VM_ABI=$(apt-cache pkgnames linux-image-6.12 | grep -E '^linux-image-6\.12\.[0-9]+\+deb12-amd64$' | sed 's/^linux-image-//' | sort -V | tail -1)
+    [ -n "$P9AUTH_VM_ABI" ] || { echo "no Debian 6.12 kernel in the apt sources" >&2; return 1; }
+  fi
+  if [ -n "${P9AUTH_VM_ABI:-}" ]; then
+    image_pkg=linux-image-$P9AUTH_VM_ABI
+  else
+    image_pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+  fi
   if [ -z "$image_pkg" ]; then
     apt-get update -qq
     image_pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
@@ -51,14 +65,14 @@ vm_prepare() {
     mv "$dl/boot/vmlinuz-$abi" "$vmlinuz"
     rm -rf "$dl"
   fi
-  # hmac, sha1 and sha256 must be built in: the initramfs carries no modules.
-  for c in CONFIG_CRYPTO_HMAC CONFIG_CRYPTO_SHA1 CONFIG_CRYPTO_SHA256; do
+  # sha1 and the sha256 library must be built in: the initramfs carries no modules.
+  for c in CONFIG_CRYPTO_SHA1 CONFIG_CRYPTO_LIB_SHA256; do
     grep -q "^$c=y" "$cache/config-$abi" || { echo "$c is not built into $abi" >&2; return 1; }
   done
 
   local mdir=$work/module
   rm -rf "$mdir" && mkdir -p "$mdir"
-  cp "$top"/fs/p9auth/kernel/{Kbuild,Makefile,p9auth.c} "$mdir"/
+  cp "$top"/fs/p9auth/kernel/{Kbuild,Makefile,p9auth.c,p9auth_compat.h} "$mdir"/
   vm_log "building p9auth.ko against $kdir"
   make -s -C "$mdir" KDIR="$kdir" W=1 >"$work/build.log" 2>&1 || { cat "$work/build.log"; return 1; }
   if grep -E 'warning:|error:' "$work/build.log"; then echo "p9auth.ko: the build has warnings" >&2; return 1; fi
@@ -110,7 +124,7 @@ vm_boot() {
 # out-of-tree and unsigned-module taint messages are expected and do not
 # match.
 vm_kernel_errors() {
-  grep -aE 'WARNING:|Oops|BUG:|BUG [a-z]|kernel BUG|KASAN|UBSAN|KFENCE|general protection|Call Trace|Kernel panic|list_add corruption|list_del corruption|refcount_t:|INFO: task .* blocked|detected stall|soft lockup|hard LOCKUP' "$1"
+  grep -aE 'WARNING:|Oops|BUG:|BUG [a-z]|Out of memory|oom-kill|invoked oom-killer|kernel BUG|KASAN|UBSAN|KFENCE|general protection|Call Trace|Kernel panic|list_add corruption|list_del corruption|refcount_t:|INFO: task .* blocked|detected stall|soft lockup|hard LOCKUP' "$1"
 }
 
 # The line an /init prints last, before poweroff: the kernel's taint flags.

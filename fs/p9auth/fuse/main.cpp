@@ -1,6 +1,9 @@
 // p9authfs: options, mount, daemonize, serve, exit. The privilege this runs
 // with is whatever mounting needs: root, or the owner of a user namespace.
+#include <linux/capability.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
@@ -115,11 +118,28 @@ int serve(fuse_session* se, bool single_thread) {
     return fuse_session_loop_mt(se, cfg.get());
 }
 
+// grant_uid=/grant_gid= hand the grant right to an identity that need not
+// hold CAP_SETUID and CAP_SETGID, so only a mounter holding both may name
+// them (no one can grant what they could not take; as p9auth.ko). The
+// mount's user namespace is this process's own, where its effective set
+// is what counts.
+bool may_name_grant_options() {
+    __user_cap_header_struct h{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct d[2]{};
+    if (::syscall(SYS_capget, &h, d) != 0) return false;
+    const auto has = [&](int cap) { return (d[cap / 32].effective >> (cap % 32)) & 1u; };
+    return has(CAP_SETUID) && has(CAP_SETGID);
+}
+
 int run(const CommandLine& cl, const char* argv0) {
     p9auth::core_init();
     auto ns = mount_user_namespace();
     if (!ns) {
         log(LOG_ERR, "%s", ns.error().message.c_str());
+        return kExitFailure;
+    }
+    if ((cl.options.grant.grant_uid || cl.options.grant.grant_gid) && !may_name_grant_options()) {
+        log(LOG_ERR, "grant_uid=/grant_gid= need CAP_SETUID and CAP_SETGID in the mount's user namespace");
         return kExitFailure;
     }
     Filesystem fs(cl.options, *ns);  // outlives the session, which points to it

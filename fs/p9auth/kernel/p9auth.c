@@ -22,23 +22,31 @@
 #include <linux/fs.h>
 #include <linux/fs_context.h>
 #include <linux/fs_parser.h>
+#include <linux/hashtable.h>
 #include <linux/kprobes.h>
 #include <linux/ktime.h>
 #include <linux/list.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/random.h>
+#include <linux/rhashtable.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/sched/user.h>
 #include <linux/siphash.h>
 #include <linux/securebits.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/static_call.h>
 #include <linux/string.h>
+#include <linux/sysctl.h>
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
 #include <linux/user_namespace.h>
+#include <linux/workqueue.h>
+
+#include "p9auth_compat.h"
 
 #define P9AUTH_SUPER_MAGIC	0x70396175	/* "p9au" */
 
@@ -54,6 +62,9 @@
 #define P9AUTH_MAX_TIMEOUT	86400
 #define P9AUTH_DEFAULT_MAXCAPS	16384
 #define P9AUTH_MAX_MAXCAPS	16777216
+/* A mount in any user namespace but the initial one: see p9auth_user. */
+#define P9AUTH_USERNS_MAXCAPS	65536
+#define P9AUTH_DEFAULT_USER_HASHES	65536
 
 enum {
 	P9AUTH_INO_ROOT = 1,
@@ -70,26 +81,66 @@ struct p9auth_options {
 	bool grant_once;
 	bool legacy_sha1;
 	bool given;		/* any option was named (remount) */
-};
-
-/* One outstanding hash. */
-struct p9auth_hash {
-	struct hlist_node bucket;	/* in a bucket: p9auth_bucket() */
-	struct list_head age;		/* in p9auth_mount.by_age */
-	u64 deadline;			/* boottime ns: dropped from then on */
-	unsigned int len;		/* SHA256_DIGEST_SIZE or SHA1_DIGEST_SIZE */
-	u8 hash[SHA256_DIGEST_SIZE];
+	bool grant_named;	/* grant_uid= or grant_gid= was named */
 };
 
 /*
- * The bucket of a hash is SipHash of the hash under a per-mount random key.
- * The granter writes the hashes, so it could choose them (any 32 bytes are
- * a valid grant): with a bucket taken from the hash itself it could put
- * every hash in one chain and make each use walk the whole table under the
- * lock.  Without the key nobody can aim at a bucket, and bucket timing
- * tells a writer nothing about stored hashes.
+ * A table key: the hash's length, then the hash, zero-padded, so that a
+ * SHA-1 hash never equals a SHA-256 one.
  */
-#define P9AUTH_BUCKETS	256	/* a power of two */
+#define P9AUTH_KEY_LEN	(1 + SHA256_DIGEST_SIZE)
+
+/* One outstanding hash. */
+struct p9auth_hash {
+	struct rhash_head node;		/* in p9auth_mount.table */
+	struct list_head age;		/* in p9auth_mount.by_age */
+	u64 deadline;			/* boottime ns: dropped from then on */
+	u8 key[P9AUTH_KEY_LEN];		/* p9auth_set_key() */
+};
+
+static void p9auth_set_key(u8 *key, const u8 *hash, unsigned int len)
+{
+	memset(key, 0, P9AUTH_KEY_LEN);
+	key[0] = len;
+	memcpy(key + 1, hash, len);
+}
+
+/*
+ * The table is an rhashtable (it grows with the table, so a grant and a
+ * use cost the same at 10 hashes and at 10 million).  Its bucket is
+ * SipHash of the key under a random key of the module, mixed with the
+ * table's own seed (which a rehash changes).  The granter writes the
+ * hashes, so it could choose them (any 32 bytes are a valid grant): with a
+ * bucket taken from the hash itself (rhashtable's default jhash is not
+ * keyed) it could put every hash in one chain.  Without the key nobody
+ * can aim at a bucket, and bucket timing tells a writer nothing about
+ * stored hashes.  Keys are compared in constant time.
+ */
+static siphash_key_t p9auth_table_key __read_mostly;
+
+static u32 p9auth_table_hash(const void *data, u32 len, u32 seed)
+{
+	siphash_key_t k = p9auth_table_key;
+
+	k.key[0] ^= seed;
+	return siphash(data, len, &k);
+}
+
+static int p9auth_table_cmp(struct rhashtable_compare_arg *arg, const void *obj)
+{
+	const struct p9auth_hash *h = obj;
+
+	return crypto_memneq(arg->key, h->key, P9AUTH_KEY_LEN);
+}
+
+static const struct rhashtable_params p9auth_table_params = {
+	.key_len		= P9AUTH_KEY_LEN,
+	.key_offset		= offsetof(struct p9auth_hash, key),
+	.head_offset		= offsetof(struct p9auth_hash, node),
+	.hashfn			= p9auth_table_hash,
+	.obj_cmpfn		= p9auth_table_cmp,
+	.automatic_shrinking	= true,
+};
 
 /*
  * Expiry and unmount free at most this many hashes between two chances to
@@ -97,25 +148,135 @@ struct p9auth_hash {
  */
 #define P9AUTH_FREE_BATCH	256
 
+/*
+ * Kernel memory an unprivileged user can pin (issue 12 item 2).  Anyone may
+ * mount p9auth in a user namespace of her own (FS_USERNS_MOUNT), as many
+ * times as she likes, and fill each table.  As inotify bounds watches, the
+ * hashes of all mounts made in user namespaces are counted against one
+ * user, and fs.p9auth.max_user_hashes bounds that count.  The user is the
+ * owner of the namespace's ancestor just below the initial one: the uid
+ * that created the outermost namespace, which a user cannot choose (an
+ * inner namespace's owner can be any of her subordinate uids).  Mounts in
+ * the initial namespace are the administrator's: bounded by maxcaps only.
+ *
+ * The kernel's own ucounts (inc_ucount()) would be the natural place, but
+ * they are not exported to modules, and neither can a module add a
+ * UCOUNT_ type: hence this small table of its own.
+ */
+struct p9auth_user {
+	struct hlist_node node;		/* in p9auth_users */
+	kuid_t uid;
+	unsigned int mounts;		/* references; under p9auth_users_lock */
+	atomic_t hashes;		/* outstanding in all of its mounts */
+};
+
+static DEFINE_SPINLOCK(p9auth_users_lock);
+static DEFINE_HASHTABLE(p9auth_users, 6);
+static unsigned int p9auth_max_user_hashes = P9AUTH_DEFAULT_USER_HASHES;
+static atomic_long_t p9auth_hashes;	/* outstanding, all mounts: sysctl */
+
+static kuid_t p9auth_charged_uid(struct user_namespace *ns)
+{
+	while (ns->parent != &init_user_ns)
+		ns = ns->parent;
+	return ns->owner;
+}
+
+/* NULL (and no error) for a mount in the initial namespace. */
+static struct p9auth_user *p9auth_user_get(struct user_namespace *ns)
+{
+	struct p9auth_user *u, *fresh;
+	kuid_t uid;
+
+	if (ns == &init_user_ns)
+		return NULL;
+	uid = p9auth_charged_uid(ns);
+	fresh = kzalloc(sizeof(*fresh), GFP_KERNEL_ACCOUNT);
+	if (!fresh)
+		return ERR_PTR(-ENOMEM);
+	spin_lock(&p9auth_users_lock);
+	hash_for_each_possible(p9auth_users, u, node, __kuid_val(uid))
+		if (uid_eq(u->uid, uid))
+			goto found;
+	u = fresh;
+	fresh = NULL;
+	u->uid = uid;
+	hash_add(p9auth_users, &u->node, __kuid_val(uid));
+found:
+	u->mounts++;
+	spin_unlock(&p9auth_users_lock);
+	kfree(fresh);
+	return u;
+}
+
+static void p9auth_user_put(struct p9auth_user *u)
+{
+	if (!u)
+		return;
+	spin_lock(&p9auth_users_lock);
+	if (--u->mounts) {
+		u = NULL;
+	} else {
+		hash_del(&u->node);
+		WARN_ON_ONCE(atomic_read(&u->hashes));
+	}
+	spin_unlock(&p9auth_users_lock);
+	kfree(u);
+}
+
+/* One more hash for u, unless that passes the limit. */
+static bool p9auth_charge(struct p9auth_user *u)
+{
+	unsigned int limit = READ_ONCE(p9auth_max_user_hashes);
+	int c;
+
+	if (u) {
+		c = atomic_read(&u->hashes);
+		do {
+			if ((unsigned int)c >= limit)
+				return false;
+		} while (!atomic_try_cmpxchg(&u->hashes, &c, c + 1));
+	}
+	atomic_long_inc(&p9auth_hashes);
+	return true;
+}
+
+static void p9auth_uncharge(struct p9auth_user *u)
+{
+	if (u)
+		atomic_dec(&u->hashes);
+	atomic_long_dec(&p9auth_hashes);
+}
+
 /* One mount: s_fs_info. */
 struct p9auth_mount {
 	struct p9auth_options opt;	/* fixed at mount time */
 	struct user_namespace *ns;	/* sb->s_user_ns; the sb holds the ref */
 	unsigned long flags;		/* P9AUTH_OPENED, atomic bitops */
-	siphash_key_t bucket_key;	/* random, fixed at mount time */
+	struct p9auth_user *user;	/* charged for the hashes; NULL: none */
+	/*
+	 * Drops expired hashes when the oldest is due, so that their memory
+	 * does not wait for someone to touch the mount.
+	 */
+	struct delayed_work reclaim;
 
 	/*
-	 * lock protects the table (buckets, by_age, outstanding) and the
-	 * counters.  HMACs, credentials and allocations are prepared before
-	 * it is taken; under it nothing sleeps but kfree, and p9auth_expire()
-	 * dropping it between batches (cond_resched()).  opt, ns and
-	 * bucket_key are set before the sb is live and never change: no lock.
+	 * lock protects the table's contents (what is in table and by_age,
+	 * outstanding) and the counters but refused.  Every lookup, insert
+	 * and removal is made under it, so a hash found is still there when
+	 * it is removed (one-time use) and a removed hash can be freed at once
+	 * (no lookup runs beside it; rhashtable's own rehash reaches only
+	 * what is still in a chain).  Credentials and allocations are
+	 * prepared before it is taken; under it nothing sleeps but kfree, and
+	 * p9auth_expire() dropping it between batches (cond_resched()).  opt
+	 * and ns are set before the sb is live and never change: no lock.
 	 */
 	struct mutex lock;
-	struct hlist_head buckets[P9AUTH_BUCKETS];	/* p9auth_bucket() */
+	struct rhashtable table;	/* p9auth_table_params */
 	struct list_head by_age;	/* grant order = expiry order: one timeout */
 	u32 outstanding;
-	u64 granted, used, expired, refused;
+	u64 granted, used, expired;
+	atomic64_t refused;		/* every refusal, without the lock */
 };
 
 #define P9AUTH_OPENED	0	/* grant_once: caphash has been opened */
@@ -125,20 +286,36 @@ static struct p9auth_mount *p9auth_mnt(const struct inode *inode)
 	return inode->i_sb->s_fs_info;
 }
 
-/* The table.  All of these are called with m->lock held. */
-
-static struct hlist_head *p9auth_bucket(struct p9auth_mount *m, const u8 *hash,
-					unsigned int len)
+/*
+ * cap_capable() of security/commoncap.c on a given cred: security_capable()
+ * is not exported to modules, and ns_capable() only asks about current.  The
+ * capability rules without the LSMs: they are consulted where current is
+ * asked (ns_capable()), not here (see p9auth.ko(8), BUGS).
+ */
+static bool p9auth_cred_capable(const struct cred *cred,
+				struct user_namespace *ns, int cap)
 {
-	return &m->buckets[siphash(hash, len, &m->bucket_key) &
-			   (P9AUTH_BUCKETS - 1)];
+	for (;;) {
+		if (ns == cred->user_ns)
+			return cap_raised(cred->cap_effective, cap);
+		if (ns->level <= cred->user_ns->level)
+			return false;
+		/* The owner of a child namespace has every capability in it. */
+		if (ns->parent == cred->user_ns && uid_eq(ns->owner, cred->euid))
+			return true;
+		ns = ns->parent;
+	}
 }
+
+/* The table.  All of these are called with m->lock held. */
 
 static void p9auth_drop(struct p9auth_mount *m, struct p9auth_hash *h)
 {
-	hlist_del(&h->bucket);
+	/* Cannot fail for an object that is in the table. */
+	rhashtable_remove_fast(&m->table, &h->node, p9auth_table_params);
 	list_del(&h->age);
 	m->outstanding--;
+	p9auth_uncharge(m->user);
 	kfree_sensitive(h);	/* zeroes the hash */
 }
 
@@ -169,22 +346,52 @@ static void p9auth_expire(struct p9auth_mount *m)
 	}
 }
 
+/*
+ * Arms the reclaim for when the oldest hash is due; called with m->lock
+ * held after a grant and by the reclaim itself.  Whole seconds, rounded
+ * up, so that a steady stream of grants wakes it about once a second; when
+ * it is already pending (for an earlier hash) it runs early and re-arms.
+ */
+static void p9auth_arm_reclaim(struct p9auth_mount *m)
+{
+	struct p9auth_hash *h = list_first_entry_or_null(&m->by_age,
+						struct p9auth_hash, age);
+	u64 now = ktime_get_boottime_ns();
+	unsigned long delay = 0;
+
+	if (!h)
+		return;
+	if (h->deadline > now)
+		delay = round_jiffies_up_relative(nsecs_to_jiffies(h->deadline - now) + 1);
+	queue_delayed_work(system_unbound_wq, &m->reclaim, delay);
+}
+
+static void p9auth_reclaim(struct work_struct *work)
+{
+	struct p9auth_mount *m = container_of(to_delayed_work(work),
+					      struct p9auth_mount, reclaim);
+
+	mutex_lock(&m->lock);
+	p9auth_expire(m);
+	p9auth_arm_reclaim(m);
+	mutex_unlock(&m->lock);
+}
+
 static struct p9auth_hash *p9auth_find(struct p9auth_mount *m,
 				       const u8 *hash, unsigned int len)
 {
+	u8 key[P9AUTH_KEY_LEN];
 	struct p9auth_hash *h;
 
-	hlist_for_each_entry(h, p9auth_bucket(m, hash, len), bucket)
-		if (h->len == len && !crypto_memneq(h->hash, hash, len))
-			return h;
-	return NULL;
+	p9auth_set_key(key, hash, len);
+	h = rhashtable_lookup_fast(&m->table, key, p9auth_table_params);
+	memzero_explicit(key, sizeof(key));
+	return h;
 }
 
 static int p9auth_refuse(struct p9auth_mount *m, int err)
 {
-	mutex_lock(&m->lock);
-	m->refused++;
-	mutex_unlock(&m->lock);
+	atomic64_inc(&m->refused);
 	return err;
 }
 
@@ -212,30 +419,39 @@ static ssize_t caphash_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	h = kzalloc(sizeof(*h), GFP_KERNEL_ACCOUNT);
 	if (!h)
 		return -ENOMEM;
-	if (copy_from_iter(h->hash, count, from) != count) {
+	h->key[0] = count;
+	if (copy_from_iter(h->key + 1, count, from) != count) {
 		kfree_sensitive(h);
 		return -EFAULT;
 	}
-	h->len = count;
 
 	mutex_lock(&m->lock);
 	p9auth_expire(m);
-	if (p9auth_find(m, h->hash, h->len)) {
+	if (rhashtable_lookup_fast(&m->table, h->key, p9auth_table_params)) {
 		err = -EEXIST;
 	} else if (m->outstanding >= m->opt.maxcaps) {
 		err = -ENOSPC;
+	} else if (!p9auth_charge(m->user)) {
+		err = -EDQUOT;	/* fs.p9auth.max_user_hashes, all mounts */
 	} else {
 		h->deadline = ktime_get_boottime_ns() +
 			      (u64)m->opt.timeout * NSEC_PER_SEC;
-		hlist_add_head(&h->bucket, p9auth_bucket(m, h->hash, h->len));
-		list_add_tail(&h->age, &m->by_age);
-		m->outstanding++;
-		m->granted++;
-		mutex_unlock(&m->lock);
-		return count;
+		/* Fails only when the table cannot grow (memory). */
+		err = rhashtable_insert_fast(&m->table, &h->node,
+					     p9auth_table_params);
+		if (!err) {
+			list_add_tail(&h->age, &m->by_age);
+			m->outstanding++;
+			m->granted++;
+			p9auth_arm_reclaim(m);
+			mutex_unlock(&m->lock);
+			return count;
+		}
+		p9auth_uncharge(m->user);
+		err = -ENOMEM;
 	}
-	m->refused++;
 	mutex_unlock(&m->lock);
+	atomic64_inc(&m->refused);
 	kfree_sensitive(h);
 	return err;
 }
@@ -340,21 +556,81 @@ static int p9auth_parse(const char *text, size_t n, struct p9auth_cap *c)
 	return 0;
 }
 
-/* Section 2: hash = HMAC(KEY, FROM@TO). */
-static int p9auth_hmac(const char *alg, const struct p9auth_cap *c, u8 *out)
-{
-	struct crypto_shash *tfm;
-	int err;
+/*
+ * Section 2: hash = HMAC(KEY, FROM@TO), RFC 2104.  An "hmac(...)"
+ * transform keeps its key in the transform, so it would need one
+ * allocation per use (uses run in parallel), and 6.1 has no library HMAC.
+ * HMAC-SHA256, on every use, is built here on the library SHA-256
+ * (crypto/sha2.h: no transform, no allocation, no FPU section);
+ * HMAC-SHA1, only for legacy_sha1 after a SHA-256 miss, on an unkeyed
+ * "sha1" transform allocated once at load, which keeps all state in the
+ * descriptor on the stack and is shared safely.  The padded key and the
+ * inner hash are zeroed before return.
+ */
+static struct crypto_shash *p9auth_sha1;
 
-	/* A transform per use: the key lives in it, and uses run in parallel. */
-	tfm = crypto_alloc_shash(alg, 0, 0);
-	if (IS_ERR(tfm))
-		return PTR_ERR(tfm);
-	err = crypto_shash_setkey(tfm, (const u8 *)c->key, c->key_len);
-	if (!err)
-		err = crypto_shash_tfm_digest(tfm, (const u8 *)c->msg,
-					      c->msg_len, out);
-	crypto_free_shash(tfm);	/* frees the keyed state with kfree_sensitive */
+#define P9AUTH_HMAC_BLOCK	64	/* SHA-1 and SHA-256; checked at load */
+
+static void p9auth_hmac_sha256(const struct p9auth_cap *c, u8 *out)
+{
+	u8 pad[P9AUTH_HMAC_BLOCK] = {};
+	u8 inner[SHA256_DIGEST_SIZE];
+	struct sha256_state st;
+	unsigned int i;
+
+	if (c->key_len > P9AUTH_HMAC_BLOCK) {
+		sha256_init(&st);
+		sha256_update(&st, (const u8 *)c->key, c->key_len);
+		sha256_final(&st, pad);
+	} else {
+		memcpy(pad, c->key, c->key_len);
+	}
+	for (i = 0; i < P9AUTH_HMAC_BLOCK; i++)
+		pad[i] ^= 0x36;
+	sha256_init(&st);
+	sha256_update(&st, pad, P9AUTH_HMAC_BLOCK);
+	sha256_update(&st, (const u8 *)c->msg, c->msg_len);
+	sha256_final(&st, inner);
+	for (i = 0; i < P9AUTH_HMAC_BLOCK; i++)
+		pad[i] ^= 0x36 ^ 0x5c;
+	sha256_init(&st);
+	sha256_update(&st, pad, P9AUTH_HMAC_BLOCK);
+	sha256_update(&st, inner, SHA256_DIGEST_SIZE);
+	sha256_final(&st, out);	/* zeroes st */
+	memzero_explicit(pad, sizeof(pad));
+	memzero_explicit(inner, sizeof(inner));
+}
+
+static int p9auth_hmac(struct crypto_shash *tfm, const struct p9auth_cap *c,
+		       u8 *out)
+{
+	SHASH_DESC_ON_STACK(desc, tfm);
+	unsigned int ds = crypto_shash_digestsize(tfm);
+	u8 pad[P9AUTH_HMAC_BLOCK] = {};
+	u8 inner[SHA1_DIGEST_SIZE];
+	unsigned int i;
+	int err = 0;
+
+	desc->tfm = tfm;
+	if (c->key_len > P9AUTH_HMAC_BLOCK)
+		err = crypto_shash_digest(desc, (const u8 *)c->key, c->key_len,
+					  pad);
+	else
+		memcpy(pad, c->key, c->key_len);
+	for (i = 0; i < P9AUTH_HMAC_BLOCK; i++)
+		pad[i] ^= 0x36;
+	err = err ?: crypto_shash_init(desc);
+	err = err ?: crypto_shash_update(desc, pad, P9AUTH_HMAC_BLOCK);
+	err = err ?: crypto_shash_finup(desc, (const u8 *)c->msg, c->msg_len,
+				       inner);
+	for (i = 0; i < P9AUTH_HMAC_BLOCK; i++)
+		pad[i] ^= 0x36 ^ 0x5c;
+	err = err ?: crypto_shash_init(desc);
+	err = err ?: crypto_shash_update(desc, pad, P9AUTH_HMAC_BLOCK);
+	err = err ?: crypto_shash_finup(desc, inner, ds, out);
+	memzero_explicit(pad, sizeof(pad));
+	memzero_explicit(inner, sizeof(inner));
+	shash_desc_zero(desc);
 	return err;
 }
 
@@ -403,14 +679,19 @@ static void p9auth_fix_caps(struct cred *new, const struct cred *old)
  * count (WARN in dec_rlimit_ucounts).  Neither function is exported to
  * modules.  In tree, p9auth would call them directly; out of tree we ask
  * kallsyms for them once, at load, through a kprobe (the one lookup a module
- * still has), and refuse to load without them: fail closed.  Only where
- * indirect calls into unexported functions are sound (no IBT, no kCFI).
+ * still has), and refuse to load without them: fail closed.
+ *
+ * They are called through static calls, which the kernel patches into
+ * direct jumps, not through function pointers: with IBT (6.12's Debian
+ * kernels) an indirect call must land on an ENDBR, and the kernel seals
+ * (removes) it from functions whose address is never taken, as theirs is
+ * not.  kCFI would still refuse the types: no clang CFI build.
  */
-#if IS_ENABLED(CONFIG_X86_KERNEL_IBT) || IS_ENABLED(CONFIG_CFI_CLANG)
+#if IS_ENABLED(CONFIG_CFI_CLANG)
 #error "p9auth out of tree needs alloc_uid/set_cred_ucounts by address: build it in tree"
 #endif
-static struct user_struct *(*p9auth_alloc_uid)(kuid_t uid);
-static int (*p9auth_set_cred_ucounts)(struct cred *new);
+DEFINE_STATIC_CALL_NULL(p9auth_alloc_uid, alloc_uid);
+DEFINE_STATIC_CALL_NULL(p9auth_set_cred_ucounts, set_cred_ucounts);
 
 static void *p9auth_lookup(const char *name)
 {
@@ -428,14 +709,14 @@ static void *p9auth_lookup(const char *name)
 static int p9auth_account(struct cred *new, const struct cred *old)
 {
 	if (!uid_eq(new->uid, old->uid)) {
-		struct user_struct *u = p9auth_alloc_uid(new->uid);
+		struct user_struct *u = static_call(p9auth_alloc_uid)(new->uid);
 
 		if (!u)
 			return -ENOMEM;
 		free_uid(new->user);
 		new->user = u;
 	}
-	return p9auth_set_cred_ucounts(new) ? -ENOMEM : 0;
+	return static_call(p9auth_set_cred_ucounts)(new) ? -ENOMEM : 0;
 }
 
 /*
@@ -548,6 +829,30 @@ invalid:
 	return ERR_PTR(-EINVAL);
 }
 
+/*
+ * A traced writer: exec's rule (LSM_UNSAFE_PTRACE, ptracer_capable(), not
+ * exported).  A tracer that could not attach to the new credentials must
+ * not keep driving the process once it has them, so unless the tracer (its
+ * credentials when it attached) holds CAP_SYS_PTRACE over the writer's user
+ * namespace, the use is refused and the hash stays.  Called with
+ * current->signal->cred_guard_mutex held: ptrace_attach() takes it too, so
+ * no tracer attaches between this check and commit_creds().
+ */
+static bool p9auth_tracer_allows(struct user_namespace *ns)
+{
+	const struct cred *tracer;
+	bool ok = true;		/* no tracer: nothing to ask */
+
+	if (!current->ptrace)
+		return true;
+	rcu_read_lock();
+	tracer = rcu_dereference(current->ptracer_cred);
+	if (tracer)
+		ok = p9auth_cred_capable(tracer, ns, CAP_SYS_PTRACE);
+	rcu_read_unlock();
+	return ok;
+}
+
 /* Section 4, use: the checks in the spec's order; the first that fails decides. */
 static ssize_t capuse_write_iter(struct kiocb *iocb, struct iov_iter *from)
 {
@@ -607,25 +912,31 @@ static ssize_t capuse_write_iter(struct kiocb *iocb, struct iov_iter *from)
 		err = -EPERM;
 		goto refused;
 	}
-	err = p9auth_hmac("hmac(sha256)", &c, h256);
-	if (!err && m->opt.legacy_sha1)
-		err = p9auth_hmac("hmac(sha1)", &c, h1);
-	if (err)
-		goto refused;
+	/* SHA-1 (legacy_sha1) is computed only when SHA-256 misses: below. */
+	p9auth_hmac_sha256(&c, h256);
 
 	new = p9auth_prepare_creds(m, &c);
 
+	/* As exec: no tracer attaches until the new credentials are in place. */
+	if (mutex_lock_interruptible(&current->signal->cred_guard_mutex)) {
+		if (!IS_ERR(new))
+			abort_creds(new);
+		err = -ERESTARTNOINTR;	/* nothing happened: the write restarts */
+		goto out;
+	}
 	mutex_lock(&m->lock);
 	p9auth_expire(m);
 	h = p9auth_find(m, h256, SHA256_DIGEST_SIZE);
-	if (!h && m->opt.legacy_sha1)
+	if (!h && m->opt.legacy_sha1 && !p9auth_hmac(p9auth_sha1, &c, h1))
 		h = p9auth_find(m, h1, SHA1_DIGEST_SIZE);
 	if (!h)
 		err = -EPERM;
 	else if (IS_ERR(new))
 		err = PTR_ERR(new);	/* the table stays as it was */
+	else if (!p9auth_tracer_allows(new->user_ns))
+		err = -EPERM;		/* and the hash stays */
 	if (err) {
-		m->refused++;
+		atomic64_inc(&m->refused);
 	} else {
 		p9auth_drop(m, h);	/* one-time: decided under the lock */
 		m->used++;
@@ -636,6 +947,7 @@ static ssize_t capuse_write_iter(struct kiocb *iocb, struct iov_iter *from)
 		commit_creds(new);	/* all ids at once; cannot fail */
 	else if (!IS_ERR(new))
 		abort_creds(new);
+	mutex_unlock(&current->signal->cred_guard_mutex);
 	goto out;
 
 refused:
@@ -647,6 +959,28 @@ out:
 	return err ? err : count;
 }
 
+/* Section 5: may current grant (grant_once aside)?  Its credentials now. */
+static bool p9auth_may_grant(struct p9auth_mount *m)
+{
+	if (uid_valid(m->opt.grant_uid) || gid_valid(m->opt.grant_gid)) {
+		if (uid_valid(m->opt.grant_uid) &&
+		    !uid_eq(current_fsuid(), m->opt.grant_uid))
+			return false;
+		if (gid_valid(m->opt.grant_gid) && !in_group_p(m->opt.grant_gid))
+			return false;
+		return true;
+	}
+	/* No one can grant what they could not take. */
+	return ns_capable(m->ns, CAP_SETUID) && ns_capable(m->ns, CAP_SETGID);
+}
+
+/*
+ * Opens of caphash and capuse make no fsnotify events (FMODE_NONOTIFY, as
+ * fanotify's own descriptors): their open, writes and close would tell any
+ * watcher of the directory when grants and uses happen.  Watches on the
+ * files themselves are refused in p9auth_permission().
+ */
+
 /* Section 5: who may grant, judged at open with the opener's credentials. */
 static int caphash_open(struct inode *inode, struct file *file)
 {
@@ -654,25 +988,21 @@ static int caphash_open(struct inode *inode, struct file *file)
 
 	if (file->f_mode & FMODE_READ)
 		return -EACCES;
-	if (uid_valid(m->opt.grant_uid) || gid_valid(m->opt.grant_gid)) {
-		if (uid_valid(m->opt.grant_uid) &&
-		    !uid_eq(current_fsuid(), m->opt.grant_uid))
-			return -EPERM;
-		if (gid_valid(m->opt.grant_gid) && !in_group_p(m->opt.grant_gid))
-			return -EPERM;
-	} else if (!ns_capable(m->ns, CAP_SETUID) ||
-		   !ns_capable(m->ns, CAP_SETGID)) {
-		return -EPERM;	/* no one can grant what they could not take */
-	}
+	if (!p9auth_may_grant(m))
+		return -EPERM;
 	/* Only a successful open spends grant_once. */
 	if (m->opt.grant_once && test_and_set_bit(P9AUTH_OPENED, &m->flags))
 		return -EPERM;
+	p9auth_file_nonotify(file);
 	return 0;
 }
 
 static int capuse_open(struct inode *inode, struct file *file)
 {
-	return (file->f_mode & FMODE_READ) ? -EACCES : 0;
+	if (file->f_mode & FMODE_READ)
+		return -EACCES;
+	p9auth_file_nonotify(file);
+	return 0;
 }
 
 /* Section 7: a snapshot taken at open. */
@@ -699,8 +1029,8 @@ static int status_open(struct inode *inode, struct file *file)
 	granted = m->granted;
 	used = m->used;
 	expired = m->expired;
-	refused = m->refused;
 	mutex_unlock(&m->lock);
+	refused = atomic64_read(&m->refused);
 
 	s->len = scnprintf(s->text, sizeof(s->text),
 			   "outstanding %u\ngranted %llu\nused %llu\nexpired %llu\n"
@@ -752,17 +1082,28 @@ static const struct file_operations status_fops = {
  * (the modes only show the rules), so permission() lets every open reach
  * the open() above, and lets every namespace operation on the directory
  * reach the VFS, which answers EPERM for an operation we do not have.
+ *
+ * One exception: MAY_READ alone (no MAY_OPEN, no MAY_ACCESS) is what
+ * inotify_add_watch() and fanotify_mark() ask before they watch an inode,
+ * the mount or the whole filesystem through any path in it.  A watch would
+ * show when grants and uses happen, so only those who may grant (and so
+ * see every grant anyway) may place one, on any inode of the mount.
  */
-static int p9auth_permission(struct user_namespace *mnt_userns,
+static int p9auth_permission(P9AUTH_IDMAP *idmap,
 			     struct inode *inode, int mask)
 {
+	if ((mask & ~MAY_NOT_BLOCK) == MAY_READ) {
+		if (mask & MAY_NOT_BLOCK)
+			return -ECHILD;	/* ns_capable() may audit */
+		return p9auth_may_grant(p9auth_mnt(inode)) ? 0 : -EACCES;
+	}
 	if (S_ISDIR(inode->i_mode))
-		return generic_permission(mnt_userns, inode, mask & ~MAY_WRITE);
+		return generic_permission(idmap, inode, mask & ~MAY_WRITE);
 	return (mask & MAY_EXEC) ? -EACCES : 0;
 }
 
 /* Only a truncate to 0 of caphash or capuse (O_TRUNC): accepted, ignored. */
-static int p9auth_setattr(struct user_namespace *mnt_userns,
+static int p9auth_setattr(P9AUTH_IDMAP *idmap,
 			  struct dentry *dentry, struct iattr *attr)
 {
 	const unsigned int truncate = ATTR_SIZE | ATTR_MTIME | ATTR_CTIME |
@@ -777,7 +1118,7 @@ static int p9auth_setattr(struct user_namespace *mnt_userns,
 }
 
 /* The VFS answers EACCES for a missing create(); the spec says EPERM. */
-static int p9auth_create(struct user_namespace *mnt_userns, struct inode *dir,
+static int p9auth_create(P9AUTH_IDMAP *idmap, struct inode *dir,
 			 struct dentry *dentry, umode_t mode, bool excl)
 {
 	return -EPERM;
@@ -814,7 +1155,7 @@ static struct inode *p9auth_inode(struct super_block *sb, unsigned long ino,
 		return NULL;
 	inode->i_ino = ino;
 	inode->i_mode = mode;	/* owner: 0:0 of sb->s_user_ns */
-	inode->i_atime = inode->i_mtime = inode->i_ctime = current_time(inode);
+	p9auth_inode_init_ts(inode);
 	inode->i_op = &p9auth_file_iops;
 	return inode;
 }
@@ -875,18 +1216,28 @@ static int p9auth_fill_super(struct super_block *sb, struct fs_context *fc)
 	struct p9auth_options *opt = fc->fs_private;
 	struct p9auth_mount *m;
 	struct inode *root;
-	int i, err;
+	int err;
 
-	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	m = kzalloc(sizeof(*m), GFP_KERNEL_ACCOUNT);
 	if (!m)
 		return -ENOMEM;
 	m->opt = *opt;
 	m->ns = sb->s_user_ns;
-	get_random_bytes(&m->bucket_key, sizeof(m->bucket_key));
 	mutex_init(&m->lock);
-	for (i = 0; i < P9AUTH_BUCKETS; i++)
-		INIT_HLIST_HEAD(&m->buckets[i]);
+	INIT_DELAYED_WORK(&m->reclaim, p9auth_reclaim);
+	m->user = p9auth_user_get(m->ns);
+	if (IS_ERR(m->user)) {
+		m->user = NULL;
+		kfree(m);
+		return -ENOMEM;
+	}
 	INIT_LIST_HEAD(&m->by_age);
+	err = rhashtable_init(&m->table, &p9auth_table_params);
+	if (err) {
+		p9auth_user_put(m->user);
+		kfree(m);
+		return err;
+	}
 	sb->s_fs_info = m;	/* freed by p9auth_kill_sb(), even on failure */
 
 	sb->s_magic = P9AUTH_SUPER_MAGIC;
@@ -918,21 +1269,33 @@ static int p9auth_fill_super(struct super_block *sb, struct fs_context *fc)
 	return err;
 }
 
+static void p9auth_free_hash(void *ptr, void *arg)
+{
+	struct p9auth_mount *m = arg;
+
+	m->outstanding--;
+	p9auth_uncharge(m->user);
+	kfree_sensitive(ptr);	/* zeroes the hash */
+}
+
 static void p9auth_kill_sb(struct super_block *sb)
 {
 	struct p9auth_mount *m = sb->s_fs_info;
-	struct p9auth_hash *h, *next;
 
 	kill_litter_super(sb);
 	if (!m)
 		return;
-	/* No file is open any more: no lock needed. */
-	list_for_each_entry_safe(h, next, &m->by_age, age) {
-		p9auth_drop(m, h);
-		if (!(m->outstanding % P9AUTH_FREE_BATCH))
-			cond_resched();
-	}
-	kfree_sensitive(m);	/* and its bucket key */
+	/* It re-arms itself: the _sync cancel waits and keeps it off. */
+	cancel_delayed_work_sync(&m->reclaim);
+	/*
+	 * No file is open any more.  rhashtable_free_and_destroy() first
+	 * stops the table's own rehash worker (which walks the chains), then
+	 * hands over every hash (and cond_resched()s between buckets).
+	 */
+	rhashtable_free_and_destroy(&m->table, p9auth_free_hash, m);
+	p9auth_user_put(m->user);
+	mutex_destroy(&m->lock);
+	kfree(m);
 }
 
 /* Section 6: mount options, through the fs_context API. */
@@ -995,6 +1358,7 @@ static int p9auth_parse_param(struct fs_context *fc, struct fs_parameter *param)
 				       P9AUTH_MAX_MAXCAPS);
 		break;
 	case Opt_grant_uid:
+		opt->grant_named = true;
 		if (!p9auth_parse_number(param->string, 0, P9AUTH_MAX_ID, &v))
 			return invalfc(fc, "grant_uid: expected a decimal uid");
 		opt->grant_uid = make_kuid(fc->user_ns, v);
@@ -1002,6 +1366,7 @@ static int p9auth_parse_param(struct fs_context *fc, struct fs_parameter *param)
 			return invalfc(fc, "grant_uid: not mapped in the mount's user namespace");
 		break;
 	case Opt_grant_gid:
+		opt->grant_named = true;
 		if (!p9auth_parse_number(param->string, 0, P9AUTH_MAX_ID, &v))
 			return invalfc(fc, "grant_gid: expected a decimal gid");
 		opt->grant_gid = make_kgid(fc->user_ns, v);
@@ -1018,19 +1383,62 @@ static int p9auth_parse_param(struct fs_context *fc, struct fs_parameter *param)
 	return 0;
 }
 
+/*
+ * grant_uid=/grant_gid= hand the grant right to an identity that need not
+ * hold CAP_SETUID and CAP_SETGID itself: only a mounter who holds both in
+ * the mount's user namespace may name them, or a CAP_SYS_ADMIN-only mounter
+ * could grant itself any uid (no one can grant what they could not take).
+ * Asked of the mounter now (current, LSMs included) and of the credentials
+ * that created the context (fsopen(2) may have been called by another).
+ */
+static int p9auth_check_grant_options(struct fs_context *fc,
+				      struct user_namespace *ns,
+				      const struct p9auth_options *opt)
+{
+	if (!uid_valid(opt->grant_uid) && !gid_valid(opt->grant_gid))
+		return 0;
+	if (!ns_capable(ns, CAP_SETUID) || !ns_capable(ns, CAP_SETGID) ||
+	    !p9auth_cred_capable(fc->cred, ns, CAP_SETUID) ||
+	    !p9auth_cred_capable(fc->cred, ns, CAP_SETGID)) {
+		errorfc(fc, "grant_uid=/grant_gid= need CAP_SETUID and CAP_SETGID in the mount's user namespace");
+		return -EPERM;
+	}
+	return 0;
+}
+
 static int p9auth_get_tree(struct fs_context *fc)
 {
+	struct p9auth_options *opt = fc->fs_private;
+	int err = p9auth_check_grant_options(fc, fc->user_ns, opt);
+
+	if (err)
+		return err;
+	/* See p9auth_user: an unprivileged mount's table is bounded too. */
+	if (fc->user_ns != &init_user_ns && opt->maxcaps > P9AUTH_USERNS_MAXCAPS)
+		return invalfc(fc, "maxcaps: at most %u in a user namespace other than the initial one",
+			       P9AUTH_USERNS_MAXCAPS);
 	return get_tree_nodev(fc, p9auth_fill_super);
 }
 
-/* A remount may repeat the options (mount(8) does) but not change them. */
+/*
+ * A remount may repeat options (mount(8) does) but not change them; the
+ * ones it does not name keep their values (p9auth_init_fs_context()).
+ * Naming grant_uid=/grant_gid= again needs what mounting with them needs.
+ */
 static int p9auth_reconfigure(struct fs_context *fc)
 {
 	struct p9auth_options *opt = fc->fs_private;
 	struct p9auth_mount *m = fc->root->d_sb->s_fs_info;
+	int err;
 
-	if (opt->given &&
-	    (opt->timeout != m->opt.timeout || opt->maxcaps != m->opt.maxcaps ||
+	if (!opt->given)
+		return 0;
+	if (opt->grant_named) {
+		err = p9auth_check_grant_options(fc, m->ns, opt);
+		if (err)
+			return err;
+	}
+	if ((opt->timeout != m->opt.timeout || opt->maxcaps != m->opt.maxcaps ||
 	     !uid_eq(opt->grant_uid, m->opt.grant_uid) ||
 	     !gid_eq(opt->grant_gid, m->opt.grant_gid) ||
 	     opt->grant_once != m->opt.grant_once ||
@@ -1057,10 +1465,19 @@ static int p9auth_init_fs_context(struct fs_context *fc)
 
 	if (!opt)
 		return -ENOMEM;
-	opt->timeout = P9AUTH_DEFAULT_TIMEOUT;
-	opt->maxcaps = P9AUTH_DEFAULT_MAXCAPS;
-	opt->grant_uid = INVALID_UID;
-	opt->grant_gid = INVALID_GID;
+	if (fc->purpose == FS_CONTEXT_FOR_RECONFIGURE) {
+		/* A remount starts from what the mount has: unnamed ones stay. */
+		struct p9auth_mount *m = fc->root->d_sb->s_fs_info;
+
+		*opt = m->opt;
+		opt->given = false;
+		opt->grant_named = false;
+	} else {
+		opt->timeout = P9AUTH_DEFAULT_TIMEOUT;
+		opt->maxcaps = P9AUTH_DEFAULT_MAXCAPS;
+		opt->grant_uid = INVALID_UID;
+		opt->grant_gid = INVALID_GID;
+	}
 	fc->fs_private = opt;
 	fc->ops = &p9auth_context_ops;
 	return 0;
@@ -1075,26 +1492,82 @@ static struct file_system_type p9auth_fs_type = {
 	.fs_flags		= FS_USERNS_MOUNT,
 };
 
+/* fs.p9auth.hashes: root only; the outstanding hashes of all mounts. */
+static int p9auth_sysctl_hashes(P9AUTH_CTL_TABLE *table, int write,
+				void *buffer, size_t *lenp, loff_t *ppos)
+{
+	unsigned long v = atomic_long_read(&p9auth_hashes);
+	struct ctl_table t = *table;
+
+	t.data = &v;
+	t.maxlen = sizeof(v);
+	return proc_doulongvec_minmax(&t, write, buffer, lenp, ppos);
+}
+
+static struct ctl_table p9auth_sysctls[] = {
+	{
+		.procname	= "max_user_hashes",
+		.data		= &p9auth_max_user_hashes,
+		.maxlen		= sizeof(unsigned int),
+		.mode		= 0644,
+		.proc_handler	= proc_douintvec,
+	},
+	{
+		.procname	= "hashes",
+		.mode		= 0400,	/* a count anyone could poll is a timing leak */
+		.proc_handler	= p9auth_sysctl_hashes,
+	},
+	P9AUTH_SYSCTL_END
+};
+
+static struct ctl_table_header *p9auth_sysctl_header;
+
 static int __init p9auth_init(void)
 {
+	void *alloc, *set_ucounts;
+	int err;
+
 	/* Fail the load, not the first use, when an algorithm is missing. */
-	if (!crypto_has_shash("hmac(sha256)", 0, 0) ||
-	    !crypto_has_shash("hmac(sha1)", 0, 0)) {
-		pr_err("hmac(sha256) and hmac(sha1) are needed\n");
-		return -ENOENT;
+	p9auth_sha1 = crypto_alloc_shash("sha1", 0, 0);
+	if (IS_ERR(p9auth_sha1)) {
+		pr_err("sha1 is needed\n");
+		return PTR_ERR(p9auth_sha1);
 	}
-	p9auth_alloc_uid = p9auth_lookup("alloc_uid");
-	p9auth_set_cred_ucounts = p9auth_lookup("set_cred_ucounts");
-	if (!p9auth_alloc_uid || !p9auth_set_cred_ucounts) {
+	if (crypto_shash_blocksize(p9auth_sha1) != P9AUTH_HMAC_BLOCK ||
+	    crypto_shash_digestsize(p9auth_sha1) != SHA1_DIGEST_SIZE) {
+		err = -EINVAL;
+		goto free_tfms;
+	}
+	get_random_bytes(&p9auth_table_key, sizeof(p9auth_table_key));
+	alloc = p9auth_lookup("alloc_uid");
+	set_ucounts = p9auth_lookup("set_cred_ucounts");
+	if (!alloc || !set_ucounts) {
 		pr_err("alloc_uid and set_cred_ucounts not found (needs CONFIG_KPROBES)\n");
-		return -ENOENT;
+		err = -ENOENT;
+		goto free_tfms;
 	}
-	return register_filesystem(&p9auth_fs_type);
+	static_call_update(p9auth_alloc_uid, (typeof(&alloc_uid))alloc);
+	static_call_update(p9auth_set_cred_ucounts,
+			   (typeof(&set_cred_ucounts))set_ucounts);
+	p9auth_sysctl_header = register_sysctl("fs/p9auth", p9auth_sysctls);
+	if (!p9auth_sysctl_header) {
+		err = -ENOMEM;
+		goto free_tfms;
+	}
+	err = register_filesystem(&p9auth_fs_type);
+	if (!err)
+		return 0;
+	unregister_sysctl_table(p9auth_sysctl_header);
+free_tfms:
+	crypto_free_shash(p9auth_sha1);
+	return err;
 }
 
 static void __exit p9auth_exit(void)
 {
 	unregister_filesystem(&p9auth_fs_type);
+	unregister_sysctl_table(p9auth_sysctl_header);
+	crypto_free_shash(p9auth_sha1);
 }
 
 module_init(p9auth_init);
