@@ -60,7 +60,9 @@ G
   chmod 0640 "$d/shadow"
   printf 'passwd: files\ngroup: files\nshadow: files\n' >"$d/nsswitch.conf"
   printf 'auth required pam_unix.so nodelay\naccount required pam_unix.so\n' >"$d/pam.d/p9auth"
-  printf 'auth required /login/pam_p9auth.so socket=/run/factotum.sock\naccount required /login/pam_p9auth.so socket=/run/factotum.sock\n' \
+  # p9logind opens the session phase too (p9logind(8), PAM): a service
+  # without session modules refuses the login.
+  printf 'auth required /login/pam_p9auth.so socket=/run/factotum.sock\naccount required /login/pam_p9auth.so socket=/run/factotum.sock\nsession required pam_permit.so\n' \
     >"$d/pam.d/p9login"
   printf 'auth required pam_deny.so\naccount required pam_deny.so\n' >"$d/pam.d/other"
   printf 'permit * as bob\n' >"$d/p9auth/factotum.conf"
