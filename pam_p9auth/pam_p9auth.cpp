@@ -8,6 +8,7 @@
 #include <security/pam_appl.h>
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
+#include <security/pam_modutil.h>
 #include <syslog.h>
 
 #include <cerrno>
@@ -152,8 +153,12 @@ P9AUTH_PAM_EXPORT int pam_sm_authenticate(pam_handle_t* pamh, int, int argc, con
     if (!cap) {
         int code = pam_code(cap.error());
         set_verdict(pamh, code);
-        // The message is the client library's and holds no secret.
-        pam_syslog(pamh, LOG_NOTICE, "no capability for %s: %s", user, cap.error().message.c_str());
+        // The message is the client library's and holds no secret. A name
+        // nobody has may be a password typed at the login prompt: not
+        // logged (as factotum does not).
+        const bool known = pam_modutil_getpwnam(pamh, user) != nullptr;
+        pam_syslog(pamh, LOG_NOTICE, "no capability for %s: %s", known ? user : "?(unknown)",
+                   cap.error().message.c_str());
         return code == PAM_ACCT_EXPIRED ? PAM_AUTH_ERR : code;
     }
     char* copy = static_cast<char*>(std::malloc(cap->size() + 1));

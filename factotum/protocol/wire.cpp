@@ -13,7 +13,9 @@ std::optional<Header> decode_header(std::span<const std::uint8_t, kHeaderSize> b
 }
 
 bool valid_user_name(std::string_view name) {
-    if (name.empty() || name.size() > kMaxUserName || name.front() == '-') return false;
+    // A leading '-' reads as an option; NSS compat and PAM modules
+    // (pam_unix among them) give '+name' and '-name' meanings of their own.
+    if (name.empty() || name.size() > kMaxUserName || name.front() == '-' || name.front() == '+') return false;
     for (unsigned char c : name)
         if (c <= 0x20 || c >= 0x7f || c == ':' || c == '/') return false;
     return true;

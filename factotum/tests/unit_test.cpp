@@ -196,6 +196,8 @@ TEST(FactotumWire, UserNames) {
     EXPECT_TRUE(wire::valid_user_name("a.b-c_d$"));
     EXPECT_FALSE(wire::valid_user_name(""));
     EXPECT_FALSE(wire::valid_user_name("-bob"));
+    EXPECT_FALSE(wire::valid_user_name("+bob"));  // NSS compat, pam_unix
+    EXPECT_FALSE(wire::valid_user_name("+"));
     EXPECT_FALSE(wire::valid_user_name("bo b"));
     EXPECT_FALSE(wire::valid_user_name("2001@2002:2002"));  // ':' refused
     EXPECT_FALSE(wire::valid_user_name(std::string(257, 'a')));

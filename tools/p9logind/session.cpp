@@ -236,10 +236,13 @@ int serve_connection(int in, int out, const Settings& s) {
     bool ok = rc == PAM_SUCCESS && cap.take(pamh);
     std::string why = rc == PAM_SUCCESS ? "no capability from pam_p9auth" : pam_strerror(pamh, rc);
     errno = 0;
-    passwd* found = ok ? ::getpwnam(user.c_str()) : nullptr;
+    passwd* found = ::getpwnam(user.c_str());
     if (!ok || !found) {
         pam_end(pamh, rc);
-        syslog(LOG_NOTICE, "login refused user=%s peer=%s: %s", user.c_str(), s.peer.c_str(), why.c_str());
+        // A name nobody has may be a password typed at the login prompt:
+        // it is not logged, as factotum does not log it (factotum(8)).
+        syslog(LOG_NOTICE, "login refused user=%s peer=%s: %s", found ? user.c_str() : "?(unknown)", s.peer.c_str(),
+               why.c_str());
         say(out, "\r\nLogin incorrect\r\n");
         return 1;
     }

@@ -141,6 +141,9 @@ ft_pass "the shipped /etc/pam.d/p9logind: its session phase runs unprivileged (p
 log=$FT_TMP/syslog
 p9_poll 5 grep -q 'p9logind\[[0-9]*\]: login user=bob uid=2002' "$log" || ft_fail "no login record"
 grep -q 'p9logind\[[0-9]*\]: login refused user=bob' "$log" || ft_fail "no refusal record"
+# An unknown name may be a password typed at the prompt: not logged.
+grep -q 'p9logind\[[0-9]*\]: login refused user=?(unknown) ' "$log" || ft_fail "no refusal record for an unknown name"
+! grep -qF nosuchuser "$log" || ft_fail "the log names a login name nobody has: $(grep -F nosuchuser "$log")"
 ! grep -qF 'bob secret' "$log" || ft_fail "the log has a password"
 ! grep -qE '@[A-Za-z0-9_-]{43}' "$log" || ft_fail "the log has a capability"
 ft_pass "log: logins and refusals, no secret"
