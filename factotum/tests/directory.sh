@@ -51,6 +51,7 @@ FT_DAEMONS+=($!)
 disown
 p9_poll 15 test -S /run/slapd/ldapi || ft_fail "slapd did not come up: $(cat "$FT_TMP/slapd.err")"
 
+ft_mount
 # The fixture policy lets :staff (alice) become anyone, so PAM decides.
 want_cap='^2001@5001:5001:5001,5100,5101@[A-Za-z0-9_-]{43}$'
 want_creds="uid=5001 5001 5001 5001 gid=5001 5001 5001 5001 groups=5001 5100 5101"
