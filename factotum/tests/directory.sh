@@ -9,6 +9,8 @@
 #     refused, p9grant resolves dora too, nothing is trapped by seccomp.
 #  2. SSSD (libnss-sss, libpam-sss, sssd-ldap): the same with "passwd:
 #     files sss" and pam_sss, sssd's ldap id and auth providers.
+#  3. SSSD again with factotum as its dedicated user (--user, a
+#     grant_uid= mount): no shadow needed, pam_sss's unprivileged pipe.
 # Every daemon runs in the test's namespaces: slapd listens only on a Unix
 # socket (ldapi) in the private /run, nslcd and sssd read configuration
 # bind-mounted over /etc (fixtures in directory/) and keep their state in
@@ -136,3 +138,18 @@ p9_poll 30 sh -c '[ "$(getent passwd dora | cut -d: -f3)" = 5001 ]' ||
     ft_fail "sssd: dora not found: $(tail -20 "$FT_TMP/sssd.err")"
 printf 'auth required pam_sss.so\naccount required pam_sss.so\n' >"$FT_TMP/etc/pam.d/p9auth-sss"
 directory_checks sssd p9auth-sss
+
+# 3. SSSD reads no shadow, so factotum may drop to a dedicated user: the
+# mount lets only uid 3010 grant, and pam_sss, no longer run by uid 0,
+# takes sssd's unprivileged pipe.
+p9_poll 10 umount "$FT_MNT" 2>/dev/null || ft_fail "cannot unmount $FT_MNT"
+ft_mount grant_uid=3010
+ft_start --user factotum --pam-service p9auth-sss
+cap=$(ft_request alice dora 'dora secret!') || ft_fail "sssd, --user factotum: exit $?: $(tail -1 "$FT_TMP/request.err")"
+[[ $cap =~ $want_cap ]] || ft_fail "sssd, --user factotum: '${cap%@*}'"
+[[ $(ft_use alice "$cap" /usr/bin/id -G) == "5001 5100 5101" ]] || ft_fail "sssd, --user factotum: p9use: $(ft_use alice "$cap" /usr/bin/id -G)"
+rc=0
+ft_request alice dora 'not dora secret' >/dev/null || rc=$?
+[[ $rc == 1 ]] || ft_fail "sssd, --user factotum: wrong password: exit $rc"
+! grep -q "seccomp" "$FT_TMP/syslog" || ft_fail "sssd, --user factotum: something was trapped: $(grep seccomp "$FT_TMP/syslog")"
+ft_pass "sssd with factotum as the dedicated user (uid 3010): dora granted, a wrong password refused, nothing trapped"
