@@ -134,7 +134,9 @@ sssd -i --logger=stderr 2>"$FT_TMP/sssd.err" &
 FT_DAEMONS+=($!)
 disown
 p9_poll 30 test -S /var/lib/sss/pipes/nss || ft_fail "sssd did not come up: $(tail -20 "$FT_TMP/sssd.err")"
-p9_poll 30 sh -c '[ "$(getent passwd dora | cut -d: -f3)" = 5001 ]' ||
+dora_known() { [[ $(getent passwd dora | cut -d: -f3) == 5001 ]]; }
+# sssd answers "offline" until its provider has connected: poll.
+p9_poll 30 dora_known ||
     ft_fail "sssd: dora not found: $(tail -20 "$FT_TMP/sssd.err")"
 printf 'auth required pam_sss.so\naccount required pam_sss.so\n' >"$FT_TMP/etc/pam.d/p9auth-sss"
 directory_checks sssd p9auth-sss
