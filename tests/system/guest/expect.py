@@ -101,7 +101,12 @@ def main():
     deadline = time.monotonic() + 30
     while read(deadline):
         pass
+    # The terminal can close (EOF) a moment before the program has ended:
+    # wait for it, to the same deadline.
     done, st = os.waitpid(pid, os.WNOHANG)
+    while done == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        done, st = os.waitpid(pid, os.WNOHANG)
     if done == 0:
         # What is still there, and where it waits, before it is killed.
         ps = subprocess.run(["ps", "-e", "-o", "pid,ppid,user,stat,tty,wchan:24,args"],
