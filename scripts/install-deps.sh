@@ -11,6 +11,33 @@ done
 if ((${#missing[@]})); then
   echo "install-deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The directory tests' packages (slapd, nslcd, SSSD) configure the host
+  # they land on: slapd makes a database, libnss-ldapd/libnss-sss add
+  # themselves to nsswitch.conf, libpam-ldapd/libpam-sss to common-*. The
+  # tests bring their own configuration; the host's stays as it was.
+  debconf-set-selections <<'SEL'
+slapd slapd/no_configuration boolean true
+libnss-ldapd libnss-ldapd/nsswitch multiselect
+nslcd nslcd/ldap-uris string ldapi:///
+nslcd nslcd/ldap-base string dc=invalid
+SEL
+  keep=$(mktemp -d)
+  for f in /etc/nsswitch.conf /etc/pam.d/common-{auth,account,password,session,session-noninteractive}; do
+    [[ -f $f ]] && cp -p "$f" "$keep/${f//\//_}"
+  done
+  # Services installed here do not start (the tests start their own).
+  policy=/usr/sbin/policy-rc.d own_policy=0
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 0755 "$policy" && own_policy=1
+  fi
+  rc=0
+  { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } || rc=$?
+  ((own_policy)) && rm -f "$policy"
+  for k in "$keep"/*; do
+    [[ -e $k ]] || continue
+    f=${k##*/}; f=${f//_//}
+    cmp -s "$k" "$f" || { cp -p "$k" "$f"; echo "install-deps: kept $f as it was"; }
+  done
+  rm -rf "$keep"
+  exit "$rc"
 fi
