@@ -55,7 +55,8 @@ void usage(std::FILE* to) {
                  "                [--user NAME] [--workers N] [--workers-per-uid N] [--queue-per-uid N]\n"
                  "                [--timeout S] [--session-timeout S] [--max-connections N] [--max-per-uid N]\n"
                  "                [--fail-limit N] [--client-fail-limit N] [--target-fail-limit N]\n"
-                 "                [--fail-window S] [--lockout S] [--tally-dir DIR] [--stderr]\n"
+                 "                [--fail-window S] [--lockout S] [--grants-per-uid N] [--grant-window S]\n"
+                 "                [--tally-dir DIR] [--stderr]\n"
                  "       factotum --check [--policy FILE] [--user NAME] [--pam-service NAME] [...]\n"
                  "       factotum --help | --version\n"
                  "Grants p9auth capabilities to clients that authenticate as the target user.\n"
@@ -81,7 +82,7 @@ int bad_usage(const std::string& msg) {
 enum OptionId {
     kMount = 256, kSocket, kPolicy, kUser, kPamService, kWorkers, kWorkersPerUid, kQueuePerUid, kTimeout,
     kSessionTimeout, kMaxConnections, kMaxPerUid, kFailLimit, kClientFailLimit, kTargetFailLimit, kFailWindow,
-    kLockout, kStderr, kCheck, kVersion, kTallyDir
+    kLockout, kStderr, kCheck, kVersion, kTallyDir, kGrantsPerUid, kGrantWindow
 };
 
 int parse_args(int argc, char** argv, Options* o) {
@@ -107,6 +108,8 @@ int parse_args(int argc, char** argv, Options* o) {
         {"target-fail-limit", required_argument, nullptr, kTargetFailLimit},
         {"fail-window", required_argument, nullptr, kFailWindow},
         {"lockout", required_argument, nullptr, kLockout},
+        {"grants-per-uid", required_argument, nullptr, kGrantsPerUid},
+        {"grant-window", required_argument, nullptr, kGrantWindow},
         {"tally-dir", required_argument, nullptr, kTallyDir},
         {nullptr, 0, nullptr, 0},
     };
@@ -148,6 +151,8 @@ int parse_args(int argc, char** argv, Options* o) {
         case kTargetFailLimit: if (!num(1, 100000)) return kExitUsage; s.throttle.per_target = static_cast<unsigned>(n); break;
         case kFailWindow: if (!num(1, 86400)) return kExitUsage; s.throttle.window = std::chrono::seconds(n); break;
         case kLockout: if (!num(1, 86400)) return kExitUsage; s.throttle.lockout = std::chrono::seconds(n); break;
+        case kGrantsPerUid: if (!num(1, 1 << 24)) return kExitUsage; s.grants.burst = static_cast<unsigned>(n); break;
+        case kGrantWindow: if (!num(1, 86400)) return kExitUsage; s.grants.window = std::chrono::seconds(n); break;
         case ':': return bad_usage(std::string(argv[::optind - 1]) + ": missing value");
         default: return bad_usage(std::string("unknown option ") + argv[::optind - 1]);
         }

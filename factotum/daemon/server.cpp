@@ -188,7 +188,8 @@ Factotum::Factotum(Settings settings, Policy policy, int caphash_fd, std::vector
       policy_(std::make_shared<const Policy>(std::move(policy))),
       caphash_fd_(caphash_fd),
       listen_fds_(std::move(listen_fds)),
-      throttle_(settings_.throttle) {}
+      throttle_(settings_.throttle),
+      grant_quota_(settings_.grants) {}
 
 Factotum::~Factotum() {
     {
@@ -684,6 +685,25 @@ void Factotum::serve(Job& job) {
         return;
     }
 
+    // One of this client's grants, taken before PAM runs and given back
+    // unless a hash is written: one uid cannot hold more than its share of
+    // the table (grant_quota.hpp).
+    if (long s = grant_quota_.take(job.uid); s > 0) {
+        deny(Refusal::busy,
+             "grant quota (" + std::to_string(settings_.grants.burst) + " per " +
+                 std::to_string(settings_.grants.window.count()) + "s; " + std::to_string(s) + "s until the next)",
+             "too many grants for this user lately; try again in " + std::to_string(s) + " s");
+        return;
+    }
+    struct QuotaTicket {
+        GrantQuota& quota;
+        uid_t uid;
+        bool spent = false;
+        ~QuotaTicket() {
+            if (!spent) quota.refund(uid);
+        }
+    } ticket{grant_quota_, job.uid};
+
     auto charge = [&] {
         FailureEffect e = throttle_.failed(job.uid, job.target);
         if (e.target_attacked)
@@ -757,6 +777,7 @@ void Factotum::serve(Job& job) {
             return;
         }
     }
+    ticket.spent = true;
     audit(LOG_NOTICE, "grant client_uid=%u client_pid=%d target=%s to=%s %s", job.uid, job.pid, t,
           format_target(to).c_str(), o);
     const auto* p = reinterpret_cast<const std::uint8_t*>(g.capability.data());

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "audit_quota.hpp"
+#include "grant_quota.hpp"
 #include "policy.hpp"
 #include "throttle.hpp"
 #include "wire.hpp"
@@ -38,6 +39,7 @@ struct Settings {
     unsigned max_connections = 512;
     unsigned max_per_uid = 128;
     ThrottleLimits throttle;
+    GrantQuotaLimits grants;  // successful grants per client uid
     std::string policy_path;  // reread on SIGHUP; empty: no reload
 };
 
@@ -102,6 +104,7 @@ private:
     const std::vector<int> listen_fds_;
     int epoll_fd_ = -1;
     Throttle throttle_;
+    GrantQuota grant_quota_;
     AuditQuota audit_quota_;
 
     std::map<std::uint64_t, Pending*> pending_;  // event loop only

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "audit_quota.hpp"
+#include "grant_quota.hpp"
 #include "policy.hpp"
 #include "requests.hpp"
 #include "throttle.hpp"
@@ -277,4 +278,42 @@ TEST(FactotumAuditQuota, TheCountOfAUidThatWentQuietIsDrained) {
     EXPECT_EQ(d[0].second, 7u);
     EXPECT_FALSE(q.owes());
     EXPECT_EQ(q.take(2001).suppressed, 0u);  // not counted twice
+}
+
+// Successful grants per client uid (grant_quota.hpp).
+TEST(FactotumGrantQuota, BurstThenRefillsAtItsRatePerClient) {
+    FakeClock clock;
+    GrantQuota q({4, std::chrono::seconds(100)}, clock.fn());
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(q.take(2001), 0) << i;
+    EXPECT_EQ(q.take(2001), 25);  // one back every 100/4 s
+    EXPECT_EQ(q.take(2002), 0);   // another client has her own
+    clock.t += std::chrono::seconds(24);
+    EXPECT_EQ(q.take(2001), 1);
+    clock.t += std::chrono::seconds(1);
+    EXPECT_EQ(q.take(2001), 0);
+    EXPECT_GT(q.take(2001), 0);
+}
+
+TEST(FactotumGrantQuota, NoMoreThanTwiceTheBurstInAnyWindow) {
+    FakeClock clock;
+    GrantQuota q({8, std::chrono::seconds(120)}, clock.fn());
+    unsigned granted = 0;
+    for (int second = 0; second < 120; ++second, clock.t += std::chrono::seconds(1))
+        while (q.take(2001) == 0) ++granted;
+    EXPECT_LE(granted, 16u);
+    EXPECT_GE(granted, 15u);
+}
+
+TEST(FactotumGrantQuota, RefundGivesBackWhatGrantedNothing) {
+    FakeClock clock;
+    GrantQuota q({2, std::chrono::seconds(100)}, clock.fn());
+    EXPECT_EQ(q.take(2001), 0);
+    EXPECT_EQ(q.take(2001), 0);
+    q.refund(2001);  // e.g. a wrong password
+    EXPECT_EQ(q.take(2001), 0);
+    EXPECT_GT(q.take(2001), 0);
+    q.refund(2003);  // never took: nothing to give back, nothing made up
+    EXPECT_EQ(q.take(2003), 0);
+    EXPECT_EQ(q.take(2003), 0);
+    EXPECT_GT(q.take(2003), 0);
 }
