@@ -31,8 +31,8 @@ top=$(cd "$sys_here/../.." && pwd)
 mkdir -p "$1"
 build=$(cd "$1" && pwd)
 shift
-stages=("${@:-install reboot kernel purge}")
-read -r -a stages <<<"${stages[*]}"
+stages=("$@")
+((${#stages[@]})) || stages=(install reboot kernel purge)
 sys_log() { echo "system-test: $*"; }
 # shellcheck source-path=SCRIPTDIR source=image.sh
 . "$sys_here/image.sh"
