@@ -11,6 +11,7 @@
 #include <security/pam_appl.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
@@ -74,10 +75,14 @@ bool read_line(int fd, long long deadline, std::string& line) {
 struct ConvContext {
     int in, out;
     long long deadline;
+    std::string password;  // read before PAM started; answers its first hidden prompt
+    bool password_used = false;
 };
 
-// PAM's prompts go to the peer; answers are lines from it. Texts are
-// untrusted only in the sense that they come from PAM modules we chose.
+// PAM's prompts go to the peer; answers are lines from it, except the
+// first hidden prompt (factotum's "Password: "), answered with the password
+// the peer gave before factotum was asked. Texts are untrusted only in the
+// sense that they come from PAM modules we chose.
 int converse(int n, const struct pam_message** msg, struct pam_response** resp, void* data) {
     auto* ctx = static_cast<ConvContext*>(data);
     auto* r = static_cast<pam_response*>(std::calloc(static_cast<std::size_t>(n), sizeof(pam_response)));
@@ -88,7 +93,14 @@ int converse(int n, const struct pam_message** msg, struct pam_response** resp, 
         case PAM_PROMPT_ECHO_OFF:
         case PAM_PROMPT_ECHO_ON: {
             std::string line;
-            bool ok = say(ctx->out, text) && read_line(ctx->in, ctx->deadline, line);
+            bool ok;
+            if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF && !ctx->password_used) {
+                ctx->password_used = true;
+                line.swap(ctx->password);
+                ok = true;
+            } else {
+                ok = say(ctx->out, text) && read_line(ctx->in, ctx->deadline, line);
+            }
             if (ok) r[i].resp = ::strdup(line.c_str());
             p9auth_zero(line.data(), line.size());
             if (!ok || !r[i].resp) {
@@ -178,6 +190,40 @@ void relay(int in, int out, int master, int idle_timeout) {
     }
 }
 
+const itimerval kNoTimer{};
+int g_timeout_out = -1;  // where the timer's message goes
+
+// Async-signal-safe: a fixed message and _exit. Nothing is logged here
+// (syslog is not safe in a handler); the peer is told.
+void auth_timed_out(int) {
+    static const char msg[] = "\r\np9logind: authentication timed out\r\n";
+    ssize_t ignored = ::write(g_timeout_out, msg, sizeof msg - 1);
+    (void)ignored;
+    ::_exit(1);
+}
+
+void arm_auth_deadline(int out, int seconds) {
+    g_timeout_out = out;
+    struct sigaction sa{};
+    sa.sa_handler = auth_timed_out;
+    ::sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGALRM, &sa, nullptr);
+    itimerval t{};
+    t.it_value.tv_sec = seconds;
+    ::setitimer(ITIMER_REAL, &t, nullptr);
+}
+
+void refuse_source(int out, const Settings& s, const std::string& source, long wait) {
+    if (wait < 0) {
+        syslog(LOG_ERR, "login refused peer=%s: cannot count failed logins in %s: %m", s.peer.c_str(), s.state_dir.c_str());
+        say(out, "p9logind: not available, try later\r\n");
+        return;
+    }
+    syslog(LOG_NOTICE, "login refused peer=%s: too many failed logins from %s, %ld s left", s.peer.c_str(),
+           source.c_str(), wait);
+    say(out, "p9logind: too many failed logins from your address; try again in " + std::to_string(wait) + " s\r\n");
+}
+
 }  // namespace
 
 std::string peer_address(int fd) {
@@ -197,9 +243,26 @@ std::string peer_address(int fd) {
 
 int serve_connection(int in, int out, const Settings& s) {
     std::signal(SIGPIPE, SIG_IGN);
-    // A backstop behind every read's own deadline: the whole login.
-    ::alarm(static_cast<unsigned>(s.auth_timeout) + 5);
-    const long long deadline = now_ms() + s.auth_timeout * 1000LL;
+    // The whole authentication phase, reads and the wait for factotum
+    // alike, ends at the deadline: the timer ends this process, which
+    // closes its factotum connection (so factotum's worker is freed) and
+    // the peer's. Reads have their own deadline a little later, so that
+    // one message, the timer's, says what happened.
+    arm_auth_deadline(out, s.auth_timeout);
+    const long long deadline = now_ms() + s.auth_timeout * 1000LL + 1000;
+    SourceThrottle throttle(s.state_dir, s.throttle);
+    const std::string source = source_key(s.rhost);
+    if (std::string bad = throttle.check(); !bad.empty()) {
+        syslog(LOG_ERR, "login refused peer=%s: the state directory %s (--state-dir)", s.peer.c_str(), bad.c_str());
+        say(out, "p9logind: not available, try later\r\n");
+        return 1;
+    }
+    // A locked source is told so before it can type anything: nothing of
+    // its reaches PAM or factotum.
+    if (long wait = throttle.locked_for(source); wait != 0) {
+        refuse_source(out, s, source, wait);
+        return 1;
+    }
     char host[256] = "localhost";
     ::gethostname(host, sizeof host - 1);
     std::string user;
@@ -215,7 +278,24 @@ int serve_connection(int in, int out, const Settings& s) {
             return 1;
         }
     }
-    ConvContext ctx{in, out, deadline};
+    // The password is read here, before PAM asks factotum, as sshd reads
+    // it before PAM: a peer that stalls at the prompt holds this process,
+    // never one of factotum's workers.
+    ConvContext ctx{in, out, deadline, {}, false};
+    if (!say(out, "Password: ") || !read_line(in, deadline, ctx.password)) {
+        p9auth_zero(ctx.password.data(), ctx.password.size());
+        say(out, "\r\np9logind: no password\r\n");
+        return 1;
+    }
+    struct Wipe {  // the password, whatever way this function ends
+        std::string& p;
+        ~Wipe() { p9auth_zero(p.data(), p.size()); }
+    } wipe{ctx.password};
+    // Counted as a failure before it is checked, given back if it succeeds.
+    if (long wait = throttle.charge(source); wait != 0) {
+        refuse_source(out, s, source, wait);
+        return 1;
+    }
     struct pam_conv conv = {converse, &ctx};
     pam_handle_t* pamh = nullptr;
     if (pam_start(s.service.c_str(), user.c_str(), &conv, &pamh) != PAM_SUCCESS) {
@@ -246,7 +326,13 @@ int serve_connection(int in, int out, const Settings& s) {
         say(out, "\r\nLogin incorrect\r\n");
         return 1;
     }
-    ::alarm(0);
+    ::setitimer(ITIMER_REAL, &kNoTimer, nullptr);
+    throttle.refund(source);
+    if (s.authenticated_fd >= 0) {  // the listener counts this peer as authenticated now
+        const char one = 1;
+        write_all(s.authenticated_fd, &one, 1);
+        ::close(s.authenticated_fd);
+    }
     // Our own copy: session modules may call getpwnam and reuse its buffer.
     std::string name = found->pw_name, dir = found->pw_dir ? found->pw_dir : "/",
                 shell = found->pw_shell ? found->pw_shell : "";

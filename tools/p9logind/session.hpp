@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "throttle.hpp"
+
 namespace p9logind {
 
 struct Settings {
@@ -14,6 +16,9 @@ struct Settings {
     int idle_timeout = 900;            // seconds without a byte either way
     std::string peer = "stdin";        // for the log
     std::string rhost;                 // the peer's address, PAM_RHOST and utmp's host ("" unknown: local)
+    std::string state_dir = "/run/p9logind";  // failed logins per source (throttle.hpp)
+    ThrottleLimits throttle;
+    int authenticated_fd = -1;         // the listener's pipe: one byte once the login is authenticated
 };
 
 // The address of the peer on a connected socket ("" when fd is not an

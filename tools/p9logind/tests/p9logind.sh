@@ -3,7 +3,12 @@
 # (p9login) with no capability; bob logs in with his password and his
 # commands run as exactly bob; a wrong password is refused and the
 # connection closes; the daemon keeps serving; inetd mode works the same;
-# no password or capability in the log.
+# no password or capability in the log. Hardening (issue 10): failed
+# logins are throttled per source address (a guesser at 127.0.0.2 is
+# locked, bob at 127.0.0.3 still logs in); a peer stalled at the password
+# prompt holds no factotum worker and is cut at --auth-timeout, as is one
+# whose factotum never answers; the listener bounds connections waiting
+# to log in, in all and per source.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../../../pam_p9auth/tests/lib.sh
@@ -38,9 +43,13 @@ mount -t tmpfs -o mode=0755 p9logind-test-log /var/log
 for f in /run/utmp /var/log/wtmp /var/log/lastlog; do install -m 0664 -o root -g utmp /dev/null "$f"; done
 [[ $(readlink -f /var/run/utmp) == /run/utmp ]] || ft_fail "/var/run/utmp is not /run/utmp here"
 
+# The failed-login counts: the daemon's user's own directory (as
+# /run/p9logind is, by tmpfiles.d).
+STATE=$FT_TMP/logind-state
+install -d -m 0700 -o p9login -g p9login "$STATE"
 # setpriv itself (not p9_as, a shell function) so that $! is the daemon.
 setpriv --reuid=p9login --regid=p9login --init-groups -- "$P9LOGIND" --listen 127.0.0.1:0 --service p9login-test --p9use "$P9USE_CAPS" \
-    --auth-timeout 5 --idle-timeout 30 2>"$FT_TMP/logind.err" &
+    --auth-timeout 5 --idle-timeout 30 --state-dir "$STATE" --fail-limit 3 2>"$FT_TMP/logind.err" &
 LD_PID=$!
 FT_DAEMONS+=("$LD_PID")
 p9_poll 15 grep -q 'listening on' "$FT_TMP/logind.err" || ft_fail "p9logind did not listen: $(cat "$FT_TMP/logind.err")"
@@ -104,13 +113,13 @@ start=$SECONDS
 exec 3<>"/dev/tcp/127.0.0.1/$port"
 out=$(timeout 60 cat <&3 | tr -d '\r') || true
 exec 3<&-
-grep -q 'no login name' <<<"$out" || ft_fail "a silent client: '$out'"
+grep -q 'authentication timed out' <<<"$out" || ft_fail "a silent client: '$out'"
 ((SECONDS - start < 15)) || ft_fail "a silent client was not cut off by the authentication deadline"
 ft_pass "a silent client is cut off after the authentication deadline ($((SECONDS - start)) s)"
 
 # At most --max-sessions at once: a second connection is told and closed,
 # and the first is served as usual.
-setpriv --reuid=p9login --regid=p9login --init-groups -- "$P9LOGIND" --listen 127.0.0.1:0 --max-sessions 1 \
+setpriv --reuid=p9login --regid=p9login --init-groups -- "$P9LOGIND" --listen 127.0.0.1:0 --max-sessions 1 --state-dir "$STATE" \
     --service p9login-test --p9use "$P9USE_CAPS" --auth-timeout 5 2>"$FT_TMP/logind2.err" &
 FT_DAEMONS+=($!)
 p9_poll 15 grep -q 'listening on' "$FT_TMP/logind2.err" || ft_fail "second p9logind did not listen"
@@ -123,7 +132,7 @@ exec 4<&-
 ft_pass "--max-sessions 1: the second connection is refused while the first is open"
 
 # inetd style: one connection on standard input and output.
-out=$(printf '%s\n' bob 'bob secret!' 'id -u' exit | p9_as p9login "$P9LOGIND" --inetd --service p9login-test \
+out=$(printf '%s\n' bob 'bob secret!' 'id -u' exit | p9_as p9login "$P9LOGIND" --inetd --service p9login-test --state-dir "$STATE" \
     --p9use "$P9USE_CAPS" 2>&1 | tr -d '\r')
 grep -qE '^(\$ )?2002$' <<<"$out" || ft_fail "inetd mode: $out"
 ft_pass "inetd mode: a session on standard input and output"
@@ -131,12 +140,150 @@ ft_pass "inetd mode: a session on standard input and output"
 # The shipped /etc/pam.d/p9logind, its session section as it is (only
 # pam_p9auth pointed at this test's module and factotum), works unprivileged.
 sed "s|pam_p9auth\.so|$LOGIN_MODULE socket=$FT_SOCK|" "$here/../p9logind.pam" >"$FT_TMP/etc/pam.d/p9login-shipped"
-out=$(printf '%s\n' bob 'bob secret!' 'id -u' exit | p9_as p9login "$P9LOGIND" --inetd --service p9login-shipped \
+out=$(printf '%s\n' bob 'bob secret!' 'id -u' exit | p9_as p9login "$P9LOGIND" --inetd --service p9login-shipped --state-dir "$STATE" \
     --p9use "$P9USE_CAPS" 2>&1 | tr -d '\r')
 grep -qE '^(\$ )?2002$' <<<"$out" || ft_fail "with the shipped PAM file: $out"
 p9_poll 5 grep -q 'pam_unix(p9login-shipped:session): session opened for user bob' "$FT_TMP/syslog" ||
     ft_fail "the shipped file's session phase did not run: $(grep p9login-shipped "$FT_TMP/syslog")"
 ft_pass "the shipped /etc/pam.d/p9logind: its session phase runs unprivileged (pam_unix logged the session)"
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+login_from() {  # login_from ADDR LINES...: login() from the source address ADDR
+    local from=$1
+    shift
+    printf '%s\n' "$@" | timeout 30 socat -t 10 - "TCP:127.0.0.1:$port,bind=$from" | tr -d '\r'
+}
+asked() { grep -c "factotum\\[[0-9]*\\]: request client_uid=3020 client_pid=[0-9]* target=bob rhost=$1 tty=p9logind\$" "$FT_TMP/syslog" || true; }
+
+# Failed logins per source (--fail-limit 3): a guesser at 127.0.0.2 gets
+# three guesses, then is told to wait, before any prompt; factotum was
+# asked three times, with the guesser's address as rhost.
+for i in 1 2 3; do
+    out=$(login_from 127.0.0.2 bob "guess $i" id)
+    grep -q 'Login incorrect' <<<"$out" || ft_fail "guess $i from 127.0.0.2: $out"
+done
+out=$(login_from 127.0.0.2 bob 'bob secret!' id)
+grep -qE '^p9logind: too many failed logins from your address; try again in [0-9]+ s$' <<<"$out" ||
+    ft_fail "a fourth try from 127.0.0.2 (the right password): $out"
+! grep -qE 'login:|uid=' <<<"$out" || ft_fail "a locked source was prompted or served: $out"
+p9_poll 5 eval '[[ $(asked 127.0.0.2) == 3 ]]' || ft_fail "factotum saw $(asked 127.0.0.2) requests from rhost=127.0.0.2, want 3"
+[[ $(stat -c '%U %a' "$STATE/127.0.0.2") == 'p9login 600' ]] || ft_fail "the count's file: $(ls -l "$STATE")"
+ft_pass "127.0.0.2: 3 wrong passwords, then refused before the prompt (even with the right one); factotum saw rhost=127.0.0.2 three times"
+out=$(login_from 127.0.0.3 bob 'bob secret!' 'id -un' exit)
+grep -qE '^(\$ )?bob$' <<<"$out" || ft_fail "bob from 127.0.0.3 while 127.0.0.2 is locked: $out"
+p9_poll 5 eval '[[ $(asked 127.0.0.3) == 1 ]]' || ft_fail "factotum did not see rhost=127.0.0.3"
+ft_pass "bob logs in from 127.0.0.3 while 127.0.0.2 is locked out"
+
+# Stalled peers hold no factotum worker: factotum with a single worker,
+# two peers stopped at the password prompt, and bob's login goes through
+# at once; the two are cut at --auth-timeout (5 s).
+kill "$FT_PID"
+p9_poll 15 p9_gone "$FT_PID" || ft_fail "factotum did not stop"
+here=$(cd "$here/../../../factotum/tests" && pwd) ft_start --workers 1
+stall_start=$(now_ms)
+for n in 4 5; do
+    mkfifo "$FT_TMP/stall$n.in"
+    timeout 60 socat -t 1 - "TCP:127.0.0.1:$port,bind=127.0.0.$n" <"$FT_TMP/stall$n.in" >"$FT_TMP/stall$n.out" &
+    FT_DAEMONS+=($!)
+    eval "exec $((n + 3))>\"\$FT_TMP/stall$n.in\""
+    printf 'bob\n' >&$((n + 3))
+done
+for n in 4 5; do p9_poll 10 grep -q 'Password:' "$FT_TMP/stall$n.out" || ft_fail "no password prompt for 127.0.0.$n"; done
+out=$(login_from 127.0.0.3 bob 'bob secret!' 'id -un' exit)
+done_at=$(now_ms)
+grep -qE '^(\$ )?bob$' <<<"$out" || ft_fail "bob's login while two peers stall: $out"
+((done_at - stall_start < 4500)) || ft_fail "bob's login waited for the stalled peers ($((done_at - stall_start)) ms)"
+for n in 4 5; do ! grep -q 'timed out' "$FT_TMP/stall$n.out" || ft_fail "127.0.0.$n cut too early"; done
+ft_pass "two peers stalled at Password: with factotum at 1 worker; bob logged in $((done_at - stall_start)) ms after they connected"
+for n in 4 5; do
+    p9_poll 15 grep -q 'p9logind: authentication timed out' "$FT_TMP/stall$n.out" ||
+        ft_fail "127.0.0.$n not cut: $(cat "$FT_TMP/stall$n.out")"
+done
+cut_at=$(now_ms)
+((cut_at - stall_start >= 4500 && cut_at - stall_start < 10000)) || ft_fail "stalled peers cut after $((cut_at - stall_start)) ms, want ~5000"
+exec 7>&- 8>&-
+ft_pass "the stalled peers were cut at the deadline ($((cut_at - stall_start)) ms after connecting, --auth-timeout 5)"
+
+# The deadline covers the wait for factotum: a "factotum" that accepts and
+# never answers holds p9logind no longer than --auth-timeout (2 s here),
+# and its connection is closed when p9logind gives up.
+cat >"$FT_TMP/mute.py" <<'PY'
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+os.chmod(sys.argv[1], 0o777)
+s.listen(8)
+log = open(sys.argv[2], "a", buffering=1)
+log.write("listening\n")
+while True:
+    c, _ = s.accept()
+    log.write("accepted\n")
+    while c.recv(4096):
+        pass
+    log.write("closed\n")
+    c.close()
+PY
+python3 "$FT_TMP/mute.py" "$FT_TMP/mute.sock" "$FT_TMP/mute.log" &
+FT_DAEMONS+=($!)
+p9_poll 10 grep -q listening "$FT_TMP/mute.log" || ft_fail "the mute factotum did not start"
+printf 'auth required %s socket=%s\naccount required %s\n' "$LOGIN_MODULE" "$FT_TMP/mute.sock" "$LOGIN_MODULE" \
+    >"$FT_TMP/etc/pam.d/p9login-mute"
+mkfifo "$FT_TMP/mute.in"
+start=$(now_ms)
+setpriv --reuid=p9login --regid=p9login --init-groups -- "$P9LOGIND" --inetd --service p9login-mute --state-dir "$STATE" \
+    --auth-timeout 2 <"$FT_TMP/mute.in" >"$FT_TMP/mute.out" 2>&1 &
+mute_pid=$!
+exec 9>"$FT_TMP/mute.in"
+printf 'bob\nbob secret!\n' >&9
+rc=0
+wait "$mute_pid" || rc=$?
+took=$(($(now_ms) - start))
+exec 9>&-
+grep -q 'p9logind: authentication timed out' "$FT_TMP/mute.out" || ft_fail "waiting for a mute factotum: $(cat "$FT_TMP/mute.out")"
+[[ $rc == 1 ]] || ft_fail "p9logind exited $rc after its deadline, want 1"
+((took >= 1900 && took < 6000)) || ft_fail "p9logind waited $took ms for a mute factotum, want ~2000"
+p9_poll 5 grep -q closed "$FT_TMP/mute.log" || ft_fail "the connection to the mute factotum stayed open: $(cat "$FT_TMP/mute.log")"
+ft_pass "a factotum that never answers: cut at the deadline ($took ms, --auth-timeout 2), its connection closed"
+
+# The listener bounds connections not yet logged in: 2 per source, 3 in all.
+setpriv --reuid=p9login --regid=p9login --init-groups -- "$P9LOGIND" --listen 127.0.0.1:0 --state-dir "$STATE" \
+    --max-unauthenticated 3 --max-per-source 2 --service p9login-test --p9use "$P9USE_CAPS" --auth-timeout 60 \
+    2>"$FT_TMP/logind3.err" &
+FT_DAEMONS+=($!)
+p9_poll 15 grep -q 'listening on' "$FT_TMP/logind3.err" || ft_fail "third p9logind did not listen"
+port3=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$FT_TMP/logind3.err")
+hold() {  # hold N ADDR: connection N from ADDR, kept open; its output in hold$N.out
+    mkfifo "$FT_TMP/hold$1.in"
+    timeout 90 socat -t 1 - "TCP:127.0.0.1:$port3,bind=$2" <"$FT_TMP/hold$1.in" >"$FT_TMP/hold$1.out" &
+    FT_DAEMONS+=($!)
+    eval "exec $(($1 + 10))>\"\$FT_TMP/hold$1.in\""
+}
+greeted() { grep -q 'login:' "$FT_TMP/hold$1.out"; }
+hold 1 127.0.0.6
+hold 2 127.0.0.6
+for n in 1 2; do p9_poll 10 greeted $n || ft_fail "connection $n from 127.0.0.6 not greeted"; done
+out=$(timeout 10 socat -t 5 - "TCP:127.0.0.1:$port3,bind=127.0.0.6" </dev/null | tr -d '\r') || true
+grep -qx 'p9logind: too many connections from your address waiting to log in, try later' <<<"$out" ||
+    ft_fail "a third from 127.0.0.6: '$out'"
+hold 3 127.0.0.7
+p9_poll 10 greeted 3 || ft_fail "127.0.0.7 not greeted"
+out=$(timeout 10 socat -t 5 - "TCP:127.0.0.1:$port3,bind=127.0.0.8" </dev/null | tr -d '\r') || true
+grep -qx 'p9logind: too many connections waiting to log in, try later' <<<"$out" || ft_fail "a fourth in all: '$out'"
+ft_pass "--max-per-source 2, --max-unauthenticated 3: the third from one source and the fourth in all are refused"
+# One of them logs in: it no longer waits, so a new peer is taken.
+printf '%s\n' bob 'bob secret!' >&11
+p9_poll 10 grep -q '\$ ' "$FT_TMP/hold1.out" || ft_fail "connection 1 did not log in: $(cat "$FT_TMP/hold1.out")"
+hold 4 127.0.0.8
+p9_poll 10 greeted 4 || ft_fail "after a login, 127.0.0.8 was not taken: $(cat "$FT_TMP/hold4.out")"
+exec 11>&- 12>&- 13>&- 14>&-
+ft_pass "a connection that logged in no longer counts: the next peer is greeted"
+
+# A state directory p9login does not own: the daemon does not start.
+rc=0
+out=$(setpriv --reuid=p9login --regid=p9login --init-groups -- "$P9LOGIND" --listen 127.0.0.1:0 --state-dir "$FT_TMP" 2>&1) || rc=$?
+[[ $rc == 1 ]] && grep -qx "p9logind: the state directory $FT_TMP: not owned by the daemon's user (uid 3020) (--state-dir; see p9logind(8))" <<<"$out" ||
+    ft_fail "a state directory of root's: exit $rc: $out"
+ft_pass "a state directory not its own: exit 1, $out"
 
 log=$FT_TMP/syslog
 p9_poll 5 grep -q 'p9logind\[[0-9]*\]: login user=bob uid=2002' "$log" || ft_fail "no login record"
