@@ -8,8 +8,11 @@
 // 126 the program cannot be run, 127 it is not found, else its status.
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
+#include <pty.h>
 #include <pwd.h>
 #include <security/pam_appl.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -37,6 +40,7 @@ struct Args {
     bool preserve_env = false;
     std::string command;
     bool has_command = false;
+    bool pty = false;  // --pty: the target on a pseudo-terminal of its own
     std::string shell;  // -s
     std::string user = "root";
     std::vector<std::string> extra;  // arguments for the shell
@@ -46,7 +50,7 @@ struct Args {
 
 constexpr int kUsage = 2;
 constexpr const char* kUsageText =
-    "usage: p9su [-|-l] [-m] [-c COMMAND] [-s SHELL] [--socket PATH] [USER [ARG...]]\n";
+    "usage: p9su [-|-l] [-m] [-P] [-c COMMAND] [-s SHELL] [--socket PATH] [USER [ARG...]]\n";
 
 [[noreturn]] void usage_error(const std::string& message) {
     std::fprintf(stderr, "p9su: %s\n%s", message.c_str(), kUsageText);
@@ -62,6 +66,7 @@ Args parse_args(int argc, char** argv) {
                                       {"preserve-environment", no_argument, nullptr, 'm'},
                                       {"command", required_argument, nullptr, 'c'},
                                       {"shell", required_argument, nullptr, 's'},
+                                      {"pty", no_argument, nullptr, 'P'},
                                       {"socket", required_argument, nullptr, kSocket},
                                       {"p9use", required_argument, nullptr, kP9use},
                                       {"help", no_argument, nullptr, 'h'},
@@ -69,7 +74,7 @@ Args parse_args(int argc, char** argv) {
                                       {nullptr, 0, nullptr, 0}};
     Args a;
     ::opterr = 0;
-    for (int c; (c = ::getopt_long(argc, argv, ":lmpc:s:h", longopts, nullptr)) != -1;) {
+    for (int c; (c = ::getopt_long(argc, argv, ":lmpPc:s:h", longopts, nullptr)) != -1;) {
         const std::string opt = ::optind > 0 && ::optind <= argc ? argv[::optind - 1] : "?";
         switch (c) {
         case 'l': a.login = true; break;
@@ -77,6 +82,7 @@ Args parse_args(int argc, char** argv) {
         case 'p': a.preserve_env = true; break;
         case 'c': a.command = ::optarg, a.has_command = true; break;
         case 's': a.shell = ::optarg; break;
+        case 'P': a.pty = true; break;
         case kSocket: a.socket = ::optarg; break;
         case kP9use: a.p9use = ::optarg; break;
         case 'h':
@@ -256,20 +262,40 @@ pam_handle_t* open_session(const std::string& user, const std::string& tty) {
 }
 
 pid_t g_child = 0;
+int g_wake = -1;  // the write end of the relay's self-pipe
+volatile sig_atomic_t g_winch = 0, g_hangup = 0;
 void forward(int sig) {
     if (g_child > 0) ::kill(g_child, sig);
 }
+void wake(int sig) {
+    if (sig == SIGWINCH) g_winch = 1;
+    else if (sig != SIGCHLD) g_hangup = 1;
+    const int saved = errno;
+    const char c = 0;
+    ssize_t ignored = ::write(g_wake, &c, 1);
+    (void)ignored;
+    errno = saved;
+}
+
+void on_signal(int sig, void (*handler)(int)) {
+    struct sigaction sa{};
+    sa.sa_handler = handler;
+    ::sigemptyset(&sa.sa_mask);
+    ::sigaction(sig, &sa, nullptr);
+}
+
+// su's status for a wait status: the child's, or 128 + its signal.
+int exit_status(int st) { return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st); }
 
 // As su: the parent waits for the session's process, stops when it
-// stops, forwards SIGTERM and SIGHUP, and leaves SIGINT and SIGQUIT to it.
-// Returns su's status: the child's, or 128 + its signal.
+// stops, forwards SIGTERM and SIGHUP (which the kernel lets through only
+// when the target is the caller's own uid: p9su has no privilege), and
+// leaves SIGINT and SIGQUIT to the terminal. A -c command in a session of
+// its own is out of the terminal's reach: p9su(1) points to --pty.
 int wait_for(pid_t child) {
     g_child = child;
-    struct sigaction fwd{};
-    fwd.sa_handler = forward;
-    ::sigemptyset(&fwd.sa_mask);
-    ::sigaction(SIGTERM, &fwd, nullptr);
-    ::sigaction(SIGHUP, &fwd, nullptr);
+    on_signal(SIGTERM, forward);
+    on_signal(SIGHUP, forward);
     std::signal(SIGINT, SIG_IGN);
     std::signal(SIGQUIT, SIG_IGN);
     for (;;) {
@@ -282,8 +308,91 @@ int wait_for(pid_t child) {
             ::kill(child, SIGCONT);
             continue;
         }
-        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        return exit_status(st);
     }
+}
+
+bool write_fully(int fd, const char* p, std::size_t n) {
+    while (n > 0) {
+        ssize_t w = ::write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return false;
+        p += w;
+        n -= static_cast<std::size_t>(w);
+    }
+    return true;
+}
+
+// --pty: the caller's terminal, in raw mode, relayed to and from the
+// target's own pseudo-terminal until the target ends; the caller's modes
+// come back whatever happens, and a change of its window size is passed
+// on. SIGTERM, SIGHUP or SIGINT to p9su (typed ^C arrives as a byte)
+// hang the target's terminal up: the kernel signals the target's session
+// then, which p9su, another uid, could not. Returns su's status.
+int relay_pty(pid_t child, int master, int wake_read) {
+    for (int sig : {SIGTERM, SIGHUP, SIGINT, SIGQUIT}) on_signal(sig, wake);
+    termios saved{};
+    const bool raw = ::isatty(0) && ::tcgetattr(0, &saved) == 0;
+    if (raw) {
+        termios t = saved;
+        ::cfmakeraw(&t);
+        ::tcsetattr(0, TCSANOW, &t);
+    }
+    char buf[4096];
+    bool in_open = true;
+    int status = -1;
+    for (;;) {
+        pollfd p[3] = {{master, POLLIN, 0}, {wake_read, POLLIN, 0}, {0, static_cast<short>(in_open ? POLLIN : 0), 0}};
+        if (::poll(p, in_open ? 3 : 2, -1) < 0 && errno != EINTR) break;
+        if (g_hangup) break;
+        if (p[1].revents & POLLIN) {
+            while (::read(wake_read, buf, sizeof buf) > 0) {
+            }
+        }
+        if (g_winch) {
+            g_winch = 0;
+            winsize ws{};
+            if (::ioctl(0, TIOCGWINSZ, &ws) == 0) ::ioctl(master, TIOCSWINSZ, &ws);
+        }
+        if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t n = ::read(master, buf, sizeof buf);
+            if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+            if (n <= 0) break;  // EIO: every descriptor of the target's terminal is closed
+            if (!write_fully(1, buf, static_cast<std::size_t>(n))) break;
+        }
+        if (in_open && (p[2].revents & (POLLIN | POLLHUP | POLLERR))) {
+            ssize_t n = ::read(0, buf, sizeof buf);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) {
+                // The end of the caller's input: an end-of-file for the target.
+                in_open = false;
+                termios t{};
+                const char eof = ::tcgetattr(master, &t) == 0 ? static_cast<char>(t.c_cc[VEOF]) : 4;
+                write_fully(master, &eof, 1);
+                continue;
+            }
+            if (!write_fully(master, buf, static_cast<std::size_t>(n))) break;
+        }
+        // The target gone while something it left holds the terminal: what
+        // it wrote is passed on, then the relay ends.
+        int st = 0;
+        if (status < 0 && ::waitpid(child, &st, WNOHANG) == child) {
+            status = st;
+            ::fcntl(master, F_SETFL, ::fcntl(master, F_GETFL) | O_NONBLOCK);
+            for (ssize_t n; (n = ::read(master, buf, sizeof buf)) > 0;)
+                if (!write_fully(1, buf, static_cast<std::size_t>(n))) break;
+            break;
+        }
+    }
+    if (raw) ::tcsetattr(0, TCSAFLUSH, &saved);
+    ::close(master);
+    while (status < 0) {
+        int st = 0;
+        pid_t r = ::waitpid(child, &st, 0);
+        if (r == child) status = st;
+        else if (r < 0 && errno != EINTR) return kFailure;
+    }
+    return exit_status(status);
 }
 
 }  // namespace
@@ -353,6 +462,27 @@ int main(int argc, char** argv) {
     av.push_back(nullptr);
 
     const char* p9use = a.p9use.empty() ? nullptr : a.p9use.c_str();
+    // --pty: the target's own terminal, sized and set as the caller's.
+    int master = -1, slave = -1, wake_pipe[2] = {-1, -1};
+    if (a.pty) {
+        termios t{};
+        winsize ws{};
+        const bool tty_in = ::isatty(0) && ::tcgetattr(0, &t) == 0;
+        const bool sized = tty_in && ::ioctl(0, TIOCGWINSZ, &ws) == 0;
+        if (::openpty(&master, &slave, nullptr, tty_in ? &t : nullptr, sized ? &ws : nullptr) != 0 ||
+            ::pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+            std::fprintf(stderr, "p9su: --pty: no pseudo-terminal: %s\n", std::strerror(errno));
+            ::pam_close_session(pamh, 0);
+            ::pam_end(pamh, PAM_SYSTEM_ERR);
+            return kFailure;
+        }
+        ::fcntl(master, F_SETFD, FD_CLOEXEC);
+        g_wake = wake_pipe[1];
+        // Before the fork, so that the end of a quick target is not missed
+        // (the handlers go back to default at the target's exec).
+        on_signal(SIGCHLD, wake);
+        on_signal(SIGWINCH, wake);
+    }
     std::fflush(nullptr);
     const pid_t child = ::fork();
     if (child < 0) {
@@ -362,6 +492,19 @@ int main(int argc, char** argv) {
         return kFailure;
     }
     if (child == 0) {
+        // A command runs in a session of its own, as with util-linux su:
+        // without the caller's terminal as its controlling terminal it
+        // cannot push input into it (TIOCSTI) nor signal its jobs. With
+        // --pty it gets a terminal of its own instead.
+        if (a.has_command || a.pty) ::setsid();
+        if (a.pty) {
+            if (::ioctl(slave, TIOCSCTTY, 0) != 0 || ::dup2(slave, 0) < 0 || ::dup2(slave, 1) < 0 ||
+                ::dup2(slave, 2) < 0) {
+                std::fprintf(stderr, "p9su: --pty: cannot take the terminal: %s\n", std::strerror(errno));
+                std::_Exit(kFailure);
+            }
+            if (slave > 2) ::close(slave);
+        }
         if (a.login) {
             // A login shell as su starts one: argv[0] "-" and the shell's name,
             // in the home directory, entered as the target (the caller may not
@@ -376,7 +519,13 @@ int main(int argc, char** argv) {
         std::_Exit(e == ENOENT ? 127 : 126);
     }
     cap->clear();  // the child has it
-    const int status = wait_for(child);
+    int status;
+    if (a.pty) {
+        ::close(slave);
+        status = relay_pty(child, master, wake_pipe[0]);
+    } else {
+        status = wait_for(child);
+    }
     const int rc = ::pam_close_session(pamh, 0);
     if (rc != PAM_SUCCESS) std::fprintf(stderr, "p9su: cannot close the session: %s\n", ::pam_strerror(pamh, rc));
     ::pam_end(pamh, rc);

@@ -3,7 +3,9 @@
 # types bob's password; the command runs as exactly bob (uid, gid, groups),
 # echo is off at the prompt, p9su itself is alice with no capability while
 # it waits; a wrong password exits 1 as su does; a command's status comes
-# back; the capability is nowhere in argv or the environment.
+# back; the capability is nowhere in argv or the environment; with -c the
+# target is in a session of its own (TIOCSTI into the caller's terminal
+# refused), and --pty gives it a terminal of its own.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../../../pam_p9auth/tests/lib.sh
@@ -79,6 +81,67 @@ grep -qE '^ENV=set-by-pam-env NOFILE=321 TTY=/dev/pts/[0-9]+$' <<<"$out" || ft_f
 p9_poll 5 grep -q 'pam_unix(p9su:session): session opened for user bob' "$FT_TMP/syslog" || ft_fail "no session opened in the log"
 p9_poll 5 grep -q 'pam_unix(p9su:session): session closed for user bob' "$FT_TMP/syslog" || ft_fail "no session closed in the log"
 ft_pass "the session phase: pam_env's variable and pam_limits' nofile (321) in bob's shell; opened and closed (pam_unix)"
+
+# TIOCSTI (issue 10, item 5): a program that pushes a line into its
+# terminal's input. As the caller, in the terminal's session, the kernel
+# lets it (legacy_tiocsti=1): that is what a target could do to the
+# caller's terminal. Through p9su -c it runs in a session of its own,
+# without a controlling terminal: refused on fd 0, no /dev/tty.
+cat >"$FT_TMP/tiocsti.py" <<'PY'
+import errno, fcntl, os, termios
+for what in ("fd0", "devtty"):
+    try:
+        fd = 0 if what == "fd0" else os.open("/dev/tty", os.O_RDWR)
+        fcntl.ioctl(fd, termios.TIOCSTI, b"\n")
+        print(what, "TIOCSTI done")
+    except OSError as e:
+        print(what, "TIOCSTI refused", errno.errorcode[e.errno])
+PY
+chmod 0644 "$FT_TMP/tiocsti.py"
+legacy=$(cat /proc/sys/dev/tty/legacy_tiocsti 2>/dev/null || echo absent)
+printf '\n' | python3 "$here/pty_drive.py" "$FT_TMP/c" -- setpriv --reuid=alice --regid=alice --init-groups -- \
+    python3 "$FT_TMP/tiocsti.py" || ft_fail "the control run failed"
+control=$(tr -d '\r' <"$FT_TMP/c.out")
+if [[ $legacy == 0 ]]; then
+    grep -qx 'fd0 TIOCSTI refused EIO' <<<"$control" || ft_fail "legacy_tiocsti=0, yet: $control"
+    echo "NOTE: dev.tty.legacy_tiocsti=0 here: TIOCSTI is off for everyone; the new session is checked all the same" >&2
+else
+    grep -qx 'fd0 TIOCSTI done' <<<"$control" && grep -qx 'devtty TIOCSTI done' <<<"$control" ||
+        ft_fail "the caller itself could not use TIOCSTI (legacy_tiocsti=$legacy): $control"
+fi
+drive 'bob secret!' bob -c "python3 $FT_TMP/tiocsti.py; echo \"SID=\$(ps -o sid= -p \$\$) CALLER=\$(ps -o sid= -p \$PPID)\""
+out=$(tr -d '\r' <"$FT_TMP/d.out")
+[[ $rc == 0 ]] || ft_fail "p9su bob -c tiocsti: exit $rc: $out"
+grep -qx 'fd0 TIOCSTI refused EPERM' <<<"$out" || ft_fail "TIOCSTI on fd 0 through p9su -c: $out"
+grep -qx 'devtty TIOCSTI refused ENXIO' <<<"$out" || ft_fail "/dev/tty through p9su -c: $out"
+sids=$(sed -n 's/^SID= *\([0-9]*\) CALLER= *\([0-9]*\)$/\1 \2/p' <<<"$out")
+read -r sid caller_sid <<<"$sids"
+[[ -n $sid && $sid != "$caller_sid" ]] || ft_fail "the command's session: '$sids'"
+ft_pass "TIOCSTI: the caller may (legacy_tiocsti=$legacy); p9su bob -c: EPERM on fd 0, no /dev/tty (ENXIO), session $sid, not the caller's $caller_sid"
+
+# --pty: the target on a terminal of its own, sized as the caller's; TIOCSTI
+# there reaches only itself; the caller's terminal is raw while it runs
+# and as before after; the status comes back.
+export PTY_DRIVE_SIZE="33 111"
+drive 'bob secret!' --pty bob -c "python3 $FT_TMP/tiocsti.py; echo \"MINE=\$(tty) CALLER=/dev/\$(ps -o tty= -p \$PPID | tr -d ' ') SIZE=\$(stty size)\"; exit 7"
+unset PTY_DRIVE_SIZE
+out=$(tr -d '\r' <"$FT_TMP/d.out")
+[[ $rc == 7 ]] || ft_fail "p9su --pty: exit $rc, want 7: $out"
+grep -qx 'fd0 TIOCSTI done' <<<"$out" || ft_fail "TIOCSTI on its own terminal: $out"
+line=$(grep '^MINE=' <<<"$out") || ft_fail "no MINE= line: $out"
+[[ $line =~ ^MINE=(/dev/pts/[0-9]+)\ CALLER=(/dev/pts/[0-9]+)\ SIZE=33\ 111$ && ${BASH_REMATCH[1]} != "${BASH_REMATCH[2]}" ]] ||
+    ft_fail "--pty terminal: $line"
+[[ $(cat "$FT_TMP/d.final") == 'icanon on echo on' ]] || ft_fail "the caller's terminal after --pty: $(cat "$FT_TMP/d.final")"
+ft_pass "--pty: $line (its own terminal, the caller's size); exit 7 passed on; the caller's modes restored"
+
+export PTY_DRIVE_RESIZE="40 120"
+drive 'bob secret!' -P bob -c 'trap "echo SIZE=\$(stty size); exit 0" WINCH; echo READY; i=0; while [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; echo NO-WINCH'
+unset PTY_DRIVE_RESIZE
+out=$(tr -d '\r' <"$FT_TMP/d.out")
+[[ $rc == 0 ]] && grep -qx 'SIZE=40 120' <<<"$out" || ft_fail "SIGWINCH through --pty: exit $rc: $out"
+[[ $(cat "$FT_TMP/d.during") == 'icanon off echo off' ]] || ft_fail "the caller's terminal during --pty: $(cat "$FT_TMP/d.during")"
+[[ $(cat "$FT_TMP/d.final") == 'icanon on echo on' ]] || ft_fail "the caller's terminal after -P: $(cat "$FT_TMP/d.final")"
+ft_pass "-P: the caller's terminal raw while it runs; a resize reaches the target (SIGWINCH, stty size 40 120)"
 
 # A session that cannot be opened is no session: exit 1, nothing runs.
 printf 'session required pam_deny.so\n' >"$FT_TMP/etc/pam.d/p9su"
