@@ -83,6 +83,8 @@ if [ -x /login/factotum ] && [ -x /p9use ]; then
   i=0
   while [ ! -S /run/factotum.sock ] && [ $i -lt 200 ]; do usleep 50000; i=$((i + 1)); done
   [ -S /run/factotum.sock ] || { echo "P9AUTH-VM: login: factotum did not start"; cat /tmp/factotum.err; }
+  # p9logind's failed-login counts (--state-dir): p9login's own, as tmpfiles.d makes it.
+  mkdir -p /run/p9logind && chown 3020:3020 /run/p9logind && chmod 0700 /run/p9logind
   logind() {
     printf '%s\n' "$@" | timeout 60 /p9auth-smoke --as 3020 3020 \
       /login/p9logind --inetd --service p9login --p9use /p9use --auth-timeout 20 --idle-timeout 30 2>>/tmp/logind.err
