@@ -17,14 +17,6 @@
 namespace p9logind {
 namespace {
 
-// Seconds since boot: the same clock in every process, not moved by
-// setting the time, and /run (where the files live) starts empty at boot.
-long long now_s() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_BOOTTIME, &ts);
-    return ts.tv_sec;
-}
-
 struct Record {
     long long failures = 0, window_start = 0, locked_until = 0;
 };
@@ -80,6 +72,12 @@ private:
 
 }  // namespace
 
+long long boot_seconds() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_BOOTTIME, &ts);
+    return ts.tv_sec;
+}
+
 std::string source_key(const std::string& rhost) {
     if (rhost.empty()) return "local";
     in_addr a4{};
@@ -107,14 +105,15 @@ std::string SourceThrottle::check() const {
     return "";
 }
 
-int SourceThrottle::open_entry(const std::string& key, bool create) const {
+int SourceThrottle::open_entry(const std::string& key, bool create, bool* absent) const {
+    *absent = false;
     Fd dir(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (dir.get() < 0) return -1;
     const std::string name = file_name(key);
     int fd = ::openat(dir.get(), name.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
     if (fd >= 0 || errno != ENOENT) return fd;
     if (!create) {
-        errno = ENOENT;
+        *absent = true;  // a source with no count: not the same as a directory we cannot read
         return -1;
     }
     // A new source: the directory is bounded (tmpfs is memory). Sources
@@ -125,7 +124,7 @@ int SourceThrottle::open_entry(const std::string& key, bool create) const {
     for (dirent* e; (e = ::readdir(d));)
         if (e->d_name[0] != '.') ++count;
     if (count >= limits_.max_sources) {
-        const long long now = now_s();
+        const long long now = now_();
         ::rewinddir(d);
         for (dirent* e; (e = ::readdir(d));) {
             if (e->d_name[0] == '.') continue;
@@ -147,19 +146,21 @@ int SourceThrottle::open_entry(const std::string& key, bool create) const {
 }
 
 long SourceThrottle::locked_for(const std::string& key) const {
-    Fd fd(open_entry(key, false));
-    if (fd.get() < 0) return errno == ENOENT ? 0 : -1;
+    bool absent;
+    Fd fd(open_entry(key, false, &absent));
+    if (fd.get() < 0) return absent ? 0 : -1;
     if (::flock(fd.get(), LOCK_SH) != 0) return -1;
     Record r = read_record(fd.get());
-    const long long now = now_s();
+    const long long now = now_();
     return r.locked_until > now ? static_cast<long>(r.locked_until - now) : 0;
 }
 
 long SourceThrottle::charge(const std::string& key) const {
-    Fd fd(open_entry(key, true));
+    bool absent;
+    Fd fd(open_entry(key, true, &absent));
     if (fd.get() < 0 || ::flock(fd.get(), LOCK_EX) != 0) return -1;
     Record r = read_record(fd.get());
-    const long long now = now_s();
+    const long long now = now_();
     age(r, now, limits_.window);
     if (r.locked_until > now) return static_cast<long>(r.locked_until - now);
     // The limit-th attempt is still checked; it locks the source for
@@ -169,7 +170,8 @@ long SourceThrottle::charge(const std::string& key) const {
 }
 
 void SourceThrottle::refund(const std::string& key) const {
-    Fd fd(open_entry(key, false));
+    bool absent;
+    Fd fd(open_entry(key, false, &absent));
     if (fd.get() < 0 || ::flock(fd.get(), LOCK_EX) != 0) return;
     Record r = read_record(fd.get());
     if (r.failures > 0) --r.failures;

@@ -22,9 +22,16 @@ struct ThrottleLimits {
 // connection without an address (inetd on a pipe).
 std::string source_key(const std::string& rhost);
 
+// Seconds since boot (CLOCK_BOOTTIME): the same in every process, not
+// moved by setting the time; /run, where the files live, starts empty at
+// boot.
+long long boot_seconds();
+
 class SourceThrottle {
 public:
-    SourceThrottle(std::string dir, ThrottleLimits limits) : dir_(std::move(dir)), limits_(limits) {}
+    using Clock = long long (*)();
+    SourceThrottle(std::string dir, ThrottleLimits limits, Clock now = &boot_seconds)
+        : dir_(std::move(dir)), limits_(limits), now_(now) {}
 
     // "" when the directory can hold the counts: a directory (not a link)
     // owned by this process's user, writable by nobody else; else why not.
@@ -44,9 +51,10 @@ public:
     void refund(const std::string& key) const;
 
 private:
-    int open_entry(const std::string& key, bool create) const;
+    int open_entry(const std::string& key, bool create, bool* absent) const;
     const std::string dir_;
     const ThrottleLimits limits_;
+    const Clock now_;
 };
 
 }  // namespace p9logind
