@@ -96,7 +96,8 @@ int converse(int n, const struct pam_message** msg, struct pam_response** resp, 
             bool ok;
             if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF && !ctx->password_used) {
                 ctx->password_used = true;
-                line.swap(ctx->password);
+                line = ctx->password;  // (a copy, zeroed below, not a swap of short-string buffers)
+                p9auth_zero(ctx->password.data(), ctx->password.size());
                 ok = true;
             } else {
                 ok = say(ctx->out, text) && read_line(ctx->in, ctx->deadline, line);
