@@ -131,7 +131,7 @@ void reply_entry(fuse_req_t req, Filesystem& fs, Node n) {
     fuse_reply_entry(req, &e);
 }
 
-// Who may open caphash or capuse (spec sections 5 and 8), judged with the
+// Who may open caphash or capuse (spec section 5), judged with the
 // opener's credentials: never a process acting for another (a set-uid
 // mount helper would otherwise open capuse as its caller and mount over
 // it), and caphash only with the grant privilege.

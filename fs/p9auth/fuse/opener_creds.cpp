@@ -149,7 +149,8 @@ p9auth::Error refuse_acting_for_another(const Opener& who) {
         return fail(EPERM, "the opener is set-id (its real, effective and saved ids differ), as a set-uid mount "
                            "helper acting for its caller is");
     if (who.in_mount_ns && (st.cap_effective & (1ull << CAP_SYS_ADMIN)) && st.uid[ProcStatus::effective] != 0)
-        return fail(EPERM, "the opener may mount (CAP_SYS_ADMIN) but is not uid 0, as a mount helper acting for its caller is");
+        return fail(EPERM, "the opener may mount (CAP_SYS_ADMIN) but is not uid 0, as a mount helper acting for its "
+                           "caller is");
     return p9auth::Error::ok();
 }
 

@@ -1,6 +1,6 @@
 // Who is opening caphash or capuse: the credentials the grant policy judges,
 // and whether the opener acts for somebody else (a mount helper), read in
-// the mount's user namespace (docs/spec.md sections 5 and 8).
+// the mount's user namespace (docs/spec.md section 5).
 #pragma once
 
 #include <sys/types.h>
@@ -49,12 +49,12 @@ struct Opener {
 };
 p9auth::Expected<Opener> inspect_opener(fuse_req_t req, const UserNamespaceId& mount_ns);
 
-// Spec section 8: caphash and capuse are opened by a process for itself.
-// EPERM with the reason for an opener that acts for another: set-id (real,
-// effective and saved uids, or gids, not all equal: fusermount3 opens a
-// regular-file mount point as its caller to check it may mount over it), or
-// able to mount (CAP_SYS_ADMIN in the mount's user namespace) without being
-// that namespace's uid 0.
+// Spec section 5, "Opened for oneself": caphash and capuse are opened by a
+// process for itself. EPERM with the reason for an opener that acts for
+// another: set-id (real, effective and saved uids, or gids, not all equal:
+// fusermount3 opens a regular-file mount point as its caller to check it
+// may mount over it), or able to mount (CAP_SYS_ADMIN in the mount's user
+// namespace) without being that namespace's uid 0.
 p9auth::Error refuse_acting_for_another(const Opener& who);
 
 // The opener as the grant policy judges it: uid and gid from the request,

@@ -997,8 +997,9 @@ static bool p9auth_may_grant(struct p9auth_mount *m)
  * over it; that open must fail.  Set-id: real, effective and saved ids not
  * all equal (the fs ids may differ: factotum opens caphash as root with
  * its grant_uid= user's fsuid).  Able to mount (CAP_SYS_ADMIN over the
- * mount's user namespace) without being its uid 0: such a helper with
- * file capabilities instead of the set-uid bit.  No LSM is asked: it
+ * mount's user namespace) without being uid 0 of its own (root of a
+ * namespace above the mount's is root): such a helper with file
+ * capabilities instead of the set-uid bit.  No LSM is asked: it
  * could only make this refuse less, and audit nothing here.
  */
 static bool p9auth_acts_for_another(struct p9auth_mount *m,
@@ -1008,7 +1009,7 @@ static bool p9auth_acts_for_another(struct p9auth_mount *m,
 	    !gid_eq(cred->gid, cred->egid) || !gid_eq(cred->gid, cred->sgid))
 		return true;
 	return p9auth_cred_capable(cred, m->ns, CAP_SYS_ADMIN) &&
-	       !uid_eq(cred->euid, make_kuid(m->ns, 0));
+	       !uid_eq(cred->euid, make_kuid(cred->user_ns, 0));
 }
 
 /* Section 5: who may grant, judged at open with the opener's credentials. */
