@@ -106,8 +106,13 @@ int open_with_fsuid(uid_t ruid, uid_t euid, uid_t fs, const std::string& path) {
 
 CONFORMANCE_CASE(grant_uid_fsuid, "grant/grant_uid-checks-filesystem-uid", kBoth) {
     Mount m("grant_uid=3001");
+    // Root's other ids are 0 (factotum --user): only the fsuid decides.
+    check_errno(open_with_fsuid(0, 0, kOther, m.caphash()), EPERM, "uid 0, fsuid 3002");
+    check_errno(open_with_fsuid(0, 0, kGranter, m.caphash()), 0, "uid 0, fsuid 3001");
+    // A set-id opener acts for another, whatever its fsuid (section 5).
     check_errno(open_with_fsuid(kOther, kGranter, kOther, m.caphash()), EPERM, "ruid 3002, euid 3001, fsuid 3002");
-    check_errno(open_with_fsuid(kGranter, kOther, kGranter, m.caphash()), 0, "ruid 3001, euid 3002, fsuid 3001");
+    check_errno(open_with_fsuid(kGranter, kOther, kGranter, m.caphash()), EPERM,
+                "ruid 3001, euid 3002, fsuid 3001 (set-id)");
 }
 
 CONFORMANCE_CASE(grant_gid_option, "grant/grant_gid", kBoth) {

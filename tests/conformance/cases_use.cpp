@@ -1,11 +1,15 @@
 // Use: a granted capability makes its FROM user exactly its TO, once
 // (spec sections 1 and 4).
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
+#include <vector>
 
 #include "registry.hpp"
 #include "support.hpp"
@@ -74,6 +78,75 @@ CONFORMANCE_CASE(use_split, "use/split-over-two-writes-refused", kBoth) {
     Status s = m.status();
     check(s.outstanding == 1 && s.used == 0 && s.refused == 2, "counters after the split use: " + describe(s));
     check_became(use_native(alice(), c, m.path()), expected_after(alice(), to), fuse(), "the whole capability after");
+    s = m.status();
+    check(s.outstanding == 0 && s.used == 1, "counters after the whole use: " + describe(s));
+}
+
+// writev(2) of text to capuse as alice: `segments` non-empty segments, the
+// last holding the rest, each at the start of a page of its own (or all
+// packed on one page); 0 when the whole length was written (and, kernel,
+// alice became `became`), the errno otherwise.
+int writev_as_alice(const std::string& capuse, const std::string& text, std::size_t segments, bool one_page,
+                    uid_t became) {
+    return run_as(alice(), [&]() -> int {
+        const long page = ::sysconf(_SC_PAGESIZE);
+        if (segments == 0 || text.size() < segments || (one_page && text.size() > static_cast<std::size_t>(page)))
+            return 210;
+        const std::size_t pages = one_page ? 1 : segments;
+        void* mem = ::mmap(nullptr, pages * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (mem == MAP_FAILED) return 211;
+        auto* base = static_cast<char*>(mem);
+        std::vector<iovec> iov(segments);
+        for (std::size_t i = 0; i < segments; ++i) {
+            const std::size_t len = i + 1 < segments ? 1 : text.size() - i;
+            char* at = one_page ? base + i : base + i * page;
+            std::memcpy(at, text.data() + i, len);
+            iov[i] = {at, len};
+        }
+        const int fd = ::open(capuse.c_str(), O_WRONLY | O_CLOEXEC);
+        if (fd < 0) return 212;
+        const ssize_t n = ::writev(fd, iov.data(), static_cast<int>(segments));
+        const int e = n < 0 ? errno : static_cast<std::size_t>(n) == text.size() ? 0 : 213;
+        ::close(fd);
+        if (e == 0 && kernel() && ::getuid() != became) return 214;
+        return e;
+    });
+}
+
+// Spec section 4: a write whose buffers span at most 256 pages (each
+// segment counted on its own) is one message in both modes; one that
+// spans more is refused with EINVAL and uses nothing. FUSE mode carries
+// at most 256 pages in one message and splits a larger write, so its
+// daemon sees only a prefix; the kernel module refuses the same write.
+CONFORMANCE_CASE(use_writev_256, "use/writev-256-pages-one-message", kBoth) {
+    Mount m;
+    std::vector<gid_t> groups;
+    for (gid_t g = 0; g < 60; ++g) groups.push_back(100000 + g);
+    const Grant g = make(kAlice, target(kBob, kBob, groups));
+    check(g.capability.size() > 300, "the capability is too short for 256 segments");
+    check_errno(m.grant(g.hash), 0, "grant");
+    check_errno(writev_as_alice(m.capuse(), g.capability, 256, false, kBob), 0,
+                "writev of 256 segments on 256 pages");
+    const Status s = m.status();
+    check(s.outstanding == 0 && s.used == 1 && s.refused == 0, "counters after the use: " + describe(s));
+}
+
+CONFORMANCE_CASE(use_writev_257, "use/writev-over-256-pages-refused", kBoth) {
+    Mount m;
+    std::vector<gid_t> groups;
+    for (gid_t g = 0; g < 60; ++g) groups.push_back(100000 + g);
+    const auto to = target(kBob, kBob, groups);
+    const Grant g = make(kAlice, to);
+    check(g.capability.size() > 300, "the capability is too short for 300 segments");
+    check_errno(m.grant(g.hash), 0, "grant");
+    check_errno(writev_as_alice(m.capuse(), g.capability, 257, false, kBob), EINVAL,
+                "writev of 257 segments on 257 pages");
+    check_errno(writev_as_alice(m.capuse(), g.capability, 300, true, kBob), EINVAL,
+                "writev of 300 segments on one page");
+    Status s = m.status();
+    check(s.outstanding == 1 && s.used == 0 && s.refused == 2, "counters after the refused writes: " + describe(s));
+    check_became(use_native(alice(), g.capability, m.path()), expected_after(alice(), to), fuse(),
+                 "the same capability in one write after");
     s = m.status();
     check(s.outstanding == 0 && s.used == 1, "counters after the whole use: " + describe(s));
 }

@@ -47,6 +47,7 @@ Filesystem::~Filesystem() = default;
 namespace {
 
 constexpr double kForever = 86400.0;  // seconds; the tree never changes
+constexpr unsigned kMaxWritePages = 256;  // docs/spec.md section 4; P9AUTH_MAX_WRITE_PAGES in p9auth.ko
 
 
 // The three files of spec section 3; `direction` is the one open mode each allows.
@@ -130,9 +131,16 @@ void reply_entry(fuse_req_t req, Filesystem& fs, Node n) {
     fuse_reply_entry(req, &e);
 }
 
-// The grant privilege (spec section 5), judged with the opener's credentials.
-p9auth::Error admit_granter(fuse_req_t req, Filesystem& fs) {
-    auto who = opener_creds(req, fs.user_ns);
+// Who may open caphash or capuse (spec section 5), judged with the
+// opener's credentials: never a process acting for another (a set-uid
+// mount helper would otherwise open capuse as its caller and mount over
+// it), and caphash only with the grant privilege.
+p9auth::Error admit_opener(fuse_req_t req, Filesystem& fs, Node n) {
+    auto opener = inspect_opener(req, fs.user_ns);
+    if (!opener) return opener.error();
+    if (p9auth::Error e = refuse_acting_for_another(*opener)) return e;
+    if (n != Node::caphash) return p9auth::Error::ok();
+    auto who = opener_creds(req, *opener);
     if (!who) return who.error();
     return fs.gate.open(*who);
 }
@@ -150,6 +158,12 @@ bool truncates_to_zero_only(const struct stat* attr, int to_set) {
 void op_init(void*, fuse_conn_info* conn) {
     // Every write must reach us, whole and at once, from the writer itself.
     conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+    // The kernel splits a write whose buffers span more pages than one
+    // message carries (max_pages, which libfuse derives from max_write);
+    // the spec's limit is kMaxWritePages, so ask for exactly that many
+    // (the kernel module refuses larger writes: docs/spec.md section 4).
+    const auto page = static_cast<unsigned>(::sysconf(_SC_PAGESIZE));
+    conn->max_write = std::min(conn->max_write, kMaxWritePages * page);
 }
 
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
@@ -200,13 +214,15 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         if ((fi->flags & O_ACCMODE) != file_spec(n)->direction) return (void)fuse_reply_err(req, EACCES);
         Filesystem& fs = fs_of(req);
         const fuse_ctx* ctx = fuse_req_ctx(req);
-        if (n == Node::caphash) {
-            if (p9auth::Error e = admit_granter(req, fs)) {
+        if (n == Node::caphash || n == Node::capuse) {
+            if (p9auth::Error e = admit_opener(req, fs, n)) {
                 // Any user can try: rate-limited, so nobody floods the log.
-                log_limited(LOG_WARNING, "caphash: %s (uid %u, pid %d)", e.message.c_str(), ctx->uid, ctx->pid);
+                log_limited(LOG_WARNING, "%s: open refused: %s (uid %u, pid %d)", file_spec(n)->name,
+                            e.message.c_str(), ctx->uid, ctx->pid);
                 return (void)fuse_reply_err(req, EPERM);
             }
-            log(LOG_NOTICE, "caphash: opened for granting (uid %u, pid %d)", ctx->uid, ctx->pid);
+            if (n == Node::caphash)
+                log(LOG_NOTICE, "caphash: opened for granting (uid %u, pid %d)", ctx->uid, ctx->pid);
         }
         auto file = std::make_unique<OpenFile>(OpenFile{n, n == Node::status ? status_text(fs) : std::string()});
         const OpenFile* handle = file.get();

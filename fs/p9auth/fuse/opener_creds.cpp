@@ -107,23 +107,18 @@ Expected<UserNamespaceId> mount_user_namespace() {
 Expected<ProcStatus> parse_proc_status(std::string_view text) {
     ProcStatus st;
     // Uid and Gid: real, effective, saved, filesystem.
-    if (!number(word(field(text, "Uid"), 3), &st.fsuid)) return fail(EINVAL, "no Uid line");
-    if (!number(word(field(text, "Gid"), 3), &st.fsgid)) return fail(EINVAL, "no Gid line");
+    for (int i = 0; i < 4; ++i) {
+        if (!number(word(field(text, "Uid"), i), &st.uid[i])) return fail(EINVAL, "no Uid line");
+        if (!number(word(field(text, "Gid"), i), &st.gid[i])) return fail(EINVAL, "no Gid line");
+    }
     if (!number(word(field(text, "CapEff"), 0), &st.cap_effective, 16)) return fail(EINVAL, "no CapEff line");
     return st;
 }
 
-Expected<p9auth::OpenerCreds> opener_creds(fuse_req_t req, const UserNamespaceId& mount_ns) {
+Expected<Opener> inspect_opener(fuse_req_t req, const UserNamespaceId& mount_ns) {
     const fuse_ctx* ctx = fuse_req_ctx(req);
     if (ctx->pid == 0)
         return fail(EPERM, "the opener is in a pid namespace this daemon cannot see");
-    p9auth::OpenerCreds who;
-    who.uid = ctx->uid;
-    who.gid = ctx->gid;
-    auto groups = request_groups(req);
-    if (!groups) return fail(EPERM, groups.error().message);
-    who.groups = std::move(*groups);
-
     // ctx->pid is the requesting thread's id; /proc/TID/status is that thread's.
     const std::string dir = "/proc/" + std::to_string(ctx->pid);
     // Capabilities count only in the mount's own user namespace. Where we
@@ -131,19 +126,44 @@ Expected<p9auth::OpenerCreds> opener_creds(fuse_req_t req, const UserNamespaceId
     // Read before the status, whose ids then confirm the pid still names
     // the opener.
     auto ns = user_namespace_of(dir);
-    const bool same_ns = ns && *ns == mount_ns;
     auto text = read_small_file(dir + "/status");
     if (!text) return fail(EPERM, "cannot read the opener's status: " + text.error().message);
     auto st = parse_proc_status(*text);
     if (!st) return fail(EPERM, "cannot parse " + dir + "/status: " + st.error().message);
     // The ids the request carries are the thread's fs ids. If /proc says
     // otherwise the pid was reused or the thread changed ids meanwhile:
-    // judge nobody on somebody else's capabilities.
-    if (st->fsuid != who.uid || st->fsgid != who.gid)
+    // judge nobody on somebody else's status.
+    if (st->uid[ProcStatus::fs] != ctx->uid || st->gid[ProcStatus::fs] != ctx->gid)
         return fail(EPERM, "the opener's ids changed while it was being checked");
+    return Opener{*st, ns && *ns == mount_ns};
+}
 
+p9auth::Error refuse_acting_for_another(const Opener& who) {
+    const ProcStatus& st = who.status;
+    const auto all_equal = [](const auto& ids) {
+        return ids[ProcStatus::real] == ids[ProcStatus::effective] && ids[ProcStatus::real] == ids[ProcStatus::saved];
+    };
+    // The fs ids may differ: factotum opens caphash as root with the fsuid
+    // of its grant_uid= user, and may hold no more than it already does.
+    if (!all_equal(st.uid) || !all_equal(st.gid))
+        return fail(EPERM, "the opener is set-id (its real, effective and saved ids differ), as a set-uid mount "
+                           "helper acting for its caller is");
+    if (who.in_mount_ns && (st.cap_effective & (1ull << CAP_SYS_ADMIN)) && st.uid[ProcStatus::effective] != 0)
+        return fail(EPERM, "the opener may mount (CAP_SYS_ADMIN) but is not uid 0, as a mount helper acting for its "
+                           "caller is");
+    return p9auth::Error::ok();
+}
+
+Expected<p9auth::OpenerCreds> opener_creds(fuse_req_t req, const Opener& opener) {
+    const fuse_ctx* ctx = fuse_req_ctx(req);
+    p9auth::OpenerCreds who;
+    who.uid = ctx->uid;
+    who.gid = ctx->gid;
+    auto groups = request_groups(req);
+    if (!groups) return fail(EPERM, groups.error().message);
+    who.groups = std::move(*groups);
     constexpr std::uint64_t need = (1ull << CAP_SETUID) | (1ull << CAP_SETGID);
-    who.has_setuid_and_setgid = same_ns && (st->cap_effective & need) == need;
+    who.has_setuid_and_setgid = opener.in_mount_ns && (opener.status.cap_effective & need) == need;
     return who;
 }
 

@@ -52,6 +52,13 @@
 
 /* Section 1: the capability text. */
 #define P9AUTH_MAX_CAPABILITY	16384	/* bytes, without the trailing newline */
+/*
+ * Most pages a capuse write's buffers may span, each segment counted on
+ * its own (iov_iter_npages()): the most one FUSE WRITE carries, so that
+ * FUSE mode, where the kernel splits a larger write, and this module
+ * agree (docs/spec.md section 4).
+ */
+#define P9AUTH_MAX_WRITE_PAGES	256
 #define P9AUTH_MAX_GROUPS	1024
 #define P9AUTH_MIN_KEY		22	/* base64url characters carrying 128 bits */
 #define P9AUTH_MAX_KEY		256
@@ -891,7 +898,9 @@ static ssize_t capuse_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	 */
 	if (task_no_new_privs(current))
 		return p9auth_refuse(m, -EPERM);
-	if (count > P9AUTH_MAX_CAPABILITY + 1)
+	if (count > P9AUTH_MAX_CAPABILITY + 1 ||
+	    iov_iter_npages(from, P9AUTH_MAX_WRITE_PAGES + 1) >
+	    P9AUTH_MAX_WRITE_PAGES)
 		return p9auth_refuse(m, -EINVAL);
 
 	text = kmalloc(count, GFP_KERNEL);
@@ -981,6 +990,28 @@ static bool p9auth_may_grant(struct p9auth_mount *m)
  * files themselves are refused in p9auth_permission().
  */
 
+/*
+ * Section 5: caphash and capuse are opened by a process for itself.  A
+ * set-uid mount helper (fusermount3) opens a regular-file mount point as
+ * its caller, fsuid lowered, as its whole check that the caller may mount
+ * over it; that open must fail.  Set-id: real, effective and saved ids not
+ * all equal (the fs ids may differ: factotum opens caphash as root with
+ * its grant_uid= user's fsuid).  Able to mount (CAP_SYS_ADMIN over the
+ * mount's user namespace) without being uid 0 of its own (root of a
+ * namespace above the mount's is root): such a helper with file
+ * capabilities instead of the set-uid bit.  No LSM is asked: it
+ * could only make this refuse less, and audit nothing here.
+ */
+static bool p9auth_acts_for_another(struct p9auth_mount *m,
+				    const struct cred *cred)
+{
+	if (!uid_eq(cred->uid, cred->euid) || !uid_eq(cred->uid, cred->suid) ||
+	    !gid_eq(cred->gid, cred->egid) || !gid_eq(cred->gid, cred->sgid))
+		return true;
+	return p9auth_cred_capable(cred, m->ns, CAP_SYS_ADMIN) &&
+	       !uid_eq(cred->euid, make_kuid(cred->user_ns, 0));
+}
+
 /* Section 5: who may grant, judged at open with the opener's credentials. */
 static int caphash_open(struct inode *inode, struct file *file)
 {
@@ -988,6 +1019,8 @@ static int caphash_open(struct inode *inode, struct file *file)
 
 	if (file->f_mode & FMODE_READ)
 		return -EACCES;
+	if (p9auth_acts_for_another(m, file->f_cred))
+		return -EPERM;
 	if (!p9auth_may_grant(m))
 		return -EPERM;
 	/* Only a successful open spends grant_once. */
@@ -1001,6 +1034,8 @@ static int capuse_open(struct inode *inode, struct file *file)
 {
 	if (file->f_mode & FMODE_READ)
 		return -EACCES;
+	if (p9auth_acts_for_another(p9auth_mnt(inode), file->f_cred))
+		return -EPERM;
 	p9auth_file_nonotify(file);
 	return 0;
 }
