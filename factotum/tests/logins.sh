@@ -84,3 +84,4 @@ done
 (( took < 15 )) || ft_fail "carol waited $took s"
 ft_pass "two peers silent at the prompt held both workers for the session deadline only: carol served in $took s"
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+! grep -q 'forbidden system call' "$FT_TMP/syslog" || ft_fail "a call the seccomp filter forbids: $(grep 'forbidden system call' "$FT_TMP/syslog" | head -1)"

@@ -97,3 +97,11 @@ grep -q 'deny client_uid=100025 client_pid=[0-9]* target=- reason=busy (charged 
     ft_fail "the busy refusal does not say whom it was charged to"
 cap=$(ft_request carol bob 'bob secret!') || ft_fail "carol refused while alice's namespace fills its cap"
 ft_pass "4 idle connections from 4 namespace uids hold alice's per-uid cap; carol served"
+grep -q "charge: /etc/subuid: 2 subordinate uid ranges charged to their owners" "$FT_TMP/syslog" || ft_fail "the table load was not logged"
+# A range added while factotum runs (useradd does not tell it) counts from the next connection.
+echo 'carol:400000:10' >>"$FT_TMP/etc/subuid"
+p9_as 400001 "$P9AUTH_REQUEST" --socket "$FT_SOCK" --stdin bob <<<wrong >/dev/null 2>&1 || true
+grep -q 'request client_uid=400001 client_pid=[0-9]* target=bob rhost=- tty=- charged_to=2003$' "$FT_TMP/syslog" ||
+    ft_fail "a range added to /etc/subuid was not read"
+ft_pass "a range added to /etc/subuid while factotum runs is charged to its owner at the next connection"
+! grep -q 'forbidden system call' "$FT_TMP/syslog" || ft_fail "a call the seccomp filter forbids: $(grep 'forbidden system call' "$FT_TMP/syslog" | head -1)"
