@@ -37,6 +37,7 @@ using namespace p9auth::factotum;
 namespace {
 
 constexpr int kExitUsage = 2, kExitConfig = 78, kExitSystem = 71;
+constexpr const char* kLoginDaemonUser = "p9login";  // p9logind's user (sysusers.d/p9auth-login.conf)
 
 struct Options {
     std::string mount;   // default: mountpoint in /etc/p9auth/p9auth.conf
@@ -46,6 +47,7 @@ struct Options {
     std::string tally_dir = "/run/faillock";  // pam_faillock's default (faillock.conf dir=)
     bool log_stderr = false;
     bool check = false;
+    bool max_connections_given = false;
     Settings settings;
 };
 
@@ -55,7 +57,8 @@ void usage(std::FILE* to) {
                  "                [--user NAME] [--workers N] [--workers-per-uid N] [--queue-per-uid N]\n"
                  "                [--timeout S] [--session-timeout S] [--max-connections N] [--max-per-uid N]\n"
                  "                [--fail-limit N] [--client-fail-limit N] [--target-fail-limit N]\n"
-                 "                [--fail-window S] [--lockout S] [--grants-per-uid N] [--grant-window S]\n"
+                 "                [--origin-fail-limit N] [--fail-window S] [--lockout S]\n"
+                 "                [--grants-per-uid N] [--grant-window S]\n"
                  "                [--tally-dir DIR] [--stderr]\n"
                  "       factotum --check [--policy FILE] [--user NAME] [--pam-service NAME] [...]\n"
                  "       factotum --help | --version\n"
@@ -82,7 +85,7 @@ int bad_usage(const std::string& msg) {
 enum OptionId {
     kMount = 256, kSocket, kPolicy, kUser, kPamService, kWorkers, kWorkersPerUid, kQueuePerUid, kTimeout,
     kSessionTimeout, kMaxConnections, kMaxPerUid, kFailLimit, kClientFailLimit, kTargetFailLimit, kFailWindow,
-    kLockout, kStderr, kCheck, kVersion, kTallyDir, kGrantsPerUid, kGrantWindow
+    kLockout, kStderr, kCheck, kVersion, kTallyDir, kGrantsPerUid, kGrantWindow, kOriginFailLimit
 };
 
 int parse_args(int argc, char** argv, Options* o) {
@@ -106,6 +109,7 @@ int parse_args(int argc, char** argv, Options* o) {
         {"fail-limit", required_argument, nullptr, kFailLimit},
         {"client-fail-limit", required_argument, nullptr, kClientFailLimit},
         {"target-fail-limit", required_argument, nullptr, kTargetFailLimit},
+        {"origin-fail-limit", required_argument, nullptr, kOriginFailLimit},
         {"fail-window", required_argument, nullptr, kFailWindow},
         {"lockout", required_argument, nullptr, kLockout},
         {"grants-per-uid", required_argument, nullptr, kGrantsPerUid},
@@ -144,11 +148,16 @@ int parse_args(int argc, char** argv, Options* o) {
         case kQueuePerUid: if (!num(1, 65536)) return kExitUsage; s.queue_per_uid = static_cast<unsigned>(n); break;
         case kTimeout: if (!num(1, 3600)) return kExitUsage; s.step_timeout = std::chrono::seconds(n); break;
         case kSessionTimeout: if (!num(1, 86400)) return kExitUsage; s.session_timeout = std::chrono::seconds(n); break;
-        case kMaxConnections: if (!num(1, 65536)) return kExitUsage; s.max_connections = static_cast<unsigned>(n); break;
+        case kMaxConnections:
+            if (!num(1, 65536)) return kExitUsage;
+            s.max_connections = static_cast<unsigned>(n);
+            o->max_connections_given = true;
+            break;
         case kMaxPerUid: if (!num(1, 65536)) return kExitUsage; s.max_per_uid = static_cast<unsigned>(n); break;
         case kFailLimit: if (!num(1, 1000)) return kExitUsage; s.throttle.per_pair = static_cast<unsigned>(n); break;
         case kClientFailLimit: if (!num(1, 100000)) return kExitUsage; s.throttle.per_client = static_cast<unsigned>(n); break;
         case kTargetFailLimit: if (!num(1, 100000)) return kExitUsage; s.throttle.per_target = static_cast<unsigned>(n); break;
+        case kOriginFailLimit: if (!num(1, 100000)) return kExitUsage; s.throttle.per_origins = static_cast<unsigned>(n); break;
         case kFailWindow: if (!num(1, 86400)) return kExitUsage; s.throttle.window = std::chrono::seconds(n); break;
         case kLockout: if (!num(1, 86400)) return kExitUsage; s.throttle.lockout = std::chrono::seconds(n); break;
         case kGrantsPerUid: if (!num(1, 1 << 24)) return kExitUsage; s.grants.burst = static_cast<unsigned>(n); break;
@@ -176,10 +185,21 @@ int die(int code, const std::string& msg) {
 // operation.
 constexpr rlim_t kDescriptorsBesideConnections = 64;
 
-Error fit_descriptor_limit(unsigned max_connections) {
-    const rlim_t need = rlim_t{max_connections} + kDescriptorsBesideConnections;
+// The default --max-connections (4096) is lowered to what the hard limit
+// allows, with a notice (*note), but never below --max-per-uid: a limit the
+// operator did not ask for must not stop the start.
+Error fit_descriptor_limit(unsigned& max_connections, bool given, unsigned max_per_uid, std::string* note) {
     rlimit nofile{};
     if (::getrlimit(RLIMIT_NOFILE, &nofile) != 0) return fail(errno, std::string("getrlimit: ") + std::strerror(errno));
+    if (!given && nofile.rlim_max != RLIM_INFINITY &&
+        nofile.rlim_max < rlim_t{max_connections} + kDescriptorsBesideConnections &&
+        nofile.rlim_max >= rlim_t{max_per_uid} + kDescriptorsBesideConnections) {
+        unsigned fits = static_cast<unsigned>(nofile.rlim_max - kDescriptorsBesideConnections);
+        *note = "--max-connections lowered from " + std::to_string(max_connections) + " to " + std::to_string(fits) +
+                " to fit RLIMIT_NOFILE " + std::to_string(nofile.rlim_max);
+        max_connections = fits;
+    }
+    const rlim_t need = rlim_t{max_connections} + kDescriptorsBesideConnections;
     if (nofile.rlim_cur >= need) return Error::ok();
     if (nofile.rlim_max != RLIM_INFINITY && nofile.rlim_max < need)
         return fail(EMFILE, "--max-connections " + std::to_string(max_connections) + " needs " + std::to_string(need) +
@@ -203,7 +223,11 @@ int check_config(Options& o) {
         std::fprintf(stderr, "factotum: warning: %s\n", m.c_str());
         ++warnings;
     };
-    if (Error e = fit_descriptor_limit(o.settings.max_connections)) problem(e.message);
+    std::string lowered;
+    if (Error e = fit_descriptor_limit(o.settings.max_connections, o.max_connections_given, o.settings.max_per_uid,
+                                       &lowered))
+        problem(e.message);
+    if (!lowered.empty()) warn(lowered);
     if (o.mount.empty() || o.socket.empty()) {
         auto config = load_config();
         if (!config) problem(config.error().message);
@@ -283,7 +307,14 @@ int main(int argc, char** argv) {
     core_init();
     audit_open(o.log_stderr);
 
-    if (Error e = fit_descriptor_limit(o.settings.max_connections)) return die(kExitConfig, e.message);
+    std::string lowered;
+    if (Error e = fit_descriptor_limit(o.settings.max_connections, o.max_connections_given, o.settings.max_per_uid,
+                                       &lowered))
+        return die(kExitConfig, e.message);
+    if (!lowered.empty()) audit(LOG_NOTICE, "%s", lowered.c_str());
+    // The login daemon's user may name the remote host its logins come
+    // from, and the throttle keys on it (see Settings::origin_uids).
+    if (const passwd* pw = ::getpwnam(kLoginDaemonUser)) o.settings.origin_uids.push_back(pw->pw_uid);
     // Everything that needs privilege, first.
     if (o.mount.empty() || o.socket.empty()) {
         auto config = load_config();

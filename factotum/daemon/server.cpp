@@ -20,6 +20,7 @@
 
 #include "audit.hpp"
 #include "frame_io.hpp"
+#include "guard.hpp"
 #include "grant.hpp"
 #include "pam_auth.hpp"
 #include "privilege.hpp"
@@ -172,6 +173,7 @@ struct Factotum::Pending {
     int fd = -1;
     std::uint64_t id = 0;
     uid_t uid = 0;
+    uid_t charge = 0;
     gid_t gid = 0;
     pid_t pid = 0;
     Clock::time_point deadline;
@@ -189,7 +191,8 @@ Factotum::Factotum(Settings settings, Policy policy, int caphash_fd, std::vector
       caphash_fd_(caphash_fd),
       listen_fds_(std::move(listen_fds)),
       throttle_(settings_.throttle),
-      grant_quota_(settings_.grants) {}
+      grant_quota_(settings_.grants),
+      charges_(settings_.subuid_path) {}
 
 Factotum::~Factotum() {
     {
@@ -263,25 +266,55 @@ int Factotum::run() {
             if (errno == EINTR) continue;
             return errno;
         }
-        for (int i = 0; i < n; ++i) {
-            std::uint64_t key = evs[static_cast<std::size_t>(i)].data.u64;
-            if (key == kSignalKey) {
-                reload_policy();
-                continue;
-            }
-            if (key & kListenerTag) {
-                accept_all(static_cast<int>(key & 0xffffffffu));
-                continue;
-            }
-            auto it = pending_.find(key);
-            if (it != pending_.end()) on_readable(*it->second);
-        }
-        expire_pending();
-        expire_queued();
-        resume_accepting();
-        for (auto [uid, n] : audit_quota_.drain()) log_suppressed(uid, n);
+        for (int i = 0; i < n; ++i) on_event(evs[static_cast<std::size_t>(i)].data.u64);
+        // Housekeeping that failed is tried again at the next turn.
+        Caught x = catch_all([&] {
+            expire_pending();
+            expire_queued();
+            resume_accepting();
+            for (auto [uid, n] : audit_quota_.drain()) log_suppressed(uid, n);
+        });
+        if (x.thrown) audit(LOG_ERR, "event loop: %s; serving on", x.what);
         log_stray_trap("in the event loop");
     }
+}
+
+// One event, under catch_all: an exception costs the connection it was
+// about (refused as internal), never the daemon.
+void Factotum::on_event(std::uint64_t key) {
+    Caught x = catch_all([&] {
+        if (key == kSignalKey) {
+            reload_policy();
+        } else if (key & kListenerTag) {
+            accept_all(static_cast<int>(key & 0xffffffffu));
+        } else if (auto it = pending_.find(key); it != pending_.end()) {
+            on_readable(*it->second);
+        }
+    });
+    if (!x.thrown) return;
+    if (key == kSignalKey || (key & kListenerTag)) {
+        audit(LOG_ERR, "event loop: %s; serving on", x.what);
+        return;
+    }
+    fail_connection(key, x.what);
+}
+
+void Factotum::fail_connection(std::uint64_t id, const char* what) {
+    auto it = pending_.find(id);
+    if (it == pending_.end()) {
+        audit(LOG_ERR, "event loop: %s; serving on", what);
+        return;
+    }
+    Pending* c = it->second;
+    audit(LOG_ERR, "deny client_uid=%u client_pid=%d target=- reason=internal (%s); serving on", c->uid, c->pid,
+          what);
+    (void)catch_all([&] { refuse_now(c->fd, Refusal::internal, "internal error; see factotum's log"); });
+    close_pending(id);
+}
+
+bool Factotum::trusts_origin(uid_t uid) const {
+    return uid == 0 || std::find(settings_.origin_uids.begin(), settings_.origin_uids.end(), uid) !=
+                           settings_.origin_uids.end();
 }
 
 std::shared_ptr<const Policy> Factotum::current_policy() {
@@ -339,7 +372,7 @@ void Factotum::expire_queued() {
                 ++it;
                 continue;
             }
-            auto l = load_.find(it->uid);
+            auto l = load_.find(it->charge);
             if (--l->second.queued == 0 && l->second.running == 0) load_.erase(l);
             late.push_back(std::move(*it));
             it = jobs_.erase(it);
@@ -347,12 +380,12 @@ void Factotum::expire_queued() {
     }
     for (auto& j : late) {
         // The name is not looked up here (NSS may block): target=-.
-        audit_for(j.uid, LOG_WARNING,
+        audit_for(j.charge, LOG_WARNING,
                   "deny client_uid=%u client_pid=%d target=- reason=timeout (no worker free within %llds)", j.uid,
                   j.pid, static_cast<long long>(settings_.step_timeout.count()));
         refuse_now(j.fd, Refusal::timeout, "no worker free in time");
         ::close(j.fd);
-        release(j.uid);
+        release(j.charge);
     }
 }
 
@@ -410,24 +443,45 @@ void Factotum::accept_all(int lfd) {
             return;
         }
         accept_errors_ = 0;
+        admit_connection(fd);
+    }
+}
+
+// A new connection: charged, counted, and watched until its request is
+// whole. Owns fd: closes it on every way out but the table.
+void Factotum::admit_connection(int fd) {
+    std::optional<uid_t> reserved;  // the charged uid, once counted
+    Pending* c = nullptr;
+    bool watched = false;
+    Caught x = catch_all([&] {
         ucred cred{};
         socklen_t len = sizeof cred;
         if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof cred) {
             audit(LOG_ERR, "SO_PEERCRED: %s; connection dropped", std::strerror(errno));
-            ::close(fd);
-            continue;
+            return;
         }
-        if (!reserve(cred.uid)) {
-            audit_for(cred.uid, LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=busy", cred.uid,
-                      cred.pid);
+        std::string note;
+        std::optional<uid_t> charge = charges_.charge(cred.uid, &note);
+        if (!note.empty()) audit(charge ? LOG_NOTICE : LOG_ERR, "charge: %s", note.c_str());
+        if (!charge) {  // whom to charge cannot be told: refused, not guessed
+            audit_for(cred.uid, LOG_WARNING,
+                      "deny client_uid=%u client_pid=%d target=- reason=internal (cannot read %s)", cred.uid,
+                      cred.pid, settings_.subuid_path.c_str());
+            refuse_now(fd, Refusal::internal, "factotum cannot read its configuration; see its log");
+            return;
+        }
+        if (!reserve(*charge)) {
+            audit_for(*charge, LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=busy (charged to uid %u)",
+                      cred.uid, cred.pid, *charge);
             refuse_now(fd, Refusal::busy, "too many connections");
-            ::close(fd);
-            continue;
+            return;
         }
-        auto* c = new Pending;
+        reserved = *charge;
+        c = new Pending;
         c->fd = fd;
         c->id = next_id_++;
         c->uid = cred.uid;
+        c->charge = *charge;
         c->gid = cred.gid;
         c->pid = cred.pid;
         c->deadline = Clock::now() + settings_.step_timeout;
@@ -436,13 +490,21 @@ void Factotum::accept_all(int lfd) {
         ev.data.u64 = c->id;
         if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
             audit(LOG_ERR, "epoll_ctl: %s", std::strerror(errno));
-            ::close(fd);
-            release(c->uid);
-            delete c;
-            continue;
+            return;
         }
+        watched = true;
         pending_[c->id] = c;
+        c = nullptr;  // the table's now
+    });
+    if (!c && reserved && watched) return;  // in the table
+    if (x.thrown) {
+        audit(LOG_ERR, "deny client_uid=- target=- reason=internal (accepting: %s); serving on", x.what);
+        (void)catch_all([&] { refuse_now(fd, Refusal::internal, "internal error; see factotum's log"); });
     }
+    if (watched) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+    ::close(fd);
+    if (reserved) release(*reserved);
+    delete c;
 }
 
 void Factotum::close_pending(std::uint64_t id) {
@@ -452,7 +514,7 @@ void Factotum::close_pending(std::uint64_t id) {
     pending_.erase(it);
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->fd, nullptr);
     ::close(c->fd);
-    release(c->uid);
+    release(c->charge);
     delete c;
 }
 
@@ -463,7 +525,7 @@ void Factotum::expire_pending() {
         if (c->deadline <= now) late.push_back(id);
     for (auto id : late) {
         Pending* c = pending_[id];
-        audit_for(c->uid, LOG_WARNING,
+        audit_for(c->charge, LOG_WARNING,
                   "deny client_uid=%u client_pid=%d target=- reason=timeout (no complete request in %llds)", c->uid,
                   c->pid, static_cast<long long>(settings_.step_timeout.count()));
         refuse_now(c->fd, Refusal::timeout, "no complete request in time");
@@ -478,7 +540,7 @@ void Factotum::on_readable(Pending& c) {
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
         if (n <= 0) {
             if (c.have > 0)
-                audit_for(c.uid, LOG_WARNING,
+                audit_for(c.charge, LOG_WARNING,
                           "deny client_uid=%u client_pid=%d target=- reason=protocol (truncated request)", c.uid,
                           c.pid);
             close_pending(c.id);
@@ -491,7 +553,7 @@ void Factotum::on_readable(Pending& c) {
             std::string why = "wrong protocol version";
             const RequestRule* rule = h ? admit(*h, c.phase, &why) : nullptr;
             if (!rule) {
-                audit_for(c.uid, LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=protocol (%s)", c.uid,
+                audit_for(c.charge, LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=protocol (%s)", c.uid,
                           c.pid, why.c_str());
                 refuse_now(c.fd, Refusal::protocol, why);
                 close_pending(c.id);
@@ -506,7 +568,7 @@ void Factotum::on_readable(Pending& c) {
             auto o = wire::decode_origin(
                 {reinterpret_cast<const char*>(c.buf.data() + wire::kHeaderSize), c.want - wire::kHeaderSize}, &why);
             if (!o) {
-                audit_for(c.uid, LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=protocol (bad origin: %s)",
+                audit_for(c.charge, LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=protocol (bad origin: %s)",
                           c.uid, c.pid, why.c_str());
                 refuse_now(c.fd, Refusal::protocol, "bad origin: " + why);
                 close_pending(c.id);
@@ -521,7 +583,7 @@ void Factotum::on_readable(Pending& c) {
         // A whole request.
         std::string target(reinterpret_cast<const char*>(c.buf.data() + wire::kHeaderSize), c.want - wire::kHeaderSize);
         if (!wire::valid_user_name(target)) {
-            audit_for(c.uid, LOG_WARNING,
+            audit_for(c.charge, LOG_WARNING,
                       "deny client_uid=%u client_pid=%d target=- reason=protocol (malformed user name)", c.uid, c.pid);
             refuse_now(c.fd, Refusal::protocol, "malformed user name");
             close_pending(c.id);
@@ -532,6 +594,7 @@ void Factotum::on_readable(Pending& c) {
         job.fd = c.fd;
         job.id = c.id;
         job.uid = c.uid;
+        job.charge = c.charge;
         job.gid = c.gid;
         job.pid = c.pid;
         job.groups = peer_groups(c.fd);
@@ -543,7 +606,7 @@ void Factotum::on_readable(Pending& c) {
         ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.fd, nullptr);
         {
             std::lock_guard lock(queue_mu_);
-            UidLoad& l = load_[c.uid];
+            UidLoad& l = load_[c.charge];
             running = l.running;
             queued = l.queued;
             full = l.queued >= settings_.queue_per_uid;
@@ -555,19 +618,23 @@ void Factotum::on_readable(Pending& c) {
             }
         }
         if (full) {
-            audit_for(c.uid, LOG_WARNING,
+            audit_for(c.charge, LOG_WARNING,
                       "deny client_uid=%u client_pid=%d target=- reason=busy (%u requests of this uid wait already)",
                       c.uid, c.pid, queued);
             refuse_now(c.fd, Refusal::busy, "too many requests waiting");
             close_pending(c.id);
             return;
         }
-        if (waits)
-            audit_for(c.uid, LOG_INFO, "wait client_uid=%u client_pid=%d (this uid: %u served, %u waiting)", c.uid,
-                      c.pid, running, queued + 1);
+        // The job is the queue's now: out of the table before anything that
+        // could throw, so that a failure there cannot close its descriptor.
+        const uid_t uid = c.uid, charge = c.charge;
+        const pid_t pid = c.pid;
         pending_.erase(c.id);
         delete &c;
         queue_cv_.notify_one();
+        if (waits)
+            audit_for(charge, LOG_INFO, "wait client_uid=%u client_pid=%d (this uid: %u served, %u waiting)", uid,
+                      pid, running, queued + 1);
         return;
     }
 }
@@ -577,7 +644,7 @@ void Factotum::on_readable(Pending& c) {
 // that could take it is idle.
 std::deque<Factotum::Job>::iterator Factotum::next_job_locked() {
     return std::find_if(jobs_.begin(), jobs_.end(), [this](const Job& j) {
-        auto l = load_.find(j.uid);
+        auto l = load_.find(j.charge);
         return l == load_.end() || l->second.running < settings_.workers_per_uid;
     });
 }
@@ -594,19 +661,30 @@ void Factotum::worker_main() {
             if (stopping_) return;
             job = std::move(*it);
             jobs_.erase(it);
-            UidLoad& l = load_[job.uid];
+            UidLoad& l = load_[job.charge];
             --l.queued;
             ++l.running;
         }
-        serve(job);
+        // Whatever a request throws is that request's refusal; the worker
+        // and the daemon go on. (The grant ticket, if taken, was given back
+        // on the way out of serve: nothing was granted.)
+        Caught x = catch_all([&] { serve(job); });
+        if (x.thrown) {
+            audit(LOG_ERR, "deny client_uid=%u client_pid=%d target=- reason=internal (%s); serving on", job.uid,
+                  job.pid, x.what);
+            (void)catch_all([&] {
+                send_refusal(job.fd, Refusal::internal, "internal error; see factotum's log",
+                             Clock::now() + settings_.step_timeout);
+            });
+        }
         log_stray_trap("after a request");
         ::close(job.fd);
         {
             std::lock_guard lock(queue_mu_);
-            auto l = load_.find(job.uid);
+            auto l = load_.find(job.charge);
             if (--l->second.running == 0 && l->second.queued == 0) load_.erase(l);
         }
-        release(job.uid);
+        release(job.charge);
     }
 }
 
@@ -627,11 +705,18 @@ void Factotum::serve(Job& job) {
     const std::string where = "rhost=" + (job.origin.rhost.empty() ? "-" : job.origin.rhost) +
                               " tty=" + (job.origin.tty.empty() ? "-" : job.origin.tty);
     const char* o = where.c_str();
-    audit_for(job.uid, LOG_INFO, "request client_uid=%u client_pid=%d target=%s %s", job.uid, job.pid, t, o);
+    // Charged to another uid (the owner of the subordinate range it comes
+    // from): said once, at the end of the request's first record.
+    const std::string charged = job.charge == job.uid ? "" : " charged_to=" + std::to_string(job.charge);
+    audit_for(job.charge, LOG_INFO, "request client_uid=%u client_pid=%d target=%s %s%s", job.uid, job.pid, t, o,
+              charged.c_str());
+    // The throttle's client: the charged uid, and the remote host only when
+    // the client is one trusted to name it (a login daemon).
+    const ThrottleKey who(job.charge, trusts_origin(job.uid) ? job.origin.rhost : std::string());
     auto session_end = Clock::now() + settings_.session_timeout;
     ClientChannel channel(job.fd, settings_.step_timeout, session_end);
     auto deny = [&](Refusal why, const std::string& reason, const std::string& to_client) {
-        audit_for(job.uid, LOG_WARNING, "deny client_uid=%u client_pid=%d target=%s reason=%s %s", job.uid, job.pid, t,
+        audit_for(job.charge, LOG_WARNING, "deny client_uid=%u client_pid=%d target=%s reason=%s %s", job.uid, job.pid, t,
                   reason.c_str(), o);
         send_refusal(job.fd, why, to_client, channel.next_deadline());
     };
@@ -657,7 +742,7 @@ void Factotum::serve(Job& job) {
     // Gone while it waited: no PAM conversation for nobody.
     pollfd pfd{job.fd, 0, 0};
     if (::poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR))) {
-        audit_for(job.uid, LOG_WARNING,
+        audit_for(job.charge, LOG_WARNING,
                   "deny client_uid=%u client_pid=%d target=%s reason=client gone (hung up while queued) %s", job.uid,
                   job.pid, t, o);
         return;
@@ -670,7 +755,7 @@ void Factotum::serve(Job& job) {
              "the user database could not be read; see factotum's log");
         return;
     }
-    if (long s = throttle_.blocked_for(job.uid, job.target); s > 0) {
+    if (long s = throttle_.blocked_for(who, job.target); s > 0) {
         deny(Refusal::throttled, "throttled (" + std::to_string(s) + "s left)",
              "too many failures; try again in " + std::to_string(s) + " s");
         return;
@@ -688,7 +773,7 @@ void Factotum::serve(Job& job) {
     // One of this client's grants, taken before PAM runs and given back
     // unless a hash is written: one uid cannot hold more than its share of
     // the table (grant_quota.hpp).
-    if (long s = grant_quota_.take(job.uid); s > 0) {
+    if (long s = grant_quota_.take(job.charge); s > 0) {
         deny(Refusal::busy,
              "grant quota (" + std::to_string(settings_.grants.burst) + " per " +
                  std::to_string(settings_.grants.window.count()) + "s; " + std::to_string(s) + "s until the next)",
@@ -702,17 +787,23 @@ void Factotum::serve(Job& job) {
         ~QuotaTicket() {
             if (!spent) quota.refund(uid);
         }
-    } ticket{grant_quota_, job.uid};
+    } ticket{grant_quota_, job.charge};
 
     auto charge = [&] {
-        FailureEffect e = throttle_.failed(job.uid, job.target);
+        FailureEffect e = throttle_.failed(who, job.target);
         if (e.target_attacked)
             audit(LOG_WARNING,
                   "attack target=%s (%u failures from all clients within %llds): each client is now locked after one failure",
                   t, settings_.throttle.per_target, static_cast<long long>(settings_.throttle.window.count()));
+        const std::string from = who.rhost.empty() ? "" : " rhost=" + who.rhost;
         if (e.client_locked || e.pair_locked)
-            audit(LOG_WARNING, "lock client_uid=%u target=%s for %llds", job.uid, e.client_locked ? "*" : t,
-                  static_cast<long long>(settings_.throttle.lockout.count()));
+            audit(LOG_WARNING, "lock client_uid=%u target=%s for %llds%s", job.charge, e.client_locked ? "*" : t,
+                  static_cast<long long>(settings_.throttle.lockout.count()), from.c_str());
+        if (e.origins_locked)
+            audit(LOG_WARNING,
+                  "lock client_uid=%u target=%s for %llds from every rhost (%u failures from all its hosts within %llds)",
+                  job.charge, t, static_cast<long long>(settings_.throttle.lockout.count()),
+                  settings_.throttle.per_origins, static_cast<long long>(settings_.throttle.window.count()));
     };
     PamResult r = pam_check(settings_.pam_service, job.target, user_name_of(job.uid), job.origin, channel);
     if (trapped("PAM")) return;
@@ -741,7 +832,7 @@ void Factotum::serve(Job& job) {
         if (r.channel_errno == ETIMEDOUT) {
             deny(Refusal::timeout, "timeout (" + what + ")", "no answer in time");
         } else {
-            audit_for(job.uid, LOG_WARNING, "deny client_uid=%u client_pid=%d target=%s reason=client gone (%s: %s) %s",
+            audit_for(job.charge, LOG_WARNING, "deny client_uid=%u client_pid=%d target=%s reason=client gone (%s: %s) %s",
                       job.uid, job.pid, t, what.c_str(), std::strerror(r.channel_errno), o);
         }
         return;
@@ -750,7 +841,7 @@ void Factotum::serve(Job& job) {
         deny(Refusal::internal, "pam error (" + r.detail + ")", "authentication could not run; see factotum's log");
         return;
     }
-    throttle_.succeeded(job.uid, job.target);
+    throttle_.succeeded(who, job.target);
 
     if (!known) {  // PAM knew the user but NSS does not: nothing to grant
         deny(Refusal::internal,

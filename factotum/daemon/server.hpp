@@ -4,7 +4,9 @@
 // worker, and only until its deadline; one client uid holds at most
 // workers_per_uid workers and queues at most queue_per_uid requests, and
 // the workers take the oldest request of a uid below its limit, so one uid
-// cannot starve the others.
+// cannot starve the others. "Client uid" for every limit is the uid a
+// connection is charged to (charge.hpp): the owner of the subordinate
+// range a namespace uid comes from, else the peer's own uid.
 #pragma once
 
 #include <sys/types.h>
@@ -22,6 +24,7 @@
 #include <vector>
 
 #include "audit_quota.hpp"
+#include "charge.hpp"
 #include "grant_quota.hpp"
 #include "policy.hpp"
 #include "throttle.hpp"
@@ -36,11 +39,16 @@ struct Settings {
     unsigned workers = 8;                       // concurrent PAM conversations
     unsigned workers_per_uid = 2;               // of those, at most this many for one client uid
     unsigned queue_per_uid = 32;                // requests of one client uid waiting for a worker
-    unsigned max_connections = 512;
+    unsigned max_connections = 4096;  // well above max_per_uid: 32 uids at their cap still leave room
     unsigned max_per_uid = 128;
     ThrottleLimits throttle;
     GrantQuotaLimits grants;  // successful grants per client uid
     std::string policy_path;  // reread on SIGHUP; empty: no reload
+    // Clients whose origin frame's rhost keys the throttle (besides uid 0):
+    // the login daemons (p9login). Anyone else's rhost reaches PAM and the
+    // log, but the throttle does not believe it.
+    std::vector<uid_t> origin_uids;
+    std::string subuid_path = "/etc/subuid";
 };
 
 class Factotum {
@@ -60,6 +68,7 @@ public:
         int fd = -1;
         std::uint64_t id = 0;
         uid_t uid = 0;
+        uid_t charge = 0;  // whom its limits are charged to (charge.hpp)
         gid_t gid = 0;
         pid_t pid = 0;
         std::vector<gid_t> groups;
@@ -76,6 +85,10 @@ private:
     void audit_for(uid_t uid, int priority, const char* fmt, ...) __attribute__((format(printf, 4, 5)));
     void log_suppressed(uid_t uid, std::uint64_t n);
     void accept_all(int lfd);
+    void admit_connection(int fd);
+    void on_event(std::uint64_t key);
+    void fail_connection(std::uint64_t id, const char* what);  // an exception while the loop handled it
+    bool trusts_origin(uid_t uid) const;
     void set_listening(bool on);
     void pause_accepting(int err);  // accept() failed for want of descriptors or memory
     void resume_accepting();        // once the pause is over
@@ -106,6 +119,7 @@ private:
     Throttle throttle_;
     GrantQuota grant_quota_;
     AuditQuota audit_quota_;
+    ChargeTable charges_;  // event loop only
 
     std::map<std::uint64_t, Pending*> pending_;  // event loop only
     std::uint64_t next_id_ = 1;                  // event loop only
@@ -115,7 +129,7 @@ private:
 
     std::mutex conn_mu_;  // guards the counts below (loop and workers)
     unsigned connections_ = 0;
-    std::map<uid_t, unsigned> per_uid_;
+    std::map<uid_t, unsigned> per_uid_;  // by charged uid
 
     // Scheduling, shared by the loop (enqueues, expires) and the workers
     // (dequeue, finish).
@@ -126,7 +140,7 @@ private:
     std::mutex queue_mu_;  // guards jobs_, load_, idle_ and stopping_
     std::condition_variable queue_cv_;
     std::deque<Job> jobs_;            // oldest first
-    std::map<uid_t, UidLoad> load_;   // only uids with running or queued jobs
+    std::map<uid_t, UidLoad> load_;   // by charged uid; only those with running or queued jobs
     unsigned idle_ = 0;               // workers waiting for a job
     bool stopping_ = false;
     std::vector<std::thread> workers_;

@@ -34,9 +34,10 @@ void Throttle::prune(Clock::time_point now) {
     // A pair also remembers what it gave its target's window: keep it as long as that window lives.
     std::erase_if(pairs_, [&](const auto& kv) { return stale(kv.second) && old(kv.second.contributed_to); });
     std::erase_if(targets_, [&](const auto& kv) { return old(kv.second.first); });
+    std::erase_if(origins_, [&](const auto& kv) { return stale(kv.second); });
 }
 
-long Throttle::blocked_for(uid_t client, const std::string& target) {
+long Throttle::blocked_for(const ThrottleKey& client, const std::string& target) {
     std::lock_guard lock(mu_);
     auto now = now_();
     auto left = [&](Clock::time_point until) {
@@ -45,18 +46,27 @@ long Throttle::blocked_for(uid_t client, const std::string& target) {
     long s = 0;
     if (auto it = clients_.find(client); it != clients_.end()) s = std::max(s, left(it->second.locked_until));
     if (auto it = pairs_.find({client, target}); it != pairs_.end()) s = std::max(s, left(it->second.locked_until));
+    if (auto it = origins_.find({client.charge, target}); it != origins_.end())
+        s = std::max(s, left(it->second.locked_until));
     return s;
 }
 
-FailureEffect Throttle::failed(uid_t client, const std::string& target) {
+FailureEffect Throttle::failed(const ThrottleKey& client, const std::string& target) {
     std::lock_guard lock(mu_);
     auto now = now_();
-    if (clients_.size() >= kMaxEntries || pairs_.size() >= kMaxEntries || targets_.size() >= kMaxEntries) prune(now);
+    if (clients_.size() >= kMaxEntries || pairs_.size() >= kMaxEntries || targets_.size() >= kMaxEntries ||
+        origins_.size() >= kMaxEntries)
+        prune(now);
     FailureEffect e;
     if (clients_.size() < kMaxEntries || clients_.count(client))
         e.client_locked = bump(clients_[client], limits_.per_client, now);
     // Pair and target entries are new memory a client could multiply with
     // target names; when a table is still full, the other counts must do.
+    // All hosts of one charged uid together: when the table is full and this
+    // one is new, the pair must do (its entry is the same size).
+    auto okey = std::make_pair(client.charge, target);
+    if (origins_.size() < kMaxEntries || origins_.count(okey))
+        e.origins_locked = bump(origins_[okey], limits_.per_origins, now);
     auto key = std::make_pair(client, target);
     PairCount* p = pairs_.size() < kMaxEntries || pairs_.count(key) ? &pairs_[key] : nullptr;
     Count* t = targets_.size() < kMaxEntries || targets_.count(target) ? &targets_[target] : nullptr;
@@ -80,7 +90,7 @@ FailureEffect Throttle::failed(uid_t client, const std::string& target) {
     return e;
 }
 
-void Throttle::succeeded(uid_t client, const std::string& target) {
+void Throttle::succeeded(const ThrottleKey& client, const std::string& target) {
     std::lock_guard lock(mu_);
     auto it = pairs_.find({client, target});
     // The failures go; what the pair gave the target's window stays counted.

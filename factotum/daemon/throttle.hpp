@@ -1,5 +1,8 @@
 // Failed authentications, counted per (client, target), per client, and per
-// target across all clients. Keys are the client's kernel-reported uid.
+// target across all clients. A client is a ThrottleKey: the uid the
+// connection is charged to (its own, or the owner of the subordinate range
+// it comes from: charge.hpp) and, for a client trusted to say where its
+// logins come from (p9logind), the remote host it names.
 //
 //   - A (client, target) pair is locked after per_pair failures.
 //   - A client is locked for every target after per_client failures (one
@@ -22,6 +25,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <tuple>
 #include <utility>
 
 namespace p9auth::factotum {
@@ -32,6 +36,17 @@ struct ThrottleLimits {
     std::chrono::seconds window{900};   // ... within this window lock that key ...
     std::chrono::seconds lockout{300};  // ... for this long.
     unsigned per_target = 20;  // failures for one target from all clients within the window: under attack
+    unsigned per_origins = 50;  // failures of one charged uid for one target from all its remote hosts: locked
+};
+
+// Who failed: the charged uid, and the remote host when the client is
+// trusted to name it ("" otherwise). A uid alone converts, for the clients
+// that name no host.
+struct ThrottleKey {
+    uid_t charge = 0;
+    std::string rhost;
+    ThrottleKey(uid_t c, std::string h = {}) : charge(c), rhost(std::move(h)) {}  // NOLINT: implicit on purpose
+    bool operator<(const ThrottleKey& o) const { return std::tie(charge, rhost) < std::tie(o.charge, o.rhost); }
 };
 
 // What one failure changed, for the audit log.
@@ -39,6 +54,7 @@ struct FailureEffect {
     bool pair_locked = false;     // this client is now locked for this target
     bool client_locked = false;   // this client is now locked for every target
     bool target_attacked = false;  // this failure put the target under attack
+    bool origins_locked = false;   // this charged uid is now locked for this target from every host
 };
 
 class Throttle {
@@ -48,9 +64,9 @@ public:
     explicit Throttle(ThrottleLimits limits, Now now = &Clock::now) : limits_(limits), now_(std::move(now)) {}
 
     // Seconds until the client may try this target again; 0 when it may now.
-    long blocked_for(uid_t client, const std::string& target);
-    FailureEffect failed(uid_t client, const std::string& target);
-    void succeeded(uid_t client, const std::string& target);  // clears the pair's failures, not the client's
+    long blocked_for(const ThrottleKey& client, const std::string& target);
+    FailureEffect failed(const ThrottleKey& client, const std::string& target);
+    void succeeded(const ThrottleKey& client, const std::string& target);  // clears the pair's failures, not the client's
     bool under_attack(const std::string& target);
 
 private:
@@ -72,9 +88,10 @@ private:
 
     const ThrottleLimits limits_;
     const Now now_;
-    std::mutex mu_;  // guards the three maps (workers report concurrently)
-    std::map<uid_t, Count> clients_;
-    std::map<std::pair<uid_t, std::string>, PairCount> pairs_;
+    std::mutex mu_;  // guards the maps (workers report concurrently)
+    std::map<ThrottleKey, Count> clients_;
+    std::map<std::pair<ThrottleKey, std::string>, PairCount> pairs_;
+    std::map<std::pair<uid_t, std::string>, Count> origins_;  // (charged uid, target), all hosts together
     std::map<std::string, Count> targets_;  // locked_until unused: a target is never locked
 };
 

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "audit_quota.hpp"
+#include "charge.hpp"
+#include "guard.hpp"
 #include "grant_quota.hpp"
 #include "policy.hpp"
 #include "requests.hpp"
@@ -316,4 +318,109 @@ TEST(FactotumGrantQuota, RefundGivesBackWhatGrantedNothing) {
     EXPECT_EQ(q.take(2003), 0);
     EXPECT_EQ(q.take(2003), 0);
     EXPECT_GT(q.take(2003), 0);
+}
+
+TEST(FactotumThrottle, HostsOfATrustedClientAreLockedApartButBoundedTogether) {
+    FakeClock c;
+    ThrottleLimits l = limits(5, 20, 1000);
+    l.per_origins = 12;
+    Throttle t(l, c.fn());
+    // 5 failures for bob from 10.0.0.1 lock that host, not 10.0.0.2, not the client's own logins.
+    for (int i = 0; i < 5; ++i) t.failed({3001, "10.0.0.1"}, "bob");
+    EXPECT_GT(t.blocked_for({3001, "10.0.0.1"}, "bob"), 0);
+    EXPECT_EQ(t.blocked_for({3001, "10.0.0.2"}, "bob"), 0);
+    EXPECT_EQ(t.blocked_for(3001, "bob"), 0);
+    EXPECT_EQ(t.blocked_for({3001, "10.0.0.1"}, "carol"), 0);
+    // Hosts together: the 12th failure for bob from any host locks bob for every host of this client ...
+    for (int i = 0; i < 5; ++i) EXPECT_FALSE(t.failed({3001, "10.0.0.2"}, "bob").origins_locked);
+    EXPECT_FALSE(t.failed({3001, "10.0.0.3"}, "bob").origins_locked);
+    FailureEffect e = t.failed({3001, "10.0.0.4"}, "bob");
+    EXPECT_TRUE(e.origins_locked);
+    EXPECT_EQ(t.blocked_for({3001, "10.0.0.9"}, "bob"), 300);
+    EXPECT_EQ(t.blocked_for(3001, "bob"), 300);
+    // ... but neither another client nor another target.
+    EXPECT_EQ(t.blocked_for({3002, "10.0.0.9"}, "bob"), 0);
+    EXPECT_EQ(t.blocked_for({3001, "10.0.0.9"}, "carol"), 0);
+    c.t += std::chrono::seconds(300);
+    EXPECT_EQ(t.blocked_for({3001, "10.0.0.9"}, "bob"), 0);
+}
+
+TEST(FactotumThrottle, ClientLimitIsPerHost) {
+    FakeClock c;
+    Throttle t(limits(100, 3, 1000), c.fn());
+    for (const char* target : {"a", "b", "c"}) t.failed({3001, "192.0.2.1"}, target);
+    EXPECT_GT(t.blocked_for({3001, "192.0.2.1"}, "z"), 0);
+    EXPECT_EQ(t.blocked_for({3001, "192.0.2.2"}, "z"), 0);
+    EXPECT_EQ(t.blocked_for(3001, "z"), 0);
+}
+
+namespace {
+std::optional<uid_t> fixture_names(const std::string& n) {
+    if (n == "alice") return 2001;
+    if (n == "bob") return 2002;
+    return std::nullopt;
+}
+}  // namespace
+
+TEST(FactotumCharge, SubordinateUidsAreChargedToTheirOwner) {
+    unsigned unknown = 0, malformed = 0;
+    auto r = parse_subordinate_ranges(
+        "# comment\nalice:100000:65536\n\nbob:165536:65536\n2005:300000:10\nghost:400000:10\nbad line\n"
+        "carol:x:1\nalice:1:2:3\nbob:500000:0\n",
+        fixture_names, &unknown, &malformed);
+    EXPECT_EQ(unknown, 1u);
+    EXPECT_EQ(malformed, 3u);
+    ASSERT_EQ(r.size(), 3u);
+    EXPECT_EQ(charged_uid(r, 99999), 99999u);
+    EXPECT_EQ(charged_uid(r, 100000), 2001u);
+    EXPECT_EQ(charged_uid(r, 165535), 2001u);
+    EXPECT_EQ(charged_uid(r, 165536), 2002u);
+    EXPECT_EQ(charged_uid(r, 231071), 2002u);
+    EXPECT_EQ(charged_uid(r, 231072), 231072u);
+    EXPECT_EQ(charged_uid(r, 300009), 2005u);
+    EXPECT_EQ(charged_uid(r, 400000), 400000u);  // the unknown owner's line was skipped
+    EXPECT_EQ(charged_uid(r, 2001), 2001u);
+    EXPECT_EQ(charged_uid(r, 0xfffffffeu), 0xfffffffeu);
+}
+
+TEST(FactotumCharge, OverlapsGoToTheRangeThatStartsFirstAndTheTopIsBounded) {
+    unsigned unknown = 0, malformed = 0;
+    auto r = parse_subordinate_ranges("bob:150000:100000\nalice:100000:65536\nalice:4294967000:100000\n",
+                                      fixture_names, &unknown, &malformed);
+    ASSERT_EQ(r.size(), 3u);
+    EXPECT_EQ(charged_uid(r, 160000), 2001u);  // in both: alice's starts first
+    EXPECT_EQ(charged_uid(r, 170000), 2002u);
+    EXPECT_EQ(charged_uid(r, 4294967294u), 2001u);
+    EXPECT_EQ(r.back().end, std::uint64_t{1} << 32);
+}
+
+TEST(FactotumCharge, AnUnreadableTableFailsClosedAndAnAbsentOneChargesEachUidToItself) {
+    std::string note;
+    ChargeTable absent("/nonexistent/subuid");
+    EXPECT_EQ(absent.charge(100005, &note), std::optional<uid_t>(100005));
+    EXPECT_NE(note.find("absent"), std::string::npos);
+    ChargeTable dir("/");  // a directory: not a table
+    EXPECT_EQ(dir.charge(100005, &note), std::nullopt);
+    EXPECT_NE(note.find("not a regular file"), std::string::npos);
+    EXPECT_EQ(dir.charge(100005, &note), std::nullopt);
+    EXPECT_TRUE(note.empty());  // said once
+}
+
+TEST(FactotumGuard, EveryExceptionIsCaughtAndDescribedWithoutAllocating) {
+    EXPECT_FALSE(catch_all([] {}).thrown);
+    Caught a = catch_all([] { throw std::bad_alloc(); });
+    EXPECT_TRUE(a.thrown);
+    EXPECT_STREQ(a.what, "out of memory (std::bad_alloc)");
+    Caught b = catch_all([] { throw std::system_error(EAGAIN, std::generic_category(), "pthread_create"); });
+    EXPECT_TRUE(b.thrown);
+    EXPECT_NE(std::string(b.what).find("generic: 11"), std::string::npos) << b.what;
+    Caught c = catch_all([] { std::string().resize(std::string().max_size() + 1); });
+    EXPECT_TRUE(c.thrown);
+    EXPECT_NE(std::string(c.what).find("length_error"), std::string::npos) << c.what;
+    Caught d = catch_all([] { throw 42; });
+    EXPECT_TRUE(d.thrown);
+    EXPECT_STREQ(d.what, "an exception of unknown type");
+    // A long what() is cut to the buffer, not overrun.
+    Caught e = catch_all([] { throw std::runtime_error(std::string(1000, 'x')); });
+    EXPECT_EQ(std::string(e.what).size(), sizeof e.what - 1);
 }

@@ -1,0 +1,155 @@
+#include "charge.hpp"
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+
+namespace p9auth::factotum {
+namespace {
+
+constexpr off_t kMaxFile = 16 << 20;  // far beyond any real /etc/subuid; a bound on what a reread may allocate
+
+bool parse_number(std::string_view s, std::uint64_t* out) {
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+    return !s.empty() && ec == std::errc() && p == s.data() + s.size();
+}
+
+std::optional<uid_t> lookup_name(const std::string& name) {
+    std::vector<char> buf(16384);
+    passwd pw{}, *res = nullptr;
+    int e = 0;
+    while ((e = getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &res)) == ERANGE && buf.size() < (1u << 20))
+        buf.resize(buf.size() * 2);
+    if (e != 0 || !res) return std::nullopt;
+    return pw.pw_uid;
+}
+
+bool same_file(const struct stat& a, const struct stat& b) {
+    return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_size == b.st_size &&
+           a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec &&
+           a.st_ctim.tv_sec == b.st_ctim.tv_sec && a.st_ctim.tv_nsec == b.st_ctim.tv_nsec;
+}
+
+}  // namespace
+
+std::vector<SubordinateRange> parse_subordinate_ranges(std::string_view text,
+                                                       const std::function<std::optional<uid_t>(const std::string&)>& resolve,
+                                                       unsigned* unknown, unsigned* malformed) {
+    std::vector<SubordinateRange> out;
+    *unknown = *malformed = 0;
+    while (!text.empty()) {
+        auto nl = text.find('\n');
+        std::string_view line = text.substr(0, nl);
+        text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+        if (line.empty() || line.front() == '#') continue;
+        auto c1 = line.find(':');
+        auto c2 = c1 == std::string_view::npos ? c1 : line.find(':', c1 + 1);
+        std::uint64_t first = 0, count = 0;
+        if (c2 == std::string_view::npos || c1 == 0 || line.find(':', c2 + 1) != std::string_view::npos ||
+            !parse_number(line.substr(c1 + 1, c2 - c1 - 1), &first) || !parse_number(line.substr(c2 + 1), &count) ||
+            first > 0xffffffffu) {
+            ++*malformed;
+            continue;
+        }
+        if (count == 0) continue;
+        std::string who(line.substr(0, c1));
+        std::uint64_t id = 0;
+        std::optional<uid_t> owner;
+        if (parse_number(who, &id)) {
+            if (id < 0xffffffffu) owner = static_cast<uid_t>(id);
+        } else {
+            owner = resolve(who);
+        }
+        if (!owner) {
+            ++*unknown;
+            continue;
+        }
+        out.push_back({first, std::min<std::uint64_t>(first + count, std::uint64_t{1} << 32), *owner});
+    }
+    std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<SubordinateRange> disjoint;
+    for (auto r : out) {
+        if (!disjoint.empty() && r.first < disjoint.back().end) r.first = disjoint.back().end;
+        if (r.first < r.end) disjoint.push_back(r);
+    }
+    return disjoint;
+}
+
+uid_t charged_uid(const std::vector<SubordinateRange>& ranges, uid_t uid) {
+    auto it = std::upper_bound(ranges.begin(), ranges.end(), std::uint64_t{uid},
+                               [](std::uint64_t u, const SubordinateRange& r) { return u < r.first; });
+    if (it == ranges.begin()) return uid;
+    --it;
+    return uid < it->end ? it->owner : uid;
+}
+
+void ChargeTable::refresh(std::string* note) {
+    struct stat st{};
+    if (::stat(path_.c_str(), &st) != 0) {
+        if (errno == ENOENT) {  // no subordinate ranges: nobody but root can map a namespace beyond their own uid
+            if (!loaded_ || seen_.st_ino != 0) {
+                ranges_.clear();
+                seen_ = {};
+                loaded_ = true;
+                failing_ = false;
+                *note = path_ + ": absent; every connection is charged to its own uid";
+            }
+            return;
+        }
+        if (!failing_) *note = "stat " + path_ + ": " + std::strerror(errno);
+        failing_ = true;
+        return;
+    }
+    if (loaded_ && seen_.st_ino != 0 && same_file(st, seen_)) return;
+    int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    std::string why;
+    std::string text;
+    struct stat opened{};
+    if (fd < 0) {
+        why = std::string("open: ") + std::strerror(errno);
+    } else if (::fstat(fd, &opened) != 0 || !S_ISREG(opened.st_mode)) {
+        why = "not a regular file";
+    } else if (opened.st_size > kMaxFile) {
+        why = "larger than " + std::to_string(kMaxFile) + " bytes";
+    } else {
+        text.resize(static_cast<std::size_t>(opened.st_size));
+        std::size_t have = 0;
+        while (have < text.size()) {
+            ssize_t n = ::read(fd, text.data() + have, text.size() - have);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) {
+                why = n < 0 ? std::string("read: ") + std::strerror(errno) : "changed while read";
+                break;
+            }
+            have += static_cast<std::size_t>(n);
+        }
+    }
+    if (fd >= 0) ::close(fd);
+    if (!why.empty()) {
+        if (!failing_) *note = path_ + ": " + why + (loaded_ ? "; keeping the ranges read before" : "");
+        failing_ = true;
+        return;
+    }
+    unsigned unknown = 0, malformed = 0;
+    ranges_ = parse_subordinate_ranges(text, lookup_name, &unknown, &malformed);
+    seen_ = opened;
+    loaded_ = true;
+    failing_ = false;
+    *note = path_ + ": " + std::to_string(ranges_.size()) + " subordinate uid ranges charged to their owners";
+    if (unknown) *note += "; " + std::to_string(unknown) + " lines name an owner NSS does not know (skipped)";
+    if (malformed) *note += "; " + std::to_string(malformed) + " malformed lines (skipped)";
+}
+
+std::optional<uid_t> ChargeTable::charge(uid_t uid, std::string* note) {
+    note->clear();
+    refresh(note);
+    if (!loaded_) return std::nullopt;
+    return charged_uid(ranges_, uid);
+}
+
+}  // namespace p9auth::factotum
