@@ -147,7 +147,7 @@ TEST_F(Identity, AnUnreadableDatabaseFailsRatherThanReadingAbsent) {
     ::setfsuid(0);
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().errnum, EACCES);
-    EXPECT_NE(r.error().message.find("getpwnam_r(alice)"), std::string::npos) << r.error().message;
+    EXPECT_EQ(r.error().message, "getpwnam_r: Permission denied");  // never the name: it may be a password
     ASSERT_FALSE(g) << "an unreadable database must not say 'no such user'";
 }
 

@@ -12,10 +12,9 @@ namespace {
 
 constexpr std::size_t kFirstBuffer = 16384;
 
-std::string what_failed(const char* call, std::string_view key, int e) {
-    return std::string(call) + "(" + std::string(key) + "): " + std::strerror(e) +
-           " (the user database could not be read; is every module in nsswitch.conf reachable?)";
-}
+// The key stays out of the message: a name that could not be looked up may
+// be a password typed as a user name, and factotum logs these messages.
+std::string what_failed(const char* call, int e) { return std::string(call) + ": " + std::strerror(e); }
 
 // Calls one of the reentrant getters, growing the buffer on ERANGE up to
 // kMaxEntryBytes. glibc returns 0 with a null result for "no such entry"
@@ -23,7 +22,7 @@ std::string what_failed(const char* call, std::string_view key, int e) {
 // ECONNREFUSED, which getpwnam_r(3) says some systems use for "not found";
 // on glibc they are failures, and failures here fail closed).
 template <class Entry, class Result, class Get>
-Lookup<Result> lookup(const char* call, std::string_view key, Get get, Result (*copy)(const Entry&)) {
+Lookup<Result> lookup(const char* call, Get get, Result (*copy)(const Entry&)) {
     std::vector<char> buf(kFirstBuffer);
     for (;;) {
         Entry entry{};
@@ -33,9 +32,9 @@ Lookup<Result> lookup(const char* call, std::string_view key, Get get, Result (*
             if (!res) return std::optional<Result>{};
             return std::optional<Result>{copy(*res)};
         }
-        if (e != ERANGE) return fail(e, what_failed(call, key, e));
+        if (e != ERANGE) return fail(e, what_failed(call, e));
         if (buf.size() >= kMaxEntryBytes)
-            return fail(E2BIG, std::string(call) + "(" + std::string(key) + "): the entry is larger than " +
+            return fail(E2BIG, std::string(call) + ": the entry is larger than " +
                                    std::to_string(kMaxEntryBytes >> 20) + " MiB; refusing it");
         buf.resize(std::min(buf.size() * 4, kMaxEntryBytes));
     }
@@ -54,21 +53,21 @@ Group copy_group(const group& gr) {
 Lookup<User> user_by_name(std::string_view name) {
     const std::string key(name);
     return lookup(
-        "getpwnam_r", name,
+        "getpwnam_r",
         [&](passwd* pw, char* b, std::size_t n, passwd** r) { return ::getpwnam_r(key.c_str(), pw, b, n, r); },
         copy_user);
 }
 
 Lookup<User> user_by_uid(uid_t uid) {
     return lookup(
-        "getpwuid_r", std::to_string(uid),
+        "getpwuid_r",
         [&](passwd* pw, char* b, std::size_t n, passwd** r) { return ::getpwuid_r(uid, pw, b, n, r); }, copy_user);
 }
 
 Lookup<Group> group_by_name(std::string_view name) {
     const std::string key(name);
     return lookup(
-        "getgrnam_r", name,
+        "getgrnam_r",
         [&](group* gr, char* b, std::size_t n, group** r) { return ::getgrnam_r(key.c_str(), gr, b, n, r); },
         copy_group);
 }

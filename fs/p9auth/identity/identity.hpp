@@ -42,6 +42,9 @@ inline constexpr std::size_t kMaxEntryBytes = std::size_t{4} << 20;
 // The most login groups a lookup collects (Linux's NGROUPS_MAX).
 inline constexpr std::size_t kMaxLoginGroups = 65536;
 
+// Error messages name the call and the cause, never the name looked up
+// (it may be a password typed as a user name); callers add it where it is
+// safe to show.
 Lookup<User> user_by_name(std::string_view name);
 Lookup<User> user_by_uid(uid_t uid);
 Lookup<Group> group_by_name(std::string_view name);
