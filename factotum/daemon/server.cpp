@@ -630,9 +630,10 @@ void Factotum::serve(Job& job) {
     // The client as NSS knows it: its name for PAM_RUSER and, when a rule
     // names a client group, the groups its uid gets at login, which a user
     // namespace cannot drop (policy.hpp, ClientIds).
+    const auto policy = current_policy();  // one policy for both questions, whatever SIGHUP does
     auto client_user = identity::user_by_uid(job.uid);
     ClientIds client{job.uid, job.gid, job.groups, std::nullopt};
-    if (client_user && *client_user && current_policy()->judges_client_groups()) {
+    if (client_user && *client_user && policy->judges_client_groups()) {
         auto groups = identity::login_groups(**client_user);
         if (groups) client.login_groups = std::move(*groups);
         else client_user = groups.error();
@@ -649,7 +650,7 @@ void Factotum::serve(Job& job) {
         return;
     }
 
-    auto d = current_policy()->decide(client, target);
+    auto d = policy->decide(client, target);
     if (trapped("the policy's lookups")) return;
     if (!d) {  // a name in a rule could not be looked up: fail closed
         deny(Refusal::internal, "nss (policy " + d.error().message + ")",
