@@ -7,8 +7,6 @@
 // already opened on a grant_once mount); 71 system error at start.
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/resource.h>
@@ -26,6 +24,7 @@
 #include "grant.hpp"
 #include "listen.hpp"
 #include "paths.hpp"
+#include "identity.hpp"
 #include "policy.hpp"
 #include "privilege.hpp"
 #include "sd_notify.hpp"
@@ -219,14 +218,30 @@ int check_config(Options& o) {
             for (const Identity* id : {&r.client, &r.target}) {
                 if (id->kind == Identity::Kind::any || id->id) continue;  // "*" or a number
                 const std::string where = o.policy + ":" + std::to_string(r.line) + ": ";
-                if (id->kind == Identity::Kind::user && !::getpwnam(id->name.c_str()))
-                    warn(where + "user '" + id->name + "' is not known to the user database (NSS)");
-                if (id->kind == Identity::Kind::group && !::getgrnam(id->name.c_str()))
-                    warn(where + "group '" + id->name + "' is not known to the user database (NSS)");
+                const bool user = id->kind == Identity::Kind::user;
+                const std::string what = std::string(user ? "user '" : "group '") + id->name + "'";
+                // A lookup that fails is a problem: a running factotum refuses every request the rule decides.
+                Error failed;
+                bool known = true;
+                if (user) {
+                    auto u = identity::user_by_name(id->name);
+                    if (!u) failed = u.error();
+                    else known = u->has_value();
+                } else {
+                    auto g = identity::group_by_name(id->name);
+                    if (!g) failed = g.error();
+                    else known = g->has_value();
+                }
+                if (failed) problem(where + "cannot look up " + what + ": " + failed.message);
+                else if (!known) warn(where + what + " is not known to the user database (NSS)");
             }
         if (policy->size() == 0) warn(o.policy + ": no rules: every request will be denied");
     }
-    if (!o.user.empty() && !::getpwnam(o.user.c_str())) problem("--user " + o.user + ": no such user");
+    if (!o.user.empty()) {
+        auto u = identity::user_by_name(o.user);
+        if (!u) problem("--user " + o.user + ": " + u.error().message);
+        else if (!*u) problem("--user " + o.user + ": no such user");
+    }
     const std::string pam_file = "/etc/pam.d/" + o.settings.pam_service;
     struct stat st{};
     if (::stat(pam_file.c_str(), &st) != 0)
