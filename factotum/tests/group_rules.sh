@@ -132,3 +132,25 @@ if [[ -n ${P9GRANT:-} && -x $P9GRANT ]]; then
     [[ ${cap%@*} == 2003@2300:2300:2050,2300 ]] || ft_fail "p9grant's text: '${cap%@*}'"
     ft_pass "p9grant's text for zed is factotum's: ${cap%@*}"
 fi
+
+# A rule whose group NSS cannot look up fails closed: with "group: files
+# ldap" and no nslcd, a group that is not in the files cannot be read, and
+# the request is refused as an internal error (it used to read as "nobody
+# is in it", which for a deny granted).
+if [[ -e /lib/x86_64-linux-gnu/libnss_ldap.so.2 || -e /usr/lib/x86_64-linux-gnu/libnss_ldap.so.2 ]]; then
+    kill "$FT_PID"
+    p9_poll 10 p9_gone "$FT_PID" || ft_fail "factotum did not stop"
+    printf 'passwd: files\ngroup: files ldap\nshadow: files\nhosts: files\n' >"$FT_TMP/etc/nsswitch.conf"
+    printf 'permit * as bob\ndeny :directorygroup as bob\n' >"$FT_TMP/etc/factotum.conf"
+    [[ ! -e /run/nslcd/socket ]] || ft_fail "an nslcd socket in the test's /run"
+    ft_start
+    g=$(ft_status granted)
+    out=$(p9_as erin "$FT_CLIENT" raw "$FT_SOCK" frame:01:bob r)
+    [[ $out == "refused 8 the user database could not be read"* ]] || ft_fail "a deny whose group cannot be read: '$out'"
+    [[ $(ft_status granted) == "$g" ]] || ft_fail "a deny whose group cannot be read: a hash was written"
+    p9_poll 5 grep -q 'deny client_uid=2005 client_pid=[0-9]* target=bob reason=nss (policy line 2: getgrnam_r: ' "$FT_TMP/syslog" ||
+        ft_fail "no nss record for the unreadable group"
+    ft_pass "a deny on a group NSS cannot read: refused as internal ($(grep -o 'reason=nss (policy line 2: [^)]*)' "$FT_TMP/syslog" | tail -1))"
+else
+    echo "SKIP: libnss-ldapd not installed: the unreadable-group case"
+fi
