@@ -7,8 +7,6 @@
 // already opened on a grant_once mount); 71 system error at start.
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/resource.h>
@@ -26,6 +24,7 @@
 #include "grant.hpp"
 #include "listen.hpp"
 #include "paths.hpp"
+#include "identity.hpp"
 #include "policy.hpp"
 #include "privilege.hpp"
 #include "sd_notify.hpp"
@@ -243,14 +242,30 @@ int check_config(Options& o) {
             for (const Identity* id : {&r.client, &r.target}) {
                 if (id->kind == Identity::Kind::any || id->id) continue;  // "*" or a number
                 const std::string where = o.policy + ":" + std::to_string(r.line) + ": ";
-                if (id->kind == Identity::Kind::user && !::getpwnam(id->name.c_str()))
-                    warn(where + "user '" + id->name + "' is not known to the user database (NSS)");
-                if (id->kind == Identity::Kind::group && !::getgrnam(id->name.c_str()))
-                    warn(where + "group '" + id->name + "' is not known to the user database (NSS)");
+                const bool user = id->kind == Identity::Kind::user;
+                const std::string what = std::string(user ? "user '" : "group '") + id->name + "'";
+                // A lookup that fails is a problem: a running factotum refuses every request the rule decides.
+                Error failed;
+                bool known = true;
+                if (user) {
+                    auto u = identity::user_by_name(id->name);
+                    if (!u) failed = u.error();
+                    else known = u->has_value();
+                } else {
+                    auto g = identity::group_by_name(id->name);
+                    if (!g) failed = g.error();
+                    else known = g->has_value();
+                }
+                if (failed) problem(where + "cannot look up " + what + ": " + failed.message);
+                else if (!known) warn(where + what + " is not known to the user database (NSS)");
             }
         if (policy->size() == 0) warn(o.policy + ": no rules: every request will be denied");
     }
-    if (!o.user.empty() && !::getpwnam(o.user.c_str())) problem("--user " + o.user + ": no such user");
+    if (!o.user.empty()) {
+        auto u = identity::user_by_name(o.user);
+        if (!u) problem("--user " + o.user + ": " + u.error().message);
+        else if (!*u) problem("--user " + o.user + ": no such user");
+    }
     const std::string pam_file = "/etc/pam.d/" + o.settings.pam_service;
     struct stat st{};
     if (::stat(pam_file.c_str(), &st) != 0)
@@ -314,7 +329,12 @@ int main(int argc, char** argv) {
     if (!lowered.empty()) audit(LOG_NOTICE, "%s", lowered.c_str());
     // The login daemon's user may name the remote host its logins come
     // from, and the throttle keys on it (see Settings::origin_uids).
-    if (const passwd* pw = ::getpwnam(kLoginDaemonUser)) o.settings.origin_uids.push_back(pw->pw_uid);
+    // NSS failing here trusts nobody's rhost: stricter, never looser.
+    if (auto login = identity::user_by_name(kLoginDaemonUser); login && *login)
+        o.settings.origin_uids.push_back((*login)->uid);
+    else if (!login)
+        audit(LOG_WARNING, "user %s: %s; no client's rhost keys the throttle", kLoginDaemonUser,
+              login.error().message.c_str());
     // Everything that needs privilege, first.
     if (o.mount.empty() || o.socket.empty()) {
         auto config = load_config();

@@ -1,8 +1,6 @@
 #include "policy.hpp"
 
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +9,8 @@
 #include <charconv>
 #include <cstring>
 #include <sstream>
+
+#include "identity.hpp"
 
 namespace p9auth::factotum {
 namespace {
@@ -44,51 +44,62 @@ Expected<Identity> parse_identity(std::string_view word) {
     return id;
 }
 
-std::optional<uid_t> lookup_uid(const std::string& name) {
-    std::vector<char> buf(16384);
-    passwd pw{}, *res = nullptr;
-    if (getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &res) != 0 || !res) return std::nullopt;
-    return pw.pw_uid;
-}
-
-std::optional<gid_t> lookup_gid(const std::string& name) {
-    std::vector<char> buf(65536);
-    group gr{}, *res = nullptr;
-    if (getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &res) != 0 || !res) return std::nullopt;
-    return gr.gr_gid;
-}
-
-bool user_is(const Identity& id, uid_t uid) {
+// Matching one side of a rule against NSS: true or false, or, when a name
+// in the rule cannot be looked up, false with *err set (the decision fails).
+bool user_is(const Identity& id, uid_t uid, Error* err) {
     if (id.id) return *id.id == uid;
-    auto u = lookup_uid(id.name);
-    return u && *u == uid;
+    auto u = identity::user_by_name(id.name);
+    if (!u) {
+        *err = u.error();
+        return false;
+    }
+    return *u && (*u)->uid == uid;
 }
 
-bool group_in(const Identity& id, gid_t primary, const std::vector<gid_t>& groups) {
-    std::optional<gid_t> g = id.id ? std::optional<gid_t>(*id.id) : lookup_gid(id.name);
+std::optional<gid_t> group_id(const Identity& id, Error* err) {
+    if (id.id) return *id.id;
+    auto g = identity::group_by_name(id.name);
+    if (!g) {
+        *err = g.error();
+        return std::nullopt;
+    }
+    if (!*g) return std::nullopt;  // no such group: nobody is in it
+    return (*g)->gid;
+}
+
+bool has(const std::vector<gid_t>& groups, gid_t g) { return std::find(groups.begin(), groups.end(), g) != groups.end(); }
+
+bool client_in_group(const Identity& id, bool permit, const ClientIds& c, Error* err) {
+    const std::optional<gid_t> g = group_id(id, err);
     if (!g) return false;
-    return *g == primary || std::find(groups.begin(), groups.end(), *g) != groups.end();
+    // A permit needs NSS's word; NSS's silence (no passwd entry) is no word.
+    if (permit) return c.login_groups && has(*c.login_groups, *g);
+    // A deny holds on either: the groups held now, or those NSS gives the
+    // uid (which a user namespace cannot drop), or NSS not knowing the uid.
+    return !c.login_groups || has(*c.login_groups, *g) || c.gid == *g || has(c.groups, *g);
 }
 
-bool client_matches(const Identity& id, const ClientIds& c) {
-    switch (id.kind) {
+bool client_matches(const Rule& r, const ClientIds& c, Error* err) {
+    switch (r.client.kind) {
     case Identity::Kind::any: return true;
-    case Identity::Kind::user: return user_is(id, c.uid);
-    case Identity::Kind::group: return group_in(id, c.gid, c.groups);
+    case Identity::Kind::user: return user_is(r.client, c.uid, err);
+    case Identity::Kind::group: return client_in_group(r.client, r.permit, c, err);
     }
     return false;
 }
 
-bool target_matches(const Identity& id, const TargetIds& t) {
+bool target_matches(const Identity& id, const TargetIds& t, Error* err) {
     bool root = t.uid && *t.uid == 0;
     switch (id.kind) {
     case Identity::Kind::any: return !root;  // root only when a rule names it
     case Identity::Kind::user:
         if (!t.uid) return !id.id && id.name == t.name;
-        return user_is(id, *t.uid);
-    case Identity::Kind::group:
-        if (root || !t.uid || t.groups.empty()) return false;
-        return group_in(id, t.groups.front(), t.groups);
+        return user_is(id, *t.uid, err);
+    case Identity::Kind::group: {
+        if (root || !t.uid) return false;
+        const std::optional<gid_t> g = group_id(id, err);
+        return g && has(t.groups, *g);
+    }
     }
     return false;
 }
@@ -148,11 +159,20 @@ Expected<Policy> Policy::parse(std::string_view text, const std::string& origin)
     return p;
 }
 
-Decision Policy::decide(const ClientIds& client, const TargetIds& target) const {
+Expected<Decision> Policy::decide(const ClientIds& client, const TargetIds& target) const {
     Decision d;
-    for (const Rule& r : rules_)
-        if (client_matches(r.client, client) && target_matches(r.target, target)) d = Decision{r.permit, r.line};
+    for (const Rule& r : rules_) {
+        Error err;
+        const bool matches = client_matches(r, client, &err) && target_matches(r.target, target, &err);
+        if (err) return fail(err.errnum, "line " + std::to_string(r.line) + ": " + err.message);
+        if (matches) d = Decision{r.permit, r.line};
+    }
     return d;
+}
+
+bool Policy::judges_client_groups() const {
+    return std::any_of(rules_.begin(), rules_.end(),
+                       [](const Rule& r) { return r.client.kind == Identity::Kind::group; });
 }
 
 }  // namespace p9auth::factotum

@@ -27,18 +27,28 @@ struct Rule {
     int line = 0;
 };
 
-// Who asks: from SO_PEERCRED and SO_PEERGROUPS, never from the client's words.
+// Who asks: from SO_PEERCRED and SO_PEERGROUPS, never from the client's
+// words, and what NSS says of that uid. A rule on a client group matches a
+// deny when either the peer or NSS has the group, a permit only when NSS
+// says so (docs/decisions.md 68): a client that drops groups in a user
+// namespace escapes no deny, and one that gained a group without the user
+// database (newgrp, a set-gid program) gets no permit from it.
 struct ClientIds {
     uid_t uid = 0;
     gid_t gid = 0;
-    std::vector<gid_t> groups;
+    std::vector<gid_t> groups;  // the peer's supplementary groups as it holds them now
+    // The uid's login groups from NSS (identity::login_groups); nullopt when
+    // NSS has no passwd entry for the uid: then every deny on a client group
+    // matches and no permit on one does. Needed only when
+    // Policy::judges_client_groups().
+    std::optional<std::vector<gid_t>> login_groups;
 };
 
 // Who the client wants to become; uid and groups are absent when NSS does not know the name.
 struct TargetIds {
     std::string name;
     std::optional<uid_t> uid;
-    std::vector<gid_t> groups;  // primary and supplementary, from NSS
+    std::vector<gid_t> groups;  // the login groups, primary included, from NSS (identity::login_groups)
 };
 
 struct Decision {
@@ -55,7 +65,12 @@ public:
 
     // The last matching rule decides; none matching denies. A target of
     // uid 0 matches only a rule that names it as a user (root or 0).
-    Decision decide(const ClientIds& client, const TargetIds& target) const;
+    // An error when a name in a rule could not be looked up (NSS failed):
+    // nobody can tell what the rule would say, so the caller refuses.
+    Expected<Decision> decide(const ClientIds& client, const TargetIds& target) const;
+    // Whether some rule names a client group: only then does the caller
+    // need ClientIds::login_groups.
+    bool judges_client_groups() const;
     std::size_t size() const { return rules_.size(); }
     const std::vector<Rule>& rules() const { return rules_; }
 

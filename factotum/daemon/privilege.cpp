@@ -5,7 +5,6 @@
 #include <linux/capability.h>
 #include <linux/landlock.h>
 #include <linux/securebits.h>
-#include <pwd.h>
 #include <sys/fsuid.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -18,6 +17,8 @@
 #include <cstring>
 #include <fstream>
 #include <vector>
+
+#include "identity.hpp"
 
 namespace p9auth::factotum {
 namespace {
@@ -41,26 +42,32 @@ std::string status_field(const std::string& name) {
     return "?";
 }
 
-Expected<passwd> lookup_user(const std::string& name, std::vector<char>& buf) {
-    passwd pw{}, *res = nullptr;
-    buf.assign(16384, 0);
-    if (getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &res) != 0 || !res)
-        return fail(ENOENT, "--user " + name + ": no such user");
-    if (pw.pw_uid == 0) return fail(EINVAL, "--user " + name + " is uid 0; leave --user out to run as uid 0");
-    return pw;
+Expected<identity::User> lookup_user(const std::string& name) {
+    auto found = identity::user_by_name(name);
+    if (!found) return fail(found.error().errnum, "--user " + name + ": " + found.error().message);
+    if (!*found) return fail(ENOENT, "--user " + name + ": no such user");
+    if ((*found)->uid == 0) return fail(EINVAL, "--user " + name + " is uid 0; leave --user out to run as uid 0");
+    return std::move(**found);
+}
+
+// What initgroups(3) would set, from the one meaning of a login's groups.
+Error take_login_groups(const identity::User& user) {
+    auto groups = identity::login_groups(user);
+    if (!groups) return fail(groups.error().errnum, "--user " + user.name + ": " + groups.error().message);
+    if (::setgroups(groups->size(), groups->data()) != 0) return sys("setgroups(" + user.name + ")");
+    return Error::ok();
 }
 
 }  // namespace
 
 Error become_fs_identity(const std::string& run_as) {
     if (run_as.empty()) return Error::ok();
-    std::vector<char> buf;
-    auto pw = lookup_user(run_as, buf);
-    if (!pw) return pw.error();
-    if (::initgroups(pw->pw_name, pw->pw_gid) != 0) return sys("initgroups(" + run_as + ")");
-    ::setfsgid(pw->pw_gid);
-    ::setfsuid(pw->pw_uid);
-    if (static_cast<uid_t>(::setfsuid(static_cast<uid_t>(-1))) != pw->pw_uid) return fail(EPERM, "setfsuid did not take");
+    auto user = lookup_user(run_as);
+    if (!user) return user.error();
+    if (Error e = take_login_groups(*user)) return e;
+    ::setfsgid(user->gid);
+    ::setfsuid(user->uid);
+    if (static_cast<uid_t>(::setfsuid(static_cast<uid_t>(-1))) != user->uid) return fail(EPERM, "setfsuid did not take");
     return Error::ok();
 }
 
@@ -81,15 +88,13 @@ Error drop_privileges(const std::string& run_as) {
         return sys("prctl(PR_SET_SECUREBITS)");
 
     if (!run_as.empty()) {
-        std::vector<char> buf;
-        auto found = lookup_user(run_as, buf);
-        if (!found) return found.error();
-        passwd& pw = *found;
-        if (::initgroups(pw.pw_name, pw.pw_gid) != 0) return sys("initgroups(" + run_as + ")");
-        if (::setresgid(pw.pw_gid, pw.pw_gid, pw.pw_gid) != 0) return sys("setresgid");
-        if (::setresuid(pw.pw_uid, pw.pw_uid, pw.pw_uid) != 0) return sys("setresuid");
+        auto user = lookup_user(run_as);
+        if (!user) return user.error();
+        if (Error e = take_login_groups(*user)) return e;
+        if (::setresgid(user->gid, user->gid, user->gid) != 0) return sys("setresgid");
+        if (::setresuid(user->uid, user->uid, user->uid) != 0) return sys("setresuid");
         uid_t r, e, s;
-        if (::getresuid(&r, &e, &s) != 0 || r != pw.pw_uid || e != pw.pw_uid || s != pw.pw_uid)
+        if (::getresuid(&r, &e, &s) != 0 || r != user->uid || e != user->uid || s != user->uid)
             return fail(EPERM, "setresuid did not take");
     }
     if (capset_empty() != 0) return sys("capset (empty)");

@@ -1,9 +1,7 @@
 #include "server.hpp"
 
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -22,6 +20,7 @@
 #include "frame_io.hpp"
 #include "guard.hpp"
 #include "grant.hpp"
+#include "identity.hpp"
 #include "pam_auth.hpp"
 #include "privilege.hpp"
 #include "requests.hpp"
@@ -34,7 +33,6 @@ using Clock = std::chrono::steady_clock;
 using wire::Msg;
 using wire::Refusal;
 
-constexpr std::size_t kMaxGroupsLookup = kMaxGroups;
 // epoll keys: connection ids count up from 1; listening sockets carry this bit.
 constexpr std::uint64_t kListenerTag = std::uint64_t{1} << 63;
 constexpr std::uint64_t kSignalKey = std::uint64_t{1} << 62;  // SIGHUP: reload the policy
@@ -48,54 +46,6 @@ void log_stray_trap(const char* where) {
     if (t.nr < 0) return;
     audit(LOG_ERR, "seccomp: refused forbidden system call %s %s (and %u more); continuing",
           syscall_name(t.nr).c_str(), where, t.more);
-}
-
-std::string user_name_of(uid_t uid) {
-    std::vector<char> buf(16384);
-    passwd pw{}, *res = nullptr;
-    if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &res) != 0 || !res) return {};
-    return pw.pw_name;
-}
-
-// The target as NSS knows it: uid, gid and every group a login would get.
-// *exists: NSS has a passwd entry of that name (even when its groups cannot
-// be listed, and lookup_target returns false).
-// *nss_error: 0, or the errno of a lookup that failed for another reason
-// than "no such user" (out of descriptors, an unreachable directory).
-bool lookup_target(const std::string& name, TargetIds* ids, gid_t* gid, bool* exists, int* nss_error) {
-    std::vector<char> buf(16384);
-    passwd pw{}, *res = nullptr;
-    *exists = false;
-    *nss_error = 0;
-    int e = 0;
-    while ((e = getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &res)) == ERANGE && buf.size() < (1u << 20))
-        buf.resize(buf.size() * 2);
-    // getpwnam_r(3): 0, ENOENT, ESRCH, EBADF or EPERM all mean "not found".
-    if (e != 0 && e != ENOENT && e != ESRCH && e != EBADF && e != EPERM) *nss_error = e;
-    if (e != 0 || !res) return false;
-    *exists = true;
-    uid_t uid = pw.pw_uid;
-    *gid = pw.pw_gid;
-    int n = 64;
-    std::vector<gid_t> groups;
-    for (;;) {
-        groups.resize(static_cast<std::size_t>(n));
-        int got = n;
-        if (getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &got) >= 0) {
-            groups.resize(static_cast<std::size_t>(got));
-            break;
-        }
-        if (got <= n || static_cast<std::size_t>(got) > kMaxGroupsLookup + 1) return false;
-        n = got;
-    }
-    // Primary first (the policy's ":group" matches it too), then the rest sorted.
-    std::sort(groups.begin(), groups.end());
-    groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
-    std::erase(groups, pw.pw_gid);
-    groups.insert(groups.begin(), pw.pw_gid);
-    ids->uid = uid;
-    ids->groups = std::move(groups);
-    return true;
 }
 
 std::vector<gid_t> peer_groups(int fd) {
@@ -692,10 +642,17 @@ void Factotum::serve(Job& job) {
     log_stray_trap("between requests");
     TargetIds target;
     target.name = job.target;
-    gid_t gid = 0;
-    bool exists = false;
-    int nss_error = 0;
-    bool known = lookup_target(job.target, &target, &gid, &exists, &nss_error);
+    // The target as NSS knows it (identity.hpp): found, absent, or failed.
+    // A lookup that failed is never taken for "no such user".
+    Error nss_error;
+    auto user = identity::user_by_name(job.target);
+    if (!user) nss_error = user.error();
+    const bool exists = user && *user;
+    if (exists) {
+        target.uid = (*user)->uid;
+        if (auto groups = identity::login_groups(**user)) target.groups = std::move(*groups);
+        else nss_error = groups.error();
+    }
     // A name NSS does not know may be a password typed as a user name: it
     // never reaches the log. The policy and PAM still see it as asked.
     const std::string shown = exists ? job.target : "?(unknown)";
@@ -751,21 +708,42 @@ void Factotum::serve(Job& job) {
     // NSS could not answer (not the same as "no such user"): nobody can
     // tell what the policy would say. Refused, not charged.
     if (nss_error) {
-        deny(Refusal::internal, std::string("nss (getpwnam_r: ") + std::strerror(nss_error) + ")",
+        deny(Refusal::internal, "nss (" + nss_error.message + ")",
              "the user database could not be read; see factotum's log");
         return;
     }
+    // The client as NSS knows it: its name for PAM_RUSER and, when a rule
+    // names a client group, the groups its uid gets at login, which a user
+    // namespace cannot drop (policy.hpp, ClientIds).
+    const auto policy = current_policy();  // one policy for both questions, whatever SIGHUP does
+    auto client_user = identity::user_by_uid(job.uid);
+    ClientIds client{job.uid, job.gid, job.groups, std::nullopt};
+    if (client_user && *client_user && policy->judges_client_groups()) {
+        auto groups = identity::login_groups(**client_user);
+        if (groups) client.login_groups = std::move(*groups);
+        else client_user = groups.error();
+    }
+    if (!client_user) {
+        deny(Refusal::internal, "nss (the client: " + client_user.error().message + ")",
+             "the user database could not be read; see factotum's log");
+        return;
+    }
+    const std::string client_name = *client_user ? (*client_user)->name : std::string();
     if (long s = throttle_.blocked_for(who, job.target); s > 0) {
         deny(Refusal::throttled, "throttled (" + std::to_string(s) + "s left)",
              "too many failures; try again in " + std::to_string(s) + " s");
         return;
     }
 
-    ClientIds client{job.uid, job.gid, job.groups};
-    Decision d = current_policy()->decide(client, target);
+    auto d = policy->decide(client, target);
     if (trapped("the policy's lookups")) return;
-    if (!d.permit) {
-        deny(Refusal::not_permitted, d.line ? "policy (line " + std::to_string(d.line) + ")" : "policy (no rule)",
+    if (!d) {  // a name in a rule could not be looked up: fail closed
+        deny(Refusal::internal, "nss (policy " + d.error().message + ")",
+             "the user database could not be read; see factotum's log");
+        return;
+    }
+    if (!d->permit) {
+        deny(Refusal::not_permitted, d->line ? "policy (line " + std::to_string(d->line) + ")" : "policy (no rule)",
              "");
         return;
     }
@@ -805,7 +783,7 @@ void Factotum::serve(Job& job) {
                   job.charge, t, static_cast<long long>(settings_.throttle.lockout.count()),
                   settings_.throttle.per_origins, static_cast<long long>(settings_.throttle.window.count()));
     };
-    PamResult r = pam_check(settings_.pam_service, job.target, user_name_of(job.uid), job.origin, channel);
+    PamResult r = pam_check(settings_.pam_service, job.target, client_name, job.origin, channel);
     if (trapped("PAM")) return;
     switch (r.outcome) {
     case PamOutcome::ok: break;
@@ -843,21 +821,18 @@ void Factotum::serve(Job& job) {
     }
     throttle_.succeeded(who, job.target);
 
-    if (!known) {  // PAM knew the user but NSS does not: nothing to grant
-        deny(Refusal::internal,
-             exists ? "nss (the target's groups cannot be listed)" : "nss (no passwd entry after PAM success)",
-             "no such user in NSS");
+    if (!exists) {  // PAM knew the user but NSS does not: nothing to grant
+        deny(Refusal::internal, "nss (no passwd entry after PAM success)", "no such user in NSS");
         return;
     }
-    Target to;
-    to.uid = *target.uid;
-    to.gid = gid;
-    to.groups = target.groups;
-    if (to.groups.size() > kMaxGroups) {
-        deny(Refusal::internal, "nss (more than 1024 groups)", "target has too many groups");
+    // The one text of a login's capability, as p9grant makes it (identity.hpp).
+    auto to = identity::login_target(**user, target.groups);
+    if (!to) {
+        deny(Refusal::internal, "nss (" + to.error().message + ")",
+             to.error().errnum == E2BIG ? "target has too many groups" : "the user database could not be read");
         return;
     }
-    NewGrant g = make_grant(job.uid, to);
+    NewGrant g = make_grant(job.uid, *to);
     {
         std::lock_guard lock(grant_mu_);
         ssize_t n = ::write(caphash_fd_, g.hash.bytes().data(), g.hash.size());
@@ -870,7 +845,7 @@ void Factotum::serve(Job& job) {
     }
     ticket.spent = true;
     audit(LOG_NOTICE, "grant client_uid=%u client_pid=%d target=%s to=%s %s", job.uid, job.pid, t,
-          format_target(to).c_str(), o);
+          format_target(*to).c_str(), o);
     const auto* p = reinterpret_cast<const std::uint8_t*>(g.capability.data());
     if (int e = wire::send_frame(job.fd, Msg::granted, {p, g.capability.size()}, channel.next_deadline()))
         audit(LOG_WARNING, "lost client_uid=%u client_pid=%d target=%s reason=%s (the grant expires unused) %s",

@@ -24,6 +24,12 @@ Policy installed_policy() {
     return p ? *p : Policy{};
 }
 
+Decision decide(const Policy& p, const ClientIds& c, const TargetIds& t) {
+    auto d = p.decide(c, t);
+    EXPECT_TRUE(d.has_value()) << (d ? "" : d.error().message);
+    return d ? *d : Decision{};
+}
+
 }  // namespace
 
 TEST(FactotumDefaultPolicy, OrdinaryUsersOnlyNeverRootOrSystemAccounts) {
@@ -34,13 +40,13 @@ TEST(FactotumDefaultPolicy, OrdinaryUsersOnlyNeverRootOrSystemAccounts) {
     ASSERT_GT(p.size(), 0u);
     // alice (in users) for herself, for bob (in users); a client outside
     // users (a daemon, p9login) for bob too.
-    EXPECT_TRUE(p.decide({2001, 2001, {2001, u}}, {"alice", 2001, {2001, u}}).permit);
-    EXPECT_TRUE(p.decide({2001, 2001, {2001, u}}, {"bob", 2002, {2002, u}}).permit);
-    EXPECT_TRUE(p.decide({998, 998, {998}}, {"bob", 2002, {2002, u}}).permit);
+    EXPECT_TRUE(decide(p, {2001, 2001, {2001, u}, std::vector<gid_t>{2001, u}}, {"alice", 2001, {2001, u}}).permit);
+    EXPECT_TRUE(decide(p, {2001, 2001, {2001, u}, std::vector<gid_t>{2001, u}}, {"bob", 2002, {2002, u}}).permit);
+    EXPECT_TRUE(decide(p, {998, 998, {998}, std::vector<gid_t>{998}}, {"bob", 2002, {2002, u}}).permit);
     // Never root, even a root whose groups include users.
-    EXPECT_FALSE(p.decide({2001, 2001, {2001, u}}, {"root", 0, {0, u}}).permit);
+    EXPECT_FALSE(decide(p, {2001, 2001, {2001, u}, std::vector<gid_t>{2001, u}}, {"root", 0, {0, u}}).permit);
     // Never a system account (not in users), nor a name NSS does not know.
-    EXPECT_FALSE(p.decide({2001, 2001, {2001, u}}, {"www-data", 33, {33}}).permit);
-    EXPECT_FALSE(p.decide({2001, 2001, {2001, u}}, {"nobody", 65534, {65534}}).permit);
-    EXPECT_FALSE(p.decide({2001, 2001, {2001, u}}, {"carol", std::nullopt, {}}).permit);
+    EXPECT_FALSE(decide(p, {2001, 2001, {2001, u}, std::vector<gid_t>{2001, u}}, {"www-data", 33, {33}}).permit);
+    EXPECT_FALSE(decide(p, {2001, 2001, {2001, u}, std::vector<gid_t>{2001, u}}, {"nobody", 65534, {65534}}).permit);
+    EXPECT_FALSE(decide(p, {2001, 2001, {2001, u}, std::vector<gid_t>{2001, u}}, {"carol", std::nullopt, {}}).permit);
 }

@@ -23,38 +23,80 @@ Policy parse(const char* text) {
 
 TargetIds target(const char* name, uid_t uid, std::vector<gid_t> groups) { return {name, uid, std::move(groups)}; }
 
+// A client whose peer credentials and login groups (NSS) agree.
+ClientIds client(uid_t uid, gid_t gid, std::vector<gid_t> groups) {
+    std::vector<gid_t> login = groups;
+    login.push_back(gid);
+    return {uid, gid, std::move(groups), std::move(login)};
+}
+
+Decision decide(const Policy& p, const ClientIds& c, const TargetIds& t) {
+    auto d = p.decide(c, t);
+    EXPECT_TRUE(d.has_value()) << (d ? "" : d.error().message);
+    return d ? *d : Decision{};
+}
+
 }  // namespace
 
 TEST(FactotumPolicy, LastMatchWinsAndNoMatchDenies) {
     Policy p = parse("# comment\npermit * as *\n\ndeny 2003 as 2002   # carol may not be bob\n");
-    EXPECT_TRUE(p.decide({2001, 2001, {}}, target("bob", 2002, {2002})).permit);
-    Decision d = p.decide({2003, 2003, {}}, target("bob", 2002, {2002}));
+    EXPECT_TRUE(decide(p, client(2001, 2001, {}), target("bob", 2002, {2002})).permit);
+    Decision d = decide(p, client(2003, 2003, {}), target("bob", 2002, {2002}));
     EXPECT_FALSE(d.permit);
     EXPECT_EQ(d.line, 4);
-    EXPECT_FALSE(parse("").decide({2001, 2001, {}}, target("bob", 2002, {})).permit);
+    EXPECT_FALSE(decide(parse(""), client(2001, 2001, {}), target("bob", 2002, {})).permit);
 }
 
 TEST(FactotumPolicy, RootOnlyWhenNamed) {
     Policy p = parse("permit * as *\npermit :0 as :0\n");
-    EXPECT_FALSE(p.decide({2001, 2001, {}}, target("root", 0, {0})).permit);
-    EXPECT_FALSE(p.decide({2001, 0, {0}}, target("root", 0, {0})).permit);
+    EXPECT_FALSE(decide(p, client(2001, 2001, {}), target("root", 0, {0})).permit);
+    EXPECT_FALSE(decide(p, client(2001, 0, {0}), target("root", 0, {0})).permit);
     Policy q = parse("permit 2001 as 0\n");
-    EXPECT_TRUE(q.decide({2001, 2001, {}}, target("root", 0, {0})).permit);
+    EXPECT_TRUE(decide(q, client(2001, 2001, {}), target("root", 0, {0})).permit);
 }
 
 TEST(FactotumPolicy, GroupsOfClientAndTarget) {
     Policy p = parse("permit :2100 as :2101\n");
-    EXPECT_TRUE(p.decide({2001, 2001, {2100}}, target("bob", 2002, {2002, 2101})).permit);
-    EXPECT_TRUE(p.decide({2001, 2100, {}}, target("bob", 2002, {2002, 2101})).permit);  // primary gid
-    EXPECT_FALSE(p.decide({2001, 2001, {}}, target("bob", 2002, {2002, 2101})).permit);
-    EXPECT_FALSE(p.decide({2001, 2001, {2100}}, target("carol", 2003, {2003})).permit);
+    EXPECT_TRUE(decide(p, client(2001, 2001, {2100}), target("bob", 2002, {2002, 2101})).permit);
+    EXPECT_TRUE(decide(p, client(2001, 2100, {}), target("bob", 2002, {2002, 2101})).permit);  // primary gid
+    EXPECT_FALSE(decide(p, client(2001, 2001, {}), target("bob", 2002, {2002, 2101})).permit);
+    EXPECT_FALSE(decide(p, client(2001, 2001, {2100}), target("carol", 2003, {2003})).permit);
+}
+
+// Issue 10, item 4: the groups a client holds now are not the whole story.
+TEST(FactotumPolicy, ClientGroupDenyHoldsOnNssGroupsAPeerDropped) {
+    Policy p = parse("permit * as *\ndeny :2100 as 2002\n");
+    EXPECT_TRUE(p.judges_client_groups());
+    EXPECT_FALSE(parse("permit * as :2100\n").judges_client_groups());
+    // alice dropped staff (2100) in a user namespace; NSS still lists her in it.
+    ClientIds dropped{2001, 2001, {}, std::vector<gid_t>{2001, 2100}};
+    Decision d = decide(p, dropped, target("bob", 2002, {2002}));
+    EXPECT_FALSE(d.permit);
+    EXPECT_EQ(d.line, 2);
+    // Holding the group now without NSS's word (newgrp, a set-gid program): denied too.
+    EXPECT_FALSE(decide(p, ClientIds{2003, 2003, {2100}, std::vector<gid_t>{2003}}, target("bob", 2002, {2002})).permit);
+    EXPECT_FALSE(decide(p, ClientIds{2003, 2100, {}, std::vector<gid_t>{2003}}, target("bob", 2002, {2002})).permit);
+    // A uid NSS does not know (a subordinate uid): its groups cannot be
+    // proven, so a deny on a group holds.
+    EXPECT_FALSE(decide(p, ClientIds{100000, 100000, {}, std::nullopt}, target("bob", 2002, {2002})).permit);
+    // Not in the group either way: granted.
+    EXPECT_TRUE(decide(p, ClientIds{2003, 2003, {}, std::vector<gid_t>{2003}}, target("bob", 2002, {2002})).permit);
+}
+
+TEST(FactotumPolicy, ClientGroupPermitNeedsNssGroups) {
+    Policy p = parse("permit :2100 as 2002\n");
+    // In the group per NSS, whatever the peer holds now.
+    EXPECT_TRUE(decide(p, ClientIds{2001, 2001, {}, std::vector<gid_t>{2001, 2100}}, target("bob", 2002, {2002})).permit);
+    // Holding it without NSS's word, or a uid NSS does not know: no permit.
+    EXPECT_FALSE(decide(p, ClientIds{2003, 2003, {2100}, std::vector<gid_t>{2003}}, target("bob", 2002, {2002})).permit);
+    EXPECT_FALSE(decide(p, ClientIds{100000, 2100, {2100}, std::nullopt}, target("bob", 2002, {2002})).permit);
 }
 
 TEST(FactotumPolicy, UnknownTargetMatchesOnlyByNameOrStar) {
     Policy p = parse("permit * as ghost\n");
     TargetIds ghost{"ghost", std::nullopt, {}};
-    EXPECT_TRUE(p.decide({2001, 2001, {}}, ghost).permit);
-    EXPECT_FALSE(parse("permit * as :2100\n").decide({2001, 2001, {}}, ghost).permit);
+    EXPECT_TRUE(decide(p, client(2001, 2001, {}), ghost).permit);
+    EXPECT_FALSE(decide(parse("permit * as :2100\n"), client(2001, 2001, {}), ghost).permit);
 }
 
 TEST(FactotumPolicy, SyntaxErrorsNameTheLine) {

@@ -7,8 +7,6 @@
 // Exit status: 0 granted (the capability is on stdout), 1 not granted, 2 usage.
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
-#include <pwd.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -27,6 +25,7 @@
 #include "config.hpp"
 #include "fs_magic.hpp"
 #include "grant.hpp"
+#include "identity.hpp"
 
 namespace {
 
@@ -100,48 +99,28 @@ Args parse_args(int argc, char** argv) {
 }
 
 // A user by name or, when it is all digits, by uid; through NSS either way.
-const passwd* lookup(const std::string& who) {
+// A lookup that fails is said as such, never as "no such user".
+p9auth::identity::User lookup(const std::string& who) {
+    p9auth::identity::Lookup<p9auth::identity::User> found = std::optional<p9auth::identity::User>{};
     if (!who.empty() && std::all_of(who.begin(), who.end(), [](char c) { return c >= '0' && c <= '9'; })) {
         auto t = p9auth::parse_target(who);  // canonical decimal, in range
         if (!t || !t->bare()) die(kFailed, who + " is not a valid uid");
-        errno = 0;
-        if (const passwd* pw = ::getpwuid(t->uid)) return pw;
+        found = p9auth::identity::user_by_uid(t->uid);
     } else {
-        errno = 0;
-        if (const passwd* pw = ::getpwnam(who.c_str())) return pw;
+        found = p9auth::identity::user_by_name(who);
     }
-    if (errno != 0 && errno != ENOENT && errno != ESRCH)
-        die(kFailed, "cannot look up " + who + " in the user database: " + std::strerror(errno));
-    die(kFailed, "no such user: " + who);
+    if (!found) die(kFailed, "cannot look up " + who + ": " + found.error().message);
+    if (!*found) die(kFailed, "no such user: " + who);
+    return std::move(**found);
 }
 
-// What a login gives (initgroups): the primary gid and every group listing
-// the user; sorted, without duplicates (the kernel keeps them sorted anyway).
-std::vector<gid_t> login_groups(const std::string& name, gid_t gid) {
-    int n = 64;
-    std::vector<gid_t> g;
-    for (int tries = 0; tries < 8; ++tries) {
-        g.resize(static_cast<std::size_t>(n));
-        if (::getgrouplist(name.c_str(), gid, g.data(), &n) >= 0) {
-            g.resize(static_cast<std::size_t>(n));
-            std::sort(g.begin(), g.end());
-            g.erase(std::unique(g.begin(), g.end()), g.end());
-            return g;
-        }
-    }
-    die(kFailed, "cannot list the groups of " + name);
-}
-
-p9auth::Target target_of(const passwd& pw, bool uid_only) {
-    const std::string name = pw.pw_name;  // copied: NSS may reuse its buffer
-    p9auth::Target to{pw.pw_uid, std::nullopt, {}};
-    if (uid_only) return to;
-    to.gid = pw.pw_gid;
-    to.groups = login_groups(name, *to.gid);
-    if (to.groups.size() > p9auth::kMaxGroups)
-        die(kFailed, name + " is in " + std::to_string(to.groups.size()) + " groups, more than a capability carries (" +
-                         std::to_string(p9auth::kMaxGroups) + "); use --uid-only");
-    return to;
+// The full form a login of the user gets, or the bare form.
+p9auth::Target target_of(const p9auth::identity::User& user, bool uid_only) {
+    if (uid_only) return p9auth::Target{user.uid, std::nullopt, {}};
+    auto to = p9auth::identity::login_target(user);
+    if (!to && to.error().errnum == E2BIG) die(kFailed, to.error().message + "; use --uid-only");
+    if (!to) die(kFailed, "cannot list the groups of " + user.name + ": " + to.error().message);
+    return std::move(*to);
 }
 
 // errno from caphash (docs/spec.md sections 4 and 5), said so that a person knows what to do.
@@ -183,8 +162,8 @@ int main(int argc, char** argv) {
         if (!config) die(kFailed, config.error().message);
         mountpoint = config->mountpoint;
     }
-    const uid_t from = lookup(args.from)->pw_uid;  // before the next lookup reuses NSS's buffer
-    const p9auth::Target to = target_of(*lookup(args.to), args.uid_only);
+    const uid_t from = lookup(args.from).uid;
+    const p9auth::Target to = target_of(lookup(args.to), args.uid_only);
 
     p9auth::core_init();
     const p9auth::NewGrant g = p9auth::make_grant(from, to, args.sha1 ? p9auth::HashKind::sha1 : p9auth::HashKind::sha256);
