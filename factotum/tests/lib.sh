@@ -52,6 +52,7 @@ carol:x:2003:2003:Carol (another client):/nonexistent:/bin/sh
 dave:x:2004:2004:Dave (expired account):/nonexistent:/bin/sh
 erin:x:2005:2005:Erin (not in the policy):/nonexistent:/bin/sh
 factotum:x:3010:3010:factotum:/nonexistent:/usr/sbin/nologin
+p9front:x:3011:3011:factotum front:/nonexistent:/usr/sbin/nologin
 nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
 P
     cat >"$d/group" <<'G'
@@ -65,6 +66,7 @@ staff:x:2100:alice,bob
 dev:x:2101:bob
 audio:x:2102:bob,carol
 factotum:x:3010:
+p9front:x:3011:
 nogroup:x:65534:
 G
     # Days since the epoch, for the shadow fields.
@@ -78,6 +80,7 @@ G
         echo "dave:$(ft_hash dave-secret davesalt1):$today:0:99999:7::$((today - 2)):"
         echo "erin:$(ft_hash erin-secret erinsalt1):$today:0:99999:7:::"
         echo "factotum:!:$today:0:99999:7:::"
+        echo "p9front:!:$today:0:99999:7:::"
         echo "nobody:*:$today:0:99999:7:::"
     } >"$d/shadow"
     chmod 0640 "$d/shadow"
