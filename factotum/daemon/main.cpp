@@ -23,6 +23,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -296,8 +297,12 @@ Expected<int> obtain_caphash(const std::string& caphash, int stored) {
 
 // The front: every byte a client sends, as front_user, holding nothing
 // the monitor holds. Returns only on a fatal error.
-int run_front(const Options& o, std::vector<int> channels, std::vector<int> sockets) {
+int run_front(const Options& o, pid_t monitor, std::vector<int> channels, std::vector<int> sockets) {
     if (Error e = drop_privileges(o.front_user)) return die(kExitSystem, "front: dropping privileges: " + e.message);
+    // Dies with the monitor (the thread that forked it lives as long). Set
+    // after the drop, which clears it; the monitor may have gone before.
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != monitor)
+        return die(kExitSystem, "front: the monitor is gone");
     auto confined = confine_writes("");  // writes nothing at all
     if (!confined) return die(kExitSystem, "front: confining writes: " + confined.error().message);
     const std::size_t nsockets = sockets.size();
@@ -309,19 +314,24 @@ int run_front(const Options& o, std::vector<int> channels, std::vector<int> sock
     audit(LOG_NOTICE, "front started: socket=%s workers=%u %s; %s",
           nsockets == 1 && !o.socket.empty() ? o.socket.c_str() : "(systemd)", o.settings.workers,
           describe_privileges().c_str(), confined->note.c_str());
-    int e = server.run();
-    audit(LOG_ERR, "front: event loop failed: %s", std::strerror(e));
-    return kExitSystem;
+    if (int e = server.run()) {
+        audit(LOG_ERR, "front: event loop failed: %s", std::strerror(e));
+        return kExitSystem;
+    }
+    return 0;  // the monitor hung up: factotum is stopping
 }
 
 // The monitor: a thread per channel, and this thread for SIGHUP (reload
-// the policy) and SIGCHLD (the front is gone: so is factotum). Returns
-// only on a fatal error.
+// the policy), SIGTERM and SIGINT (stop the front, wait for it, exit 0: a
+// new factotum may bind the socket at once) and SIGCHLD (the front is
+// gone: so is factotum). Returns only on a fatal error.
 int run_monitor(const Options& o, MonitorSettings ms, Policy policy, std::vector<int> channels, pid_t front) {
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGHUP);
     sigaddset(&sigs, SIGCHLD);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
     // Blocked before the threads start, so that every thread inherits it
     // and only this one reads them.
     if (int e = ::pthread_sigmask(SIG_BLOCK, &sigs, nullptr)) return die(kExitSystem, std::strerror(e));
@@ -333,11 +343,13 @@ int run_monitor(const Options& o, MonitorSettings ms, Policy policy, std::vector
     const std::string mount = o.mount;
     Monitor monitor(std::move(ms), std::move(policy));
     std::vector<std::thread> threads;
+    static std::atomic<bool> stopping{false};
     for (int chan : channels)
         threads.emplace_back([&monitor, chan] {
             // A channel ends only with the front (or its misconduct): then
             // nobody may be served, and the service manager restarts both.
             int e = monitor.serve(chan);
+            if (stopping) return;
             if (e == 0) audit(LOG_ERR, "monitor: the front closed its channel; stopping");
             ::_exit(kExitSystem);
         });
@@ -359,6 +371,17 @@ int run_monitor(const Options& o, MonitorSettings ms, Policy policy, std::vector
         if (n != static_cast<ssize_t>(sizeof si)) {
             audit(LOG_ERR, "monitor: signalfd: %s; stopping", n < 0 ? std::strerror(errno) : "short read");
             ::_exit(kExitSystem);
+        }
+        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+            // The monitor cannot signal the front (another uid, and no
+            // CAP_KILL): it hangs up on it, and the front, which watches its
+            // channels, ends.
+            stopping = true;
+            for (int chan : channels) ::shutdown(chan, SHUT_RDWR);
+            int status = 0;
+            ::waitpid(front, &status, 0);
+            audit(LOG_NOTICE, "stopped by signal %u", si.ssi_signo);
+            ::_exit(0);
         }
         if (si.ssi_signo == SIGCHLD) {
             int status = 0;
@@ -441,11 +464,9 @@ int argc, char** argv) {
     const pid_t front = ::fork();
     if (front < 0) return die(kExitSystem, std::string("fork: ") + std::strerror(errno));
     if (front == 0) {
-        // Dies with the monitor (the thread that forked it lives as long).
-        if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != monitor_pid) ::_exit(kExitSystem);
         ::close(*cfd);
         for (int fd : monitor_ends) ::close(fd);
-        return run_front(o, std::move(front_ends), std::move(fds->sockets));
+        return run_front(o, monitor_pid, std::move(front_ends), std::move(fds->sockets));
     }
     for (int fd : front_ends) ::close(fd);
     for (int fd : fds->sockets) ::close(fd);

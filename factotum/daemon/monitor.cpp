@@ -133,7 +133,7 @@ public:
         if (e == ECONNRESET) return ended_ = true, false;
         if (e) return violate(std::string("receiving: ") + std::strerror(e));
         std::string why;
-        if (!mon::admit(p->type, p->payload.size(), p->fd >= 0, state, &why)) {
+        if (!mon::admit(p->type, p->payload.size(), p->fd >= 0 || p->fd_lost, state, &why)) {
             if (p->fd >= 0) ::close(p->fd);
             return violate(why);
         }
@@ -307,6 +307,13 @@ void authenticate_and_grant(const Policy& policy, const MonitorSettings& setting
           l.v.shown.c_str(), l.v.to.c_str(), l.where().c_str());
 }
 
+bool send_verdict(Channel& ch, const Verdict& v) {
+    std::string out = mon::encode_verdict(v);
+    const bool sent = ch.send(Type::verdict, out);
+    secure_zero(out.data(), out.size());
+    return sent;
+}
+
 }  // namespace
 
 std::string unix_address_of(int fd) {
@@ -347,10 +354,21 @@ int Monitor::serve(int chan) {
         Packet p;
         if (!ch.next(State::idle, &p)) return stop();
         Login l;
+        if (p.fd_lost) {  // out of descriptors here: nobody can tell who asks
+            l.v.shown = "-";
+            l.refuse(Refusal::internal, "monitor out of descriptors (the client's connection could not be received)",
+                     "factotum is out of resources; try later");
+            if (!send_verdict(ch, l.v)) return stop();
+            continue;
+        }
         std::string why;
         auto asked = mon::decode_begin({reinterpret_cast<const char*>(p.payload.data()), p.payload.size()}, &why);
         bool identified = asked && identify(p.fd, settings_.socket_addresses, &l.client, &why);
-        ::close(p.fd);  // the monitor never reads or writes a client's connection
+        // Held, never read or written, until the login ends.
+        struct Closer {
+            int fd;
+            ~Closer() { ::close(fd); }
+        } client_fd{p.fd};
         if (!identified) {
             ch.violate("begin: " + why);
             return stop();
@@ -375,10 +393,7 @@ int Monitor::serve(int chan) {
             authenticate_and_grant(*current_policy(), settings_, grant_mu_, ch, l);
             if (ch.broken()) return stop();
         }
-        std::string out = mon::encode_verdict(l.v);
-        const bool sent = ch.send(Type::verdict, out);
-        secure_zero(out.data(), out.size());
-        if (!sent) return stop();
+        if (!send_verdict(ch, l.v)) return stop();
     }
 }
 

@@ -164,7 +164,11 @@ int recv_packet(int chan, std::span<std::uint8_t> buf, Packet* out) {
     if (n == 0) return ECONNRESET;
     int fds[4];
     std::size_t nfds = 0;
-    bool odd = (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0;
+    bool odd = (mh.msg_flags & MSG_TRUNC) != 0;
+    // MSG_CTRUNC with no control message at all: the descriptor could not
+    // be installed here (RLIMIT_NOFILE), the packet itself is whole.
+    const bool lost = (mh.msg_flags & MSG_CTRUNC) != 0 && CMSG_FIRSTHDR(&mh) == nullptr;
+    if ((mh.msg_flags & MSG_CTRUNC) && !lost) odd = true;
     for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
             odd = true;
@@ -180,6 +184,7 @@ int recv_packet(int chan, std::span<std::uint8_t> buf, Packet* out) {
     out->type = static_cast<Type>(buf[0]);
     out->payload = buf.subspan(1, static_cast<std::size_t>(n) - 1);
     out->fd = nfds == 1 ? fds[0] : -1;
+    out->fd_lost = lost;
     return 0;
 }
 

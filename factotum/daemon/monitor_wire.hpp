@@ -98,12 +98,15 @@ std::optional<Begin> decode_begin(std::string_view payload, std::string* why);
 int send_packet(int chan, Type type, std::string_view payload, int fd = -1);
 // One packet into buf (at most kMaxPacket bytes). 0, ECONNRESET at the end
 // of the channel, EMSGSIZE for a truncated packet or a wrong set of
-// descriptors (any received are closed), or an errno. *fd: -1, or the one
-// descriptor that came with it.
+// descriptors (any received are closed), or an errno. fd: -1, or the one
+// descriptor that came with it; fd_lost: one came but this process had no
+// room for it (out of descriptors: the kernel drops it), not the sender's
+// fault.
 struct Packet {
     Type type;
     std::span<const std::uint8_t> payload;
     int fd = -1;
+    bool fd_lost = false;
 };
 int recv_packet(int chan, std::span<std::uint8_t> buf, Packet* out);
 

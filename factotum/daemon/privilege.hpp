@@ -33,7 +33,7 @@ std::string describe_privileges();
 
 // Landlock: from now on this thread and the threads it starts may create,
 // truncate or open for writing only files beneath writable_dir
-// (pam_faillock's tallies; nothing when it does not exist). Descriptors
+// (pam_faillock's tallies; nothing when it is empty or does not exist). Descriptors
 // already open (caphash) are not affected. Needs no_new_privs.
 struct Confinement {
     bool writes_confined = false;  // Landlock in force: the filter may allow O_RDWR opens

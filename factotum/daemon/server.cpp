@@ -33,6 +33,8 @@ using wire::Refusal;
 
 // epoll keys: connection ids count up from 1; listening sockets carry this bit.
 constexpr std::uint64_t kListenerTag = std::uint64_t{1} << 63;
+// The monitor's channels, watched for its hang-up only (the workers read them).
+constexpr std::uint64_t kChannelTag = std::uint64_t{1} << 62;
 
 // A call the seccomp filter refused outside any request (the loop, a
 // worker between requests): said, then served on. The call failed with
@@ -148,6 +150,12 @@ int Factotum::start() {
         if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, lfd, &ev) != 0) return errno;
     }
     if (channels_.size() != settings_.workers) return EINVAL;
+    for (int chan : channels_) {
+        epoll_event ev{};
+        ev.events = EPOLLRDHUP;
+        ev.data.u64 = kChannelTag | static_cast<std::uint32_t>(chan);
+        if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, chan, &ev) != 0) return errno;
+    }
     for (int chan : channels_) workers_.emplace_back([this, chan] { worker_main(chan); });
     return 0;
 }
@@ -183,6 +191,10 @@ int Factotum::run() {
         }
         for (int i = 0; i < n; ++i) {
             std::uint64_t key = evs[static_cast<std::size_t>(i)].data.u64;
+            if (key & kChannelTag) {
+                audit(LOG_NOTICE, "front: the monitor hung up; stopping");
+                return 0;
+            }
             if (key & kListenerTag) {
                 accept_all(static_cast<int>(key & 0xffffffffu));
                 continue;

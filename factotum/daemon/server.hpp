@@ -56,7 +56,7 @@ public:
     // filter, which forbids new threads. 0 or an errno (EINVAL: not one
     // channel per worker).
     int start();
-    int run();             // the event loop; returns only on a fatal error
+    int run();  // the event loop: 0 when the monitor hung up (factotum stops), else a fatal errno
 
     // A request that passed the table, handed from the loop to a worker.
     struct Job {

@@ -73,8 +73,8 @@ directory_checks() {
     rc=0
     ft_request alice dora 'not dora secret' >/dev/null || rc=$?
     [[ $rc == 1 ]] || ft_fail "$name: wrong password: exit $rc"
-    p9_poll 10 grep -q "factotum\[$FT_PID\]: deny client_uid=2001 .*target=dora reason=auth" "$FT_TMP/syslog" ||
-        ft_fail "$name: no auth denial logged: $(grep "factotum\[$FT_PID\]" "$FT_TMP/syslog" | tail -2)"
+    p9_poll 10 grep -q "$(ft_who "$FT_PID"): deny client_uid=2001 .*target=dora reason=auth" "$FT_TMP/syslog" ||
+        ft_fail "$name: no auth denial logged: $(grep "$(ft_who "$FT_PID")" "$FT_TMP/syslog" | tail -2)"
     ft_pass "$name: a wrong password for dora is refused"
     # The same directory user, a second time: the module keeps working
     # once its connection to the daemon is open.

@@ -186,6 +186,16 @@ ft_start() {
     FT_DAEMONS+=("$FT_PID")
     disown
     p9_poll 15 ft_ready || ft_fail "factotum did not come up"
+    # The front (it accepts the clients): its pid from the start record.
+    FT_FRONT=$(sed -n "s/.*factotum\[$FT_PID\]: started: .* front_pid=\([0-9]*\) .*/\1/p" "$FT_TMP/syslog" | tail -1)
+    [[ -n $FT_FRONT ]] || ft_fail "no front_pid in factotum's start record"
+}
+# ft_who PID: a grep pattern (BRE) for the records of the factotum started
+# as PID: its monitor's and its front's (front_pid= in the start record).
+ft_who() {
+    local f
+    f=$(sed -n "s/.*factotum\[$1\]: started: .* front_pid=\([0-9]*\) .*/\1/p" "$FT_TMP/syslog" | tail -1)
+    printf 'factotum\\[\\(%s\\|%s\\)\\]' "$1" "${f:-$1}"
 }
 ft_ready() {
     p9_gone "$FT_PID" && ft_fail "factotum exited before it was ready"
