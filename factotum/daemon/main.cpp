@@ -2,27 +2,39 @@
 // applies its policy, and grants capabilities through the caphash
 // descriptor it opened at start. See factotum(8).
 //
+// Two processes: this one becomes the monitor (monitor.hpp: caphash, the
+// policy, PAM, NSS), and the child it forks becomes the front (server.hpp:
+// every byte a client sends, as its own unprivileged user).
+//
 // Exit status: 0 --check found the configuration usable; 2 usage; 78
 // configuration (policy file, options, --check found it unusable, caphash
 // already opened on a grant_once mount); 71 system error at start.
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/resource.h>
 #include <syslog.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "audit.hpp"
 #include "config.hpp"
 #include "grant.hpp"
 #include "listen.hpp"
+#include "monitor.hpp"
 #include "paths.hpp"
 #include "identity.hpp"
 #include "policy.hpp"
@@ -37,12 +49,15 @@ namespace {
 
 constexpr int kExitUsage = 2, kExitConfig = 78, kExitSystem = 71;
 constexpr const char* kLoginDaemonUser = "p9login";  // p9logind's user (sysusers.d/p9auth-login.conf)
+// The front's user, made by the factotum package (factotum/systemd/factotum-sysusers.conf).
+constexpr const char* kDefaultFrontUser = "p9front";
 
 struct Options {
     std::string mount;   // default: mountpoint in /etc/p9auth/p9auth.conf
     std::string socket;  // default: factotum_socket in /etc/p9auth/p9auth.conf
     std::string policy = paths::kFactotumPolicy;
     std::string user;
+    std::string front_user = kDefaultFrontUser;
     std::string tally_dir = "/run/faillock";  // pam_faillock's default (faillock.conf dir=)
     bool log_stderr = false;
     bool check = false;
@@ -53,7 +68,7 @@ struct Options {
 void usage(std::FILE* to) {
     std::fprintf(to,
                  "usage: factotum [--mount DIR] [--socket PATH] [--policy FILE] [--pam-service NAME]\n"
-                 "                [--user NAME] [--workers N] [--workers-per-uid N] [--queue-per-uid N]\n"
+                 "                [--user NAME] [--front-user NAME] [--workers N] [--workers-per-uid N] [--queue-per-uid N]\n"
                  "                [--timeout S] [--session-timeout S] [--max-connections N] [--max-per-uid N]\n"
                  "                [--fail-limit N] [--client-fail-limit N] [--target-fail-limit N]\n"
                  "                [--origin-fail-limit N] [--fail-window S] [--lockout S]\n"
@@ -84,7 +99,7 @@ int bad_usage(const std::string& msg) {
 enum OptionId {
     kMount = 256, kSocket, kPolicy, kUser, kPamService, kWorkers, kWorkersPerUid, kQueuePerUid, kTimeout,
     kSessionTimeout, kMaxConnections, kMaxPerUid, kFailLimit, kClientFailLimit, kTargetFailLimit, kFailWindow,
-    kLockout, kStderr, kCheck, kVersion, kTallyDir, kGrantsPerUid, kGrantWindow, kOriginFailLimit
+    kLockout, kStderr, kCheck, kVersion, kTallyDir, kGrantsPerUid, kGrantWindow, kOriginFailLimit, kFrontUser
 };
 
 int parse_args(int argc, char** argv, Options* o) {
@@ -97,6 +112,7 @@ int parse_args(int argc, char** argv, Options* o) {
         {"socket", required_argument, nullptr, kSocket},
         {"policy", required_argument, nullptr, kPolicy},
         {"user", required_argument, nullptr, kUser},
+        {"front-user", required_argument, nullptr, kFrontUser},
         {"pam-service", required_argument, nullptr, kPamService},
         {"workers", required_argument, nullptr, kWorkers},
         {"workers-per-uid", required_argument, nullptr, kWorkersPerUid},
@@ -140,6 +156,7 @@ int parse_args(int argc, char** argv, Options* o) {
         case kSocket: o->socket = ::optarg; break;
         case kPolicy: o->policy = ::optarg; break;
         case kUser: o->user = ::optarg; break;
+        case kFrontUser: o->front_user = ::optarg; break;
         case kTallyDir: o->tally_dir = ::optarg; break;
         case kPamService: s.pam_service = ::optarg; break;
         case kWorkers: if (!num(1, 256)) return kExitUsage; s.workers = static_cast<unsigned>(n); break;
@@ -168,7 +185,8 @@ int parse_args(int argc, char** argv, Options* o) {
     if (::optind < argc) return bad_usage(std::string("unexpected argument '") + argv[::optind] + "'");
     if (o->settings.pam_service.empty() || o->settings.pam_service.find('/') != std::string::npos)
         return bad_usage("--pam-service must be a plain name");
-    o->settings.policy_path = o->policy;
+    if (o->front_user.empty() || o->front_user == "root" || o->front_user == o->user)
+        return bad_usage("--front-user must name a user of its own, not root or --user");
     return 0;
 }
 
@@ -266,6 +284,12 @@ int check_config(Options& o) {
         if (!u) problem("--user " + o.user + ": " + u.error().message);
         else if (!*u) problem("--user " + o.user + ": no such user");
     }
+    if (auto f = identity::user_by_name(o.front_user); !f)
+        problem("--front-user " + o.front_user + ": " + f.error().message);
+    else if (!*f)
+        problem("--front-user " + o.front_user + ": no such user (the package creates it with systemd-sysusers)");
+    else if ((*f)->uid == 0)
+        problem("--front-user " + o.front_user + ": has uid 0");
     const std::string pam_file = "/etc/pam.d/" + o.settings.pam_service;
     struct stat st{};
     if (::stat(pam_file.c_str(), &st) != 0)
@@ -312,9 +336,120 @@ Expected<int> obtain_caphash(const std::string& caphash, int stored) {
     return fd;
 }
 
+// The front: every byte a client sends, as front_user, holding nothing
+// the monitor holds. Returns only on a fatal error.
+int run_front(const Options& o, pid_t monitor, std::vector<int> channels, std::vector<int> sockets) {
+    if (Error e = drop_privileges(o.front_user)) return die(kExitSystem, "front: dropping privileges: " + e.message);
+    // Dies with the monitor (the thread that forked it lives as long). Set
+    // after the drop, which clears it; the monitor may have gone before.
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != monitor)
+        return die(kExitSystem, "front: the monitor is gone");
+    auto confined = confine_writes("");  // writes nothing at all
+    if (!confined) return die(kExitSystem, "front: confining writes: " + confined.error().message);
+    const std::size_t nsockets = sockets.size();
+    Factotum server(o.settings, std::move(channels), std::move(sockets));
+    if (int e = server.start()) return die(kExitSystem, std::string("front: start: ") + std::strerror(e));
+#ifdef FACTOTUM_SECCOMP
+    if (Error e = install_seccomp(Half::front, false)) return die(kExitSystem, "front: seccomp: " + e.message);
+#endif
+    audit(LOG_NOTICE, "front started: socket=%s workers=%u %s; %s",
+          nsockets == 1 && !o.socket.empty() ? o.socket.c_str() : "(systemd)", o.settings.workers,
+          describe_privileges().c_str(), confined->note.c_str());
+    if (int e = server.run()) {
+        audit(LOG_ERR, "front: event loop failed: %s", std::strerror(e));
+        return kExitSystem;
+    }
+    return 0;  // the monitor hung up: factotum is stopping
+}
+
+// The monitor: a thread per channel, and this thread for SIGHUP (reload
+// the policy), SIGTERM and SIGINT (stop the front, wait for it, exit 0: a
+// new factotum may bind the socket at once) and SIGCHLD (the front is
+// gone: so is factotum). Returns only on a fatal error.
+int run_monitor(const Options& o, MonitorSettings ms, Policy policy, std::vector<int> channels, pid_t front) {
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGCHLD);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    // Blocked before the threads start, so that every thread inherits it
+    // and only this one reads them.
+    if (int e = ::pthread_sigmask(SIG_BLOCK, &sigs, nullptr)) return die(kExitSystem, std::strerror(e));
+    const int sfd = ::signalfd(-1, &sigs, SFD_CLOEXEC);
+    if (sfd < 0) return die(kExitSystem, std::string("signalfd: ") + std::strerror(errno));
+    if (Error e = drop_privileges(o.user)) return die(kExitSystem, "dropping privileges: " + e.message);
+    auto confined = confine_writes(o.tally_dir);
+    if (!confined) return die(kExitSystem, "confining writes: " + confined.error().message);
+    const std::string mount = o.mount;
+    Monitor monitor(std::move(ms), std::move(policy));
+    std::vector<std::thread> threads;
+    static std::atomic<bool> stopping{false};
+    for (int chan : channels)
+        threads.emplace_back([&monitor, chan] {
+            // A channel ends only with the front (or its misconduct): then
+            // nobody may be served, and the service manager restarts both.
+            int e = monitor.serve(chan);
+            if (stopping) return;
+            if (e == 0) audit(LOG_ERR, "monitor: the front closed its channel; stopping");
+            ::_exit(kExitSystem);
+        });
+    for (auto& t : threads) t.detach();
+#ifdef FACTOTUM_SECCOMP
+    if (Error e = install_seccomp(Half::monitor, confined->writes_confined)) {
+        audit(LOG_ERR, "not starting: seccomp: %s", e.message.c_str());
+        ::_exit(kExitSystem);
+    }
+#endif
+    audit(LOG_NOTICE, "started: mount=%s service=%s front_pid=%d %s; %s", mount.c_str(), o.settings.pam_service.c_str(),
+          static_cast<int>(front), describe_privileges().c_str(), confined->note.c_str());
+    if (int e = sd_notify_send("READY=1\nSTATUS=granting on " + mount))
+        audit(LOG_WARNING, "could not tell the service manager we are ready: %s", std::strerror(e));
+    for (;;) {
+        signalfd_siginfo si{};
+        ssize_t n = ::read(sfd, &si, sizeof si);
+        if (n < 0 && errno == EINTR) continue;
+        if (n != static_cast<ssize_t>(sizeof si)) {
+            audit(LOG_ERR, "monitor: signalfd: %s; stopping", n < 0 ? std::strerror(errno) : "short read");
+            ::_exit(kExitSystem);
+        }
+        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+            // The monitor cannot signal the front (another uid, and no
+            // CAP_KILL): it hangs up on it, and the front, which watches its
+            // channels, ends.
+            stopping = true;
+            for (int chan : channels) ::shutdown(chan, SHUT_RDWR);
+            int status = 0;
+            ::waitpid(front, &status, 0);
+            audit(LOG_NOTICE, "stopped by signal %u", si.ssi_signo);
+            ::_exit(0);
+        }
+        if (si.ssi_signo == SIGCHLD) {
+            int status = 0;
+            if (::waitpid(front, &status, WNOHANG) != front) continue;
+            audit(LOG_ERR, "monitor: the front (pid %d) %s %d; stopping", static_cast<int>(front),
+                  WIFSIGNALED(status) ? "was killed by signal" : "exited with status",
+                  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+            ::_exit(kExitSystem);
+        }
+        // SIGHUP. A policy that does not load (syntax, owner, mode) is
+        // logged and the old one stays: a typo must not lock everyone out,
+        // nor let everyone in.
+        auto loaded = Policy::load(o.policy);
+        if (!loaded) {
+            audit(LOG_ERR, "reload %s failed, keeping the policy in force: %s", o.policy.c_str(),
+                  loaded.error().message.c_str());
+            continue;
+        }
+        monitor.set_policy(std::move(*loaded));
+        audit(LOG_NOTICE, "reloaded %s (%zu rules)", o.policy.c_str(), monitor.policy_rules());
+    }
+}
+
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(
+int argc, char** argv) {
     Options o;
     if (int rc = parse_args(argc, argv, &o)) return rc;
     ::signal(SIGPIPE, SIG_IGN);
@@ -365,22 +500,28 @@ int main(int argc, char** argv) {
         audit(LOG_WARNING, "could not hand caphash to the service manager's store (NOTIFY_SOCKET): %s; "
                            "a restart on a grant_once mount will not be able to grant",
               std::strerror(e));
-    // Then give up all the rest.
-    if (Error e = drop_privileges(o.user)) return die(kExitSystem, "dropping privileges: " + e.message);
-    auto confined = confine_writes(o.tally_dir);
-    if (!confined) return die(kExitSystem, "confining writes: " + confined.error().message);
-    const std::size_t nsockets = fds->sockets.size();
-    Factotum server(o.settings, std::move(*policy), *cfd, fds->sockets);
-    if (int e = server.start()) return die(kExitSystem, std::string("start: ") + std::strerror(e));
-#ifdef FACTOTUM_SECCOMP
-    if (Error e = install_seccomp(confined->writes_confined)) return die(kExitSystem, "seccomp: " + e.message);
-#endif
-    audit(LOG_NOTICE, "started: mount=%s socket=%s service=%s workers=%u %s; %s", o.mount.c_str(),
-          nsockets == 1 && !o.socket.empty() ? o.socket.c_str() : "(systemd)", o.settings.pam_service.c_str(),
-          o.settings.workers, describe_privileges().c_str(), confined->note.c_str());
-    if (int e = sd_notify_send("READY=1\nSTATUS=granting on " + o.mount))
-        audit(LOG_WARNING, "could not tell the service manager we are ready: %s", std::strerror(e));
-    int e = server.run();
-    audit(LOG_ERR, "event loop failed: %s", std::strerror(e));
-    return kExitSystem;
+    // The channels between the halves, then the front.
+    MonitorSettings ms;
+    ms.pam_service = o.settings.pam_service;
+    ms.caphash_fd = *cfd;
+    for (int fd : fds->sockets) ms.socket_addresses.push_back(unix_address_of(fd));
+    std::vector<int> monitor_ends, front_ends;
+    for (unsigned i = 0; i < o.settings.workers; ++i) {
+        int sv[2];
+        if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+            return die(kExitSystem, std::string("socketpair: ") + std::strerror(errno));
+        monitor_ends.push_back(sv[0]);
+        front_ends.push_back(sv[1]);
+    }
+    const pid_t monitor_pid = ::getpid();
+    const pid_t front = ::fork();
+    if (front < 0) return die(kExitSystem, std::string("fork: ") + std::strerror(errno));
+    if (front == 0) {
+        ::close(*cfd);
+        for (int fd : monitor_ends) ::close(fd);
+        return run_front(o, monitor_pid, std::move(front_ends), std::move(fds->sockets));
+    }
+    for (int fd : front_ends) ::close(fd);
+    for (int fd : fds->sockets) ::close(fd);
+    return run_monitor(o, std::move(ms), std::move(*policy), std::move(monitor_ends), front);
 }

@@ -173,6 +173,8 @@ Expected<Confinement> confine_writes(const std::string& writable_dir) {
         ::close(dir);
         if (rc != 0) return fail(e, "landlock_add_rule " + writable_dir + ": " + std::strerror(e));
         note += writable_dir;
+    } else if (writable_dir.empty()) {
+        note = "Landlock ABI " + std::to_string(abi) + ": no file writable";
     } else {
         note += "nothing (" + writable_dir + ": " + std::strerror(errno) + ")";
     }

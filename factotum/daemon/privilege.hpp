@@ -33,7 +33,7 @@ std::string describe_privileges();
 
 // Landlock: from now on this thread and the threads it starts may create,
 // truncate or open for writing only files beneath writable_dir
-// (pam_faillock's tallies; nothing when it does not exist). Descriptors
+// (pam_faillock's tallies; nothing when it is empty or does not exist). Descriptors
 // already open (caphash) are not affected. Needs no_new_privs.
 struct Confinement {
     bool writes_confined = false;  // Landlock in force: the filter may allow O_RDWR opens
@@ -43,10 +43,14 @@ struct Confinement {
 // result says so, and the seccomp filter then keeps every open read-only.
 Expected<Confinement> confine_writes(const std::string& writable_dir);
 
-// The seccomp filter (seccomp_allow.cpp). Applied to every thread.
-// writes_confined: Landlock keeps writes under the tally directory, so
-// O_RDWR opens (pam_faillock) are allowed; otherwise opens stay read-only.
-Error install_seccomp(bool writes_confined);
+// The seccomp filter (seccomp_allow.cpp). Applied to every thread of the
+// calling process. The monitor's allows what PAM and NSS modules need; the
+// front's only its event loop, its channels and the log.
+// writes_confined (monitor): Landlock keeps writes under the tally
+// directory, so O_RDWR opens (pam_faillock) are allowed; otherwise opens
+// stay read-only.
+enum class Half { monitor, front };
+Error install_seccomp(Half half, bool writes_confined);
 
 // A forbidden system call the filter refused (with EPERM) in the calling
 // thread since the last look: its number (-1: none) and how many more

@@ -7,7 +7,9 @@
 // on (the call failed like any refused call; nothing ran). A module that
 // misbehaves costs one request, never the server.
 // Installed after start-up (caphash open, socket bound, workers started),
-// for every thread at once (TSYNC). No new processes, no new threads, no
+// for every thread at once (TSYNC), in each half: the monitor's filter
+// admits what PAM and NSS modules need; the front's, which never runs a
+// module, only its loop, its channels, memory and the log. No new processes, no new threads, no
 // writes to files other than the descriptors held and pam_faillock's
 // tallies; see factotum(8).
 #include <fcntl.h>
@@ -79,7 +81,8 @@ std::string syscall_name(int nr) {
     return s + " (" + std::to_string(nr) + ")";
 }
 
-Error install_seccomp(bool writes_confined) {
+Error install_seccomp(Half half, bool writes_confined) {
+    const bool monitor = half == Half::monitor;
     struct sigaction sa{};
     sa.sa_sigaction = on_sigsys;
     sa.sa_flags = SA_SIGINFO;
@@ -106,10 +109,13 @@ Error install_seccomp(bool writes_confined) {
         allow(nr);
     // The event loop and the workers' deadlines; clients and the log socket.
     for (int nr : {SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl), SCMP_SYS(poll), SCMP_SYS(ppoll),
-                   SCMP_SYS(select), SCMP_SYS(pselect6), SCMP_SYS(accept4), SCMP_SYS(recvfrom), SCMP_SYS(recvmsg),
+                   SCMP_SYS(select), SCMP_SYS(pselect6), SCMP_SYS(recvfrom), SCMP_SYS(recvmsg),
                    SCMP_SYS(sendto), SCMP_SYS(sendmsg), SCMP_SYS(getsockopt), SCMP_SYS(shutdown), SCMP_SYS(connect),
                    SCMP_SYS(getsockname), SCMP_SYS(getpeername)})
         allow(nr);
+    // Only the front accepts clients; only the monitor waits for the front
+    // to end (its main thread).
+    allow(monitor ? SCMP_SYS(wait4) : SCMP_SYS(accept4));
     // syslog(3) reconnects to /dev/log when the log daemon restarts; NSS
     // modules may talk to nscd or sssd: Unix sockets only.
     if (rc == 0) rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
@@ -119,7 +125,7 @@ Error install_seccomp(bool writes_confined) {
     // all; and with PAM_RHOST set, libaudit first resolves it
     // (getaddrinfo: NETLINK_ROUTE, bind, DNS). The answer "no audit in this
     // kernel" makes libpam skip the records, and the resolution with them.
-    if (rc == 0)
+    if (rc == 0 && monitor)
         rc = ::seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPROTONOSUPPORT), SCMP_SYS(socket), 2,
                                 SCMP_A0(SCMP_CMP_EQ, AF_NETLINK), SCMP_A2(SCMP_CMP_EQ, NETLINK_AUDIT));
     // PAM reads /etc/pam.d and loads its modules at every pam_start; NSS and
@@ -134,14 +140,17 @@ Error install_seccomp(bool writes_confined) {
     static_assert(kTmpfileBit != 0 && (kTmpfileBit & O_DIRECTORY) == 0);
     constexpr scmp_datum_t kOpenMask = O_ACCMODE | O_CREAT | O_TRUNC | kTmpfileBit;
     for (scmp_datum_t flags : {scmp_datum_t{O_RDONLY}, scmp_datum_t{O_RDWR}, scmp_datum_t{O_RDWR | O_CREAT}})
-        if (rc == 0 && (flags == O_RDONLY || writes_confined))
+        if (rc == 0 && (flags == O_RDONLY || (monitor && writes_confined)))
             rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, kOpenMask, flags));
     // The rest of a tally's update: lock, rewrite, hand the new file to its user.
-    for (int nr : {SCMP_SYS(flock), SCMP_SYS(ftruncate), SCMP_SYS(fchown), SCMP_SYS(fchmod)}) allow(nr);
+    if (monitor)
+        for (int nr : {SCMP_SYS(flock), SCMP_SYS(ftruncate), SCMP_SYS(fchown), SCMP_SYS(fchmod)}) allow(nr);
     // The same for open(2), which glibc no longer calls but the ASan and
     // TSan runtimes do (reading /proc/self/maps when PAM loads a module).
     if (rc == 0)
         rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(open), 1, SCMP_A1(SCMP_CMP_MASKED_EQ, kOpenMask, O_RDONLY));
+    // From here to the memory rules: the monitor's modules only.
+    if (monitor) {
     for (int nr : {SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(faccessat2), SCMP_SYS(readlink),
                    SCMP_SYS(getdents64), SCMP_SYS(uname)})
         allow(nr);
@@ -159,6 +168,22 @@ Error install_seccomp(bool writes_confined) {
     // libselinux, which pam_unix links, probes for selinuxfs with statfs
     // each time the module is loaded (found under test).
     for (int nr : {SCMP_SYS(statfs), SCMP_SYS(fstatfs)}) allow(nr);
+    // pam_unix logs a failure with getlogin(), which reads utmp; glibc
+    // bounds its utmp lock wait with alarm(2) (found with a real /run/utmp,
+    // as every booted system has, in the p9logind test).
+    allow(SCMP_SYS(alarm));
+    // libcap-ng, under libpam's libaudit, reads our capabilities (found
+    // under test): capget; and the bounding set from /proc/self/status,
+    // and when it cannot open it (out of descriptors: found under test)
+    // asks prctl instead. Only the questions: PR_CAPBSET_READ,
+    // PR_CAP_AMBIENT_IS_SET.
+    allow(SCMP_SYS(capget));
+    if (rc == 0)
+        rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, SCMP_A0(SCMP_CMP_EQ, PR_CAPBSET_READ));
+    if (rc == 0)
+        rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 2, SCMP_A0(SCMP_CMP_EQ, PR_CAP_AMBIENT),
+                                SCMP_A1(SCMP_CMP_EQ, PR_CAP_AMBIENT_IS_SET));
+    }
     // Memory: the allocator, dlopen of PAM modules (mmap/mprotect with
     // PROT_EXEC), libsodium's guarded memory (mlock, madvise, mprotect).
     for (int nr : {SCMP_SYS(brk), SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(mprotect),
@@ -171,27 +196,14 @@ Error install_seccomp(bool writes_confined) {
                    SCMP_SYS(rt_sigreturn), SCMP_SYS(sigaltstack), SCMP_SYS(restart_syscall), SCMP_SYS(exit),
                    SCMP_SYS(exit_group), SCMP_SYS(getrlimit)})
         allow(nr);
-    // pam_unix logs a failure with getlogin(), which reads utmp; glibc
-    // bounds its utmp lock wait with alarm(2) (found with a real /run/utmp,
-    // as every booted system has, in the p9logind test).
-    allow(SCMP_SYS(alarm));
     // getrlimit(3)/setrlimit(3) are prlimit64 on our own process (pid 0).
     // Any other pid traps: as uid 0, factotum could otherwise lower the hard
     // limits of every other root process, pid 1 included.
     if (rc == 0) rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, SCMP_A0(SCMP_CMP_EQ, 0));
     // Who we are (PAM modules ask; pam_unix checks it is uid 0).
     for (int nr : {SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid),
-                   SCMP_SYS(getegid), SCMP_SYS(getresuid), SCMP_SYS(getresgid), SCMP_SYS(getgroups),
-                   SCMP_SYS(capget)})  // libcap-ng, under libpam's libaudit, reads our capabilities (found under test)
+                   SCMP_SYS(getegid), SCMP_SYS(getresuid), SCMP_SYS(getresgid), SCMP_SYS(getgroups)})
         allow(nr);
-    // libcap-ng reads the bounding set from /proc/self/status, and when it
-    // cannot open it (out of descriptors: found under test) asks prctl
-    // instead. Only the questions: PR_CAPBSET_READ, PR_CAP_AMBIENT_IS_SET.
-    if (rc == 0)
-        rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, SCMP_A0(SCMP_CMP_EQ, PR_CAPBSET_READ));
-    if (rc == 0)
-        rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 2, SCMP_A0(SCMP_CMP_EQ, PR_CAP_AMBIENT),
-                                SCMP_A1(SCMP_CMP_EQ, PR_CAP_AMBIENT_IS_SET));
     // No new processes or threads, and no exec: refused with EPERM rather
     // than trapped, so a module that tries (pam_unix's unix_chkpwd helper
     // when factotum is not uid 0, pam_exec) fails its own authentication

@@ -4,7 +4,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -19,10 +18,10 @@
 #include "audit.hpp"
 #include "frame_io.hpp"
 #include "guard.hpp"
-#include "grant.hpp"
-#include "identity.hpp"
+#include "monitor_wire.hpp"
 #include "pam_auth.hpp"
 #include "privilege.hpp"
+#include "secure_buffer.hpp"
 #include "requests.hpp"
 #include "wire.hpp"
 
@@ -35,7 +34,8 @@ using wire::Refusal;
 
 // epoll keys: connection ids count up from 1; listening sockets carry this bit.
 constexpr std::uint64_t kListenerTag = std::uint64_t{1} << 63;
-constexpr std::uint64_t kSignalKey = std::uint64_t{1} << 62;  // SIGHUP: reload the policy
+// The monitor's channels, watched for its hang-up only (the workers read them).
+constexpr std::uint64_t kChannelTag = std::uint64_t{1} << 62;
 
 // A call the seccomp filter refused outside any request (the loop, a
 // worker between requests): said, then served on. The call failed with
@@ -46,20 +46,6 @@ void log_stray_trap(const char* where) {
     if (t.nr < 0) return;
     audit(LOG_ERR, "seccomp: refused forbidden system call %s %s (and %u more); continuing",
           syscall_name(t.nr).c_str(), where, t.more);
-}
-
-std::vector<gid_t> peer_groups(int fd) {
-    std::vector<gid_t> g(64);
-    for (int tries = 0; tries < 3; ++tries) {
-        socklen_t len = static_cast<socklen_t>(g.size() * sizeof(gid_t));
-        if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g.data(), &len) == 0) {
-            g.resize(len / sizeof(gid_t));
-            return g;
-        }
-        if (errno != ERANGE || len / sizeof(gid_t) > 65536) break;
-        g.resize(len / sizeof(gid_t));
-    }
-    return {};
 }
 
 // The worker's end of one client's PAM conversation: frames under deadlines,
@@ -124,7 +110,6 @@ struct Factotum::Pending {
     std::uint64_t id = 0;
     uid_t uid = 0;
     uid_t charge = 0;
-    gid_t gid = 0;
     pid_t pid = 0;
     Clock::time_point deadline;
     std::array<std::uint8_t, wire::kHeaderSize + std::max(wire::kMaxUserName, wire::kMaxOrigin)> buf{};
@@ -135,10 +120,9 @@ struct Factotum::Pending {
     wire::Origin origin;
 };
 
-Factotum::Factotum(Settings settings, Policy policy, int caphash_fd, std::vector<int> listen_fds)
+Factotum::Factotum(Settings settings, std::vector<int> monitor_channels, std::vector<int> listen_fds)
     : settings_(std::move(settings)),
-      policy_(std::make_shared<const Policy>(std::move(policy))),
-      caphash_fd_(caphash_fd),
+      channels_(std::move(monitor_channels)),
       listen_fds_(std::move(listen_fds)),
       throttle_(settings_.throttle),
       grant_quota_(settings_.grants),
@@ -156,7 +140,6 @@ Factotum::~Factotum() {
         delete c;
     }
     if (epoll_fd_ >= 0) ::close(epoll_fd_);
-    if (signal_fd_ >= 0) ::close(signal_fd_);
 }
 
 int Factotum::start() {
@@ -169,21 +152,14 @@ int Factotum::start() {
         ev.data.u64 = kListenerTag | static_cast<std::uint32_t>(lfd);
         if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, lfd, &ev) != 0) return errno;
     }
-    // SIGHUP arrives as a descriptor the loop reads: blocked here, before
-    // the workers exist, so every thread inherits the mask.
-    if (!settings_.policy_path.empty()) {
-        sigset_t hup;
-        sigemptyset(&hup);
-        sigaddset(&hup, SIGHUP);
-        if (int e = ::pthread_sigmask(SIG_BLOCK, &hup, nullptr)) return e;
-        signal_fd_ = ::signalfd(-1, &hup, SFD_CLOEXEC | SFD_NONBLOCK);
-        if (signal_fd_ < 0) return errno;
+    if (channels_.size() != settings_.workers) return EINVAL;
+    for (int chan : channels_) {
         epoll_event ev{};
-        ev.events = EPOLLIN;
-        ev.data.u64 = kSignalKey;
-        if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, signal_fd_, &ev) != 0) return errno;
+        ev.events = EPOLLRDHUP;
+        ev.data.u64 = kChannelTag | static_cast<std::uint32_t>(chan);
+        if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, chan, &ev) != 0) return errno;
     }
-    for (unsigned i = 0; i < settings_.workers; ++i) workers_.emplace_back([this] { worker_main(); });
+    for (int chan : channels_) workers_.emplace_back([this, chan] { worker_main(chan); });
     return 0;
 }
 
@@ -216,7 +192,14 @@ int Factotum::run() {
             if (errno == EINTR) continue;
             return errno;
         }
-        for (int i = 0; i < n; ++i) on_event(evs[static_cast<std::size_t>(i)].data.u64);
+        for (int i = 0; i < n; ++i) {
+            const std::uint64_t key = evs[static_cast<std::size_t>(i)].data.u64;
+            if (key & kChannelTag) {
+                audit(LOG_NOTICE, "front: the monitor hung up; stopping");
+                return 0;
+            }
+            on_event(key);
+        }
         // Housekeeping that failed is tried again at the next turn.
         Caught x = catch_all([&] {
             expire_pending();
@@ -233,16 +216,14 @@ int Factotum::run() {
 // about (refused as internal), never the daemon.
 void Factotum::on_event(std::uint64_t key) {
     Caught x = catch_all([&] {
-        if (key == kSignalKey) {
-            reload_policy();
-        } else if (key & kListenerTag) {
+        if (key & kListenerTag) {
             accept_all(static_cast<int>(key & 0xffffffffu));
         } else if (auto it = pending_.find(key); it != pending_.end()) {
             on_readable(*it->second);
         }
     });
     if (!x.thrown) return;
-    if (key == kSignalKey || (key & kListenerTag)) {
+    if (key & kListenerTag) {
         audit(LOG_ERR, "event loop: %s; serving on", x.what);
         return;
     }
@@ -265,31 +246,6 @@ void Factotum::fail_connection(std::uint64_t id, const char* what) {
 bool Factotum::trusts_origin(uid_t uid) const {
     return uid == 0 || std::find(settings_.origin_uids.begin(), settings_.origin_uids.end(), uid) !=
                            settings_.origin_uids.end();
-}
-
-std::shared_ptr<const Policy> Factotum::current_policy() {
-    std::lock_guard lock(policy_mu_);
-    return policy_;
-}
-
-// A policy that does not load (syntax, owner, mode) is logged and the old
-// one stays: a typo must not lock everyone out, nor let everyone in.
-void Factotum::reload_policy() {
-    signalfd_siginfo si{};
-    while (::read(signal_fd_, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
-    }
-    auto loaded = Policy::load(settings_.policy_path);
-    if (!loaded) {
-        audit(LOG_ERR, "reload %s failed, keeping the policy in force: %s", settings_.policy_path.c_str(),
-              loaded.error().message.c_str());
-        return;
-    }
-    std::size_t rules = loaded->size();
-    {
-        std::lock_guard lock(policy_mu_);
-        policy_ = std::make_shared<const Policy>(std::move(*loaded));
-    }
-    audit(LOG_NOTICE, "reloaded %s (%zu rules)", settings_.policy_path.c_str(), rules);
 }
 
 // Until the first deadline of a pending connection or a queued job; -1: none.
@@ -432,7 +388,6 @@ void Factotum::admit_connection(int fd) {
         c->id = next_id_++;
         c->uid = cred.uid;
         c->charge = *charge;
-        c->gid = cred.gid;
         c->pid = cred.pid;
         c->deadline = Clock::now() + settings_.step_timeout;
         epoll_event ev{};
@@ -545,9 +500,7 @@ void Factotum::on_readable(Pending& c) {
         job.id = c.id;
         job.uid = c.uid;
         job.charge = c.charge;
-        job.gid = c.gid;
         job.pid = c.pid;
-        job.groups = peer_groups(c.fd);
         job.target = std::move(target);
         job.origin = std::move(c.origin);
         unsigned running = 0, queued = 0;
@@ -599,7 +552,7 @@ std::deque<Factotum::Job>::iterator Factotum::next_job_locked() {
     });
 }
 
-void Factotum::worker_main() {
+void Factotum::worker_main(int chan) {
     for (;;) {
         Job job;
         {
@@ -617,8 +570,16 @@ void Factotum::worker_main() {
         }
         // Whatever a request throws is that request's refusal; the worker
         // and the daemon go on. (The grant ticket, if taken, was given back
-        // on the way out of serve: nothing was granted.)
-        Caught x = catch_all([&] { serve(job); });
+        // on the way out of serve: nothing was granted.) Only one thrown
+        // in the middle of the monitor's dialogue leaves the channel in a
+        // state neither side can name: then the front stops, and the
+        // service manager starts both afresh.
+        bool mid_login = false;
+        Caught x = catch_all([&] { serve(job, chan, mid_login); });
+        if (x.thrown && mid_login) {
+            audit(LOG_CRIT, "front: %s in the middle of a login; stopping", x.what);
+            ::_exit(71);
+        }
         if (x.thrown) {
             audit(LOG_ERR, "deny client_uid=%u client_pid=%d target=- reason=internal (%s); serving on", job.uid,
                   job.pid, x.what);
@@ -638,136 +599,141 @@ void Factotum::worker_main() {
     }
 }
 
-void Factotum::serve(Job& job) {
+// The monitor is gone, or sent what it never sends: the front cannot grant
+// without it, and a restart by the service manager is the way back.
+[[noreturn]] static void monitor_lost(const char* what, int e) {
+    audit(LOG_CRIT, "front: lost the monitor (%s: %s); stopping", what, std::strerror(e));
+    ::_exit(71);
+}
+
+void Factotum::serve(Job& job, int chan, bool& mid_login) {
     log_stray_trap("between requests");
-    TargetIds target;
-    target.name = job.target;
-    // The target as NSS knows it (identity.hpp): found, absent, or failed.
-    // A lookup that failed is never taken for "no such user".
-    Error nss_error;
-    auto user = identity::user_by_name(job.target);
-    if (!user) nss_error = user.error();
-    const bool exists = user && *user;
-    if (exists) {
-        target.uid = (*user)->uid;
-        if (auto groups = identity::login_groups(**user)) target.groups = std::move(*groups);
-        else nss_error = groups.error();
-    }
-    // A name NSS does not know may be a password typed as a user name: it
-    // never reaches the log. The policy and PAM still see it as asked.
-    const std::string shown = exists ? job.target : "?(unknown)";
-    const char* t = shown.c_str();
     // Where the client says the login comes from, at the end of each record
     // about this request ("-" when it did not say).
     const std::string where = "rhost=" + (job.origin.rhost.empty() ? "-" : job.origin.rhost) +
                               " tty=" + (job.origin.tty.empty() ? "-" : job.origin.tty);
     const char* o = where.c_str();
-    // Charged to another uid (the owner of the subordinate range it comes
-    // from): said once, at the end of the request's first record.
-    const std::string charged = job.charge == job.uid ? "" : " charged_to=" + std::to_string(job.charge);
-    audit_for(job.charge, LOG_INFO, "request client_uid=%u client_pid=%d target=%s %s%s", job.uid, job.pid, t, o,
-              charged.c_str());
+    std::string shown = "-";  // the monitor says how the target may be logged
     // The throttle's client: the charged uid, and the remote host only when
     // the client is one trusted to name it (a login daemon).
     const ThrottleKey who(job.charge, trusts_origin(job.uid) ? job.origin.rhost : std::string());
     auto session_end = Clock::now() + settings_.session_timeout;
     ClientChannel channel(job.fd, settings_.step_timeout, session_end);
     auto deny = [&](Refusal why, const std::string& reason, const std::string& to_client) {
-        audit_for(job.charge, LOG_WARNING, "deny client_uid=%u client_pid=%d target=%s reason=%s %s", job.uid, job.pid, t,
-                  reason.c_str(), o);
+        audit_for(job.charge, LOG_WARNING, "deny client_uid=%u client_pid=%d target=%s reason=%s %s", job.uid,
+                  job.pid, shown.c_str(), reason.c_str(), o);
         send_refusal(job.fd, why, to_client, channel.next_deadline());
     };
 
-    // A module (NSS, PAM) made a call the filter refused: whatever it
-    // concluded from the EPERM, this request is not trusted to a grant.
-    auto trapped = [&](const char* during) {
-        Trap tr = seccomp_take_trap();
-        if (tr.nr < 0) return false;
-        const std::string name = syscall_name(tr.nr);
-        deny(Refusal::internal, "seccomp (forbidden system call " + name + " during " + during + ")",
-             "a PAM or NSS module made a system call factotum forbids (" + name + "); see factotum's log");
-        return true;
+    // The monitor reads who is asking from the connection itself.
+    mid_login = true;
+    if (int e = mon::send_packet(chan, mon::Type::begin, mon::encode_begin({job.target, job.origin}), job.fd))
+        monitor_lost("begin", e);
+    SecureBuffer buf(mon::kMaxPacket);  // answers and the capability pass through it
+    mon::Packet p;
+    auto next = [&](const char* after) {
+        buf.wipe();
+        if (int e = mon::recv_packet(chan, buf.writable(mon::kMaxPacket), &p)) monitor_lost(after, e);
+        if (p.fd >= 0 || p.fd_lost) monitor_lost(after, EBADMSG);
     };
-    if (trapped("the user lookup")) return;
-
-    // Waited in the queue past its deadline (the loop refuses most of these first).
-    if (Clock::now() > job.deadline) {
-        deny(Refusal::timeout, "timeout (no worker free within " + std::to_string(settings_.step_timeout.count()) + "s)",
-             "no worker free in time");
-        return;
-    }
-    // Gone while it waited: no PAM conversation for nobody.
-    pollfd pfd{job.fd, 0, 0};
-    if (::poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR))) {
-        audit_for(job.charge, LOG_WARNING,
-                  "deny client_uid=%u client_pid=%d target=%s reason=client gone (hung up while queued) %s", job.uid,
-                  job.pid, t, o);
-        return;
-    }
-
-    // NSS could not answer (not the same as "no such user"): nobody can
-    // tell what the policy would say. Refused, not charged.
-    if (nss_error) {
-        deny(Refusal::internal, "nss (" + nss_error.message + ")",
-             "the user database could not be read; see factotum's log");
-        return;
-    }
-    // The client as NSS knows it: its name for PAM_RUSER and, when a rule
-    // names a client group, the groups its uid gets at login, which a user
-    // namespace cannot drop (policy.hpp, ClientIds).
-    const auto policy = current_policy();  // one policy for both questions, whatever SIGHUP does
-    auto client_user = identity::user_by_uid(job.uid);
-    ClientIds client{job.uid, job.gid, job.groups, std::nullopt};
-    if (client_user && *client_user && policy->judges_client_groups()) {
-        auto groups = identity::login_groups(**client_user);
-        if (groups) client.login_groups = std::move(*groups);
-        else client_user = groups.error();
-    }
-    if (!client_user) {
-        deny(Refusal::internal, "nss (the client: " + client_user.error().message + ")",
-             "the user database could not be read; see factotum's log");
-        return;
-    }
-    const std::string client_name = *client_user ? (*client_user)->name : std::string();
-    if (long s = throttle_.blocked_for(who, job.target); s > 0) {
-        deny(Refusal::throttled, "throttled (" + std::to_string(s) + "s left)",
-             "too many failures; try again in " + std::to_string(s) + " s");
-        return;
-    }
-
-    auto d = policy->decide(client, target);
-    if (trapped("the policy's lookups")) return;
-    if (!d) {  // a name in a rule could not be looked up: fail closed
-        deny(Refusal::internal, "nss (policy " + d.error().message + ")",
-             "the user database could not be read; see factotum's log");
-        return;
-    }
-    if (!d->permit) {
-        deny(Refusal::not_permitted, d->line ? "policy (line " + std::to_string(d->line) + ")" : "policy (no rule)",
-             "");
-        return;
-    }
-
-    // One of this client's grants, taken before PAM runs and given back
-    // unless a hash is written: one uid cannot hold more than its share of
-    // the table (grant_quota.hpp).
-    if (long s = grant_quota_.take(job.charge); s > 0) {
-        deny(Refusal::busy,
-             "grant quota (" + std::to_string(settings_.grants.burst) + " per " +
-                 std::to_string(settings_.grants.window.count()) + "s; " + std::to_string(s) + "s until the next)",
-             "too many grants for this user lately; try again in " + std::to_string(s) + " s");
-        return;
+    auto text = [&] { return std::string_view(reinterpret_cast<const char*>(p.payload.data()), p.payload.size()); };
+    next("begin");
+    if (p.type == mon::Type::known) {
+        shown = text();
+        // Charged to another uid (the owner of the subordinate range it
+        // comes from): said once, at the end of the request's first record.
+        const std::string charged = job.charge == job.uid ? "" : " charged_to=" + std::to_string(job.charge);
+        audit_for(job.charge, LOG_INFO, "request client_uid=%u client_pid=%d target=%s %s%s", job.uid, job.pid,
+                  shown.c_str(), o, charged.c_str());
+        // The front's own checks, before the monitor goes on: a stop leaves
+        // the monitor idle again.
+        auto stop = [&] {
+            if (int e = mon::send_packet(chan, mon::Type::stop, {})) monitor_lost("stop", e);
+            mid_login = false;
+        };
+        // Waited in the queue past its deadline (the loop refuses most of these first).
+        if (Clock::now() > job.deadline) {
+            stop();
+            return deny(Refusal::timeout,
+                        "timeout (no worker free within " + std::to_string(settings_.step_timeout.count()) + "s)",
+                        "no worker free in time");
+        }
+        // Gone while it waited: no PAM conversation for nobody.
+        pollfd pfd{job.fd, 0, 0};
+        if (::poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR))) {
+            stop();
+            audit_for(job.charge, LOG_WARNING,
+                      "deny client_uid=%u client_pid=%d target=%s reason=client gone (hung up while queued) %s",
+                      job.uid, job.pid, shown.c_str(), o);
+            return;
+        }
+        if (long s = throttle_.blocked_for(who, job.target); s > 0) {
+            stop();
+            return deny(Refusal::throttled, "throttled (" + std::to_string(s) + "s left)",
+                        "too many failures; try again in " + std::to_string(s) + " s");
+        }
+        // One of this client's grants, taken before PAM runs and given back
+        // unless a hash is written: one uid cannot hold more than its share
+        // of the table (grant_quota.hpp).
+        if (long s = grant_quota_.take(job.charge); s > 0) {
+            stop();
+            return deny(Refusal::busy,
+                        "grant quota (" + std::to_string(settings_.grants.burst) + " per " +
+                            std::to_string(settings_.grants.window.count()) + "s; " + std::to_string(s) +
+                            "s until the next)",
+                        "too many grants for this user lately; try again in " + std::to_string(s) + " s");
+        }
     }
     struct QuotaTicket {
         GrantQuota& quota;
         uid_t uid;
-        bool spent = false;
+        bool held;
         ~QuotaTicket() {
-            if (!spent) quota.refund(uid);
+            if (held) quota.refund(uid);
         }
-    } ticket{grant_quota_, job.charge};
+    } ticket{grant_quota_, job.charge, p.type == mon::Type::known};
+    if (p.type == mon::Type::known) {
+        if (int e = mon::send_packet(chan, mon::Type::go, {})) monitor_lost("go", e);
+        next("go");
+    }
+    // The conversation: the monitor's prompts to the client, its answers back.
+    SecureBuffer answer(wire::kMaxAnswer);
+    while (p.type == mon::Type::prompt || p.type == mon::Type::tell) {
+        if (p.payload.empty()) monitor_lost("a prompt", EBADMSG);
+        const auto type = static_cast<wire::Msg>(p.payload[0]);
+        const std::string msg(text().substr(1));
+        std::string failed(1, '\0');
+        int e = 0;
+        if (p.type == mon::Type::prompt && (type == Msg::prompt_echo_off || type == Msg::prompt_echo_on)) {
+            e = channel.ask(type, msg, answer);
+            if (e == 0) {
+                e = mon::send_packet(chan, mon::Type::answer, answer.view());
+                answer.wipe();
+                if (e) monitor_lost("answer", e);
+                next("answer");
+                continue;
+            }
+        } else if (p.type == mon::Type::tell && (type == Msg::error_msg || type == Msg::text_info)) {
+            e = channel.tell(type, msg);
+        } else {
+            monitor_lost("a prompt of an unknown kind", EBADMSG);
+        }
+        failed[0] = static_cast<char>(e);
+        if (e) failed += channel.what().substr(0, wire::kMaxText);
+        if (int se = mon::send_packet(chan, p.type == mon::Type::prompt ? mon::Type::no_answer : mon::Type::told,
+                                      failed))
+            monitor_lost("no_answer", se);
+        next("no_answer");
+    }
+    if (p.type != mon::Type::verdict) monitor_lost("a verdict", EBADMSG);
+    mid_login = false;
+    auto v = mon::decode_verdict(text());
+    buf.wipe();
+    if (!v) monitor_lost("a verdict", EBADMSG);
+    if (shown == "-") shown = v->shown;
+    const char* t = shown.c_str();
 
-    auto charge = [&] {
+    if (v->throttle == mon::Verdict::Throttle::failed) {
         FailureEffect e = throttle_.failed(who, job.target);
         if (e.target_attacked)
             audit(LOG_WARNING,
@@ -782,72 +748,20 @@ void Factotum::serve(Job& job) {
                   "lock client_uid=%u target=%s for %llds from every rhost (%u failures from all its hosts within %llds)",
                   job.charge, t, static_cast<long long>(settings_.throttle.lockout.count()),
                   settings_.throttle.per_origins, static_cast<long long>(settings_.throttle.window.count()));
-    };
-    PamResult r = pam_check(settings_.pam_service, job.target, client_name, job.origin, channel);
-    if (trapped("PAM")) return;
-    switch (r.outcome) {
-    case PamOutcome::ok: break;
-    case PamOutcome::auth_failed:
-        charge();
-        deny(Refusal::auth_failed, "auth (" + r.detail + ")", "");
-        return;
-    case PamOutcome::account:
-        deny(Refusal::account, "account (" + r.detail + ")", r.detail.substr(r.detail.find(':') + 2));
-        return;
-    case PamOutcome::unavailable:  // nothing was checked: not a failure of the client's
-        deny(Refusal::internal, "unavailable (" + r.detail + ")", "the authentication service is unavailable; try later");
-        return;
-    case PamOutcome::client_error: {
-        // What broke: the conversation function's own finding, or the channel's.
-        const std::string what = !r.conversation.empty() ? r.conversation : channel.what();
-        if (r.channel_errno == EPROTO) {  // PAM never saw an answer: no guess, no charge
-            deny(Refusal::protocol, "protocol (" + what + ")", what);
-            return;
-        }
-        // Walking away after an answer counts as a failure: the answer may
-        // have been a guess whose verdict showed in what PAM sent next.
-        if (r.answers > 0) charge();
-        if (r.channel_errno == ETIMEDOUT) {
-            deny(Refusal::timeout, "timeout (" + what + ")", "no answer in time");
-        } else {
-            audit_for(job.charge, LOG_WARNING, "deny client_uid=%u client_pid=%d target=%s reason=client gone (%s: %s) %s",
-                      job.uid, job.pid, t, what.c_str(), std::strerror(r.channel_errno), o);
-        }
+    } else if (v->throttle == mon::Verdict::Throttle::succeeded) {
+        throttle_.succeeded(who, job.target);
+    }
+    if (!v->granted) {
+        if (v->quiet)
+            audit_for(job.charge, LOG_WARNING, "deny client_uid=%u client_pid=%d target=%s reason=%s %s", job.uid,
+                      job.pid, t, v->reason.c_str(), o);
+        else
+            deny(v->refusal, v->reason, v->to_client);
         return;
     }
-    case PamOutcome::error:
-        deny(Refusal::internal, "pam error (" + r.detail + ")", "authentication could not run; see factotum's log");
-        return;
-    }
-    throttle_.succeeded(who, job.target);
-
-    if (!exists) {  // PAM knew the user but NSS does not: nothing to grant
-        deny(Refusal::internal, "nss (no passwd entry after PAM success)", "no such user in NSS");
-        return;
-    }
-    // The one text of a login's capability, as p9grant makes it (identity.hpp).
-    auto to = identity::login_target(**user, target.groups);
-    if (!to) {
-        deny(Refusal::internal, "nss (" + to.error().message + ")",
-             to.error().errnum == E2BIG ? "target has too many groups" : "the user database could not be read");
-        return;
-    }
-    NewGrant g = make_grant(job.uid, *to);
-    {
-        std::lock_guard lock(grant_mu_);
-        ssize_t n = ::write(caphash_fd_, g.hash.bytes().data(), g.hash.size());
-        if (n != static_cast<ssize_t>(g.hash.size())) {
-            int e = n < 0 ? errno : EIO;
-            deny(Refusal::internal, std::string("grant (write caphash: ") + std::strerror(e) + ")",
-                 "the grant failed; see factotum's log");
-            return;
-        }
-    }
-    ticket.spent = true;
-    audit(LOG_NOTICE, "grant client_uid=%u client_pid=%d target=%s to=%s %s", job.uid, job.pid, t,
-          format_target(*to).c_str(), o);
-    const auto* p = reinterpret_cast<const std::uint8_t*>(g.capability.data());
-    if (int e = wire::send_frame(job.fd, Msg::granted, {p, g.capability.size()}, channel.next_deadline()))
+    ticket.held = false;  // spent: the monitor wrote the hash (and logged the grant)
+    const auto* cap = reinterpret_cast<const std::uint8_t*>(v->capability.data());
+    if (int e = wire::send_frame(job.fd, Msg::granted, {cap, v->capability.size()}, channel.next_deadline()))
         audit(LOG_WARNING, "lost client_uid=%u client_pid=%d target=%s reason=%s (the grant expires unused) %s",
               job.uid, job.pid, t, std::strerror(e), o);
 }

@@ -1,6 +1,8 @@
-// factotum's server: one event loop for connections that have not yet made
-// their request, and a fixed pool of workers, each running one PAM
-// conversation at a time (PAM blocks). A slow client holds at most its own
+// factotum's front: the unprivileged half (its own uid, no capabilities,
+// no caphash, no PAM, no policy). One event loop for connections that have
+// not yet made their request, and a fixed pool of workers, each relaying
+// one login at a time between its client and the monitor (monitor.hpp)
+// over the worker's own channel. A slow client holds at most its own
 // worker, and only until its deadline; one client uid holds at most
 // workers_per_uid workers and queues at most queue_per_uid requests, and
 // the workers take the oldest request of a uid below its limit, so one uid
@@ -26,7 +28,6 @@
 #include "audit_quota.hpp"
 #include "charge.hpp"
 #include "grant_quota.hpp"
-#include "policy.hpp"
 #include "throttle.hpp"
 #include "wire.hpp"
 
@@ -43,7 +44,6 @@ struct Settings {
     unsigned max_per_uid = 128;
     ThrottleLimits throttle;
     GrantQuotaLimits grants;  // successful grants per client uid
-    std::string policy_path;  // reread on SIGHUP; empty: no reload
     // Clients whose origin frame's rhost keys the throttle (besides uid 0):
     // the login daemons (p9login). Anyone else's rhost reaches PAM and the
     // log, but the throttle does not believe it.
@@ -53,7 +53,9 @@ struct Settings {
 
 class Factotum {
 public:
-    Factotum(Settings settings, Policy policy, int caphash_fd, std::vector<int> listen_fds);
+    // monitor_channels: one per worker (settings.workers of them), each
+    // the front's end of a socketpair whose other end Monitor::serve reads.
+    Factotum(Settings settings, std::vector<int> monitor_channels, std::vector<int> listen_fds);
     Factotum(const Factotum&) = delete;
     Factotum& operator=(const Factotum&) = delete;
     ~Factotum();
@@ -61,7 +63,7 @@ public:
     // The event loop's descriptors and the workers: before the seccomp
     // filter, which forbids new threads. 0 or an errno.
     int start();
-    int run();             // the event loop; returns only on a fatal error
+    int run();  // the event loop: 0 when the monitor hung up (factotum stops), else a fatal errno
 
     // A request that passed the table, handed from the loop to a worker.
     struct Job {
@@ -69,9 +71,7 @@ public:
         std::uint64_t id = 0;
         uid_t uid = 0;
         uid_t charge = 0;  // whom its limits are charged to (charge.hpp)
-        gid_t gid = 0;
         pid_t pid = 0;
-        std::vector<gid_t> groups;
         std::string target;
         wire::Origin origin;  // PAM_TTY/PAM_RHOST as the client claims them (checked shape)
         std::chrono::steady_clock::time_point deadline;  // a worker must take it by then (connect + timeout)
@@ -101,19 +101,14 @@ private:
     bool reserve(uid_t uid);
     void release(uid_t uid);
 
-    void worker_main();
-    void serve(Job& job);
+    void worker_main(int chan);
+    // mid_login: true while the monitor's dialogue is under way (begin sent,
+    // no verdict or stop yet).
+    void serve(Job& job, int chan, bool& mid_login);
     std::deque<Job>::iterator next_job_locked();  // queue_mu_ held
 
     const Settings settings_;
-    // The policy in force: SIGHUP swaps in a new one (reload_policy), a
-    // request decides with the one it took at its start.
-    std::shared_ptr<const Policy> current_policy();
-    void reload_policy();
-    std::mutex policy_mu_;
-    std::shared_ptr<const Policy> policy_;
-    int signal_fd_ = -1;
-    const int caphash_fd_;
+    const std::vector<int> channels_;
     const std::vector<int> listen_fds_;
     int epoll_fd_ = -1;
     Throttle throttle_;
@@ -144,8 +139,6 @@ private:
     unsigned idle_ = 0;               // workers waiting for a job
     bool stopping_ = false;
     std::vector<std::thread> workers_;
-
-    std::mutex grant_mu_;  // one grant write at a time on the shared caphash descriptor
 };
 
 }  // namespace p9auth::factotum

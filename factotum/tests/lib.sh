@@ -52,6 +52,7 @@ carol:x:2003:2003:Carol (another client):/nonexistent:/bin/sh
 dave:x:2004:2004:Dave (expired account):/nonexistent:/bin/sh
 erin:x:2005:2005:Erin (not in the policy):/nonexistent:/bin/sh
 factotum:x:3010:3010:factotum:/nonexistent:/usr/sbin/nologin
+p9front:x:3011:3011:factotum front:/nonexistent:/usr/sbin/nologin
 nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
 P
     cat >"$d/group" <<'G'
@@ -65,6 +66,7 @@ staff:x:2100:alice,bob
 dev:x:2101:bob
 audio:x:2102:bob,carol
 factotum:x:3010:
+p9front:x:3011:
 nogroup:x:65534:
 G
     # Days since the epoch, for the shadow fields.
@@ -78,6 +80,7 @@ G
         echo "dave:$(ft_hash dave-secret davesalt1):$today:0:99999:7::$((today - 2)):"
         echo "erin:$(ft_hash erin-secret erinsalt1):$today:0:99999:7:::"
         echo "factotum:!:$today:0:99999:7:::"
+        echo "p9front:!:$today:0:99999:7:::"
         echo "nobody:*:$today:0:99999:7:::"
     } >"$d/shadow"
     chmod 0640 "$d/shadow"
@@ -183,6 +186,16 @@ ft_start() {
     FT_DAEMONS+=("$FT_PID")
     disown
     p9_poll 15 ft_ready || ft_fail "factotum did not come up"
+    # The front (it accepts the clients): its pid from the start record.
+    FT_FRONT=$(sed -n "s/.*factotum\[$FT_PID\]: started: .* front_pid=\([0-9]*\) .*/\1/p" "$FT_TMP/syslog" | tail -1)
+    [[ -n $FT_FRONT ]] || ft_fail "no front_pid in factotum's start record"
+}
+# ft_who PID: a grep pattern (BRE) for the records of the factotum started
+# as PID: its monitor's and its front's (front_pid= in the start record).
+ft_who() {
+    local f
+    f=$(sed -n "s/.*factotum\[$1\]: started: .* front_pid=\([0-9]*\) .*/\1/p" "$FT_TMP/syslog" | tail -1)
+    printf 'factotum\\[\\(%s\\|%s\\)\\]' "$1" "${f:-$1}"
 }
 ft_ready() {
     p9_gone "$FT_PID" && ft_fail "factotum exited before it was ready"

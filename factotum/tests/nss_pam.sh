@@ -108,9 +108,9 @@ if [[ $FACTOTUM_SECCOMP == ON ]]; then
     [[ $rc != 0 ]] || ft_fail "a module's forbidden call did not stop the grant"
     grep -q "internal error (a PAM or NSS module made a system call factotum forbids (personality (135)); see factotum's log)" \
         "$FT_TMP/request.err" || ft_fail "client message: '$(tail -1 "$FT_TMP/request.err")'"
-    p9_poll 10 grep -q "factotum\[$pid\]: deny client_uid=2001 .*target=bob reason=seccomp (forbidden system call personality (135) during PAM)" \
-        "$FT_TMP/syslog" || ft_fail "syslog does not name the call: $(grep "factotum\[$pid\]" "$FT_TMP/syslog" | tail -3)"
-    ! grep -q "grant client_uid=2001 .*target=bob" <(grep "factotum\[$pid\]" "$FT_TMP/syslog") || ft_fail "granted anyway"
+    p9_poll 10 grep -q "$(ft_who "$pid"): deny client_uid=2001 .*target=bob reason=seccomp (forbidden system call personality (135) during PAM)" \
+        "$FT_TMP/syslog" || ft_fail "syslog does not name the call: $(grep "$(ft_who "$pid")" "$FT_TMP/syslog" | tail -3)"
+    ! grep -q "grant client_uid=2001 .*target=bob" <(grep "$(ft_who "$pid")" "$FT_TMP/syslog") || ft_fail "granted anyway"
     ft_pass "forbidden call refused: client told '$(tail -1 "$FT_TMP/request.err")'"
     p9_gone "$pid" && ft_fail "factotum died of the forbidden call"
     # The same daemon (same pid) answers the next request: one the policy
@@ -118,7 +118,7 @@ if [[ $FACTOTUM_SECCOMP == ON ]]; then
     rc=0
     ft_request alice erin '' >/dev/null || rc=$?
     [[ $rc == 1 ]] || ft_fail "next request: exit $rc"
-    p9_poll 10 grep -q "factotum\[$pid\]: deny client_uid=2001 .*target=erin reason=policy" "$FT_TMP/syslog" ||
+    p9_poll 10 grep -q "$(ft_who "$pid"): deny client_uid=2001 .*target=erin reason=policy" "$FT_TMP/syslog" ||
         ft_fail "next request not served by pid $pid"
     ft_pass "the same daemon (pid $pid) serves the next request"
     stop_factotum

@@ -71,7 +71,7 @@ p9_poll 10 grep -q "factotum\[$FT_PID\]: reloaded $conf (2 rules)" "$FT_TMP/sysl
 rc=0
 ft_request carol bob 'bob secret!' >/dev/null || rc=$?
 [[ $rc == 1 ]] || ft_fail "carol as bob after the HUP: exit $rc (the new policy denies it)"
-p9_poll 10 grep -q "factotum\[$FT_PID\]: deny client_uid=2003 .*target=bob reason=policy (line 2)" "$FT_TMP/syslog" ||
+p9_poll 10 grep -q "$(ft_who "$FT_PID"): deny client_uid=2003 .*target=bob reason=policy (line 2)" "$FT_TMP/syslog" ||
     ft_fail "the denial does not cite the new policy's line 2"
 ft_pass "SIGHUP: the reload is logged with the file's name; carol as bob, permitted before, is denied by line 2 after"
 echo "permit carol" >>"$conf"

@@ -181,9 +181,10 @@ ft_request alice bob 'bob secret!' >/dev/null || ft_fail "the fresh factotum did
 # Out of descriptors. The limit is lowered from outside (prlimit on the
 # running factotum) to the lowest free descriptor number (+1), since a new
 # descriptor always takes the lowest free one.
+# The monitor (FT_PID) runs NSS and PAM; the front (FT_FRONT) accepts.
 lowest_free() {
-    local n=0
-    while [[ -e /proc/$FT_PID/fd/$n ]]; do n=$((n + 1)); done
+    local n=0 pid=${1:-$FT_PID}
+    while [[ -e /proc/$pid/fd/$n ]]; do n=$((n + 1)); done
     echo "$n"
 }
 limits0=$(awk '/Max open files/ { print $4 ":" $5 }' "/proc/$FT_PID/limits")
@@ -225,14 +226,16 @@ ft_pass "PAM out of descriptors: refused as an internal error $pam_refused time(
 # (b) None left: accept() fails with EMFILE. factotum stops listening for a
 # moment at a time instead of spinning on a readable listener, logs the
 # episode once, and serves the waiting client once descriptors are back.
+# The front's limits are set as its own user: root here may lack
+# CAP_SYS_RESOURCE, which prlimit on another uid's process needs.
 e0=$(syslog_count 'accept: Too many open files')
-prlimit --pid "$FT_PID" --nofile="$(lowest_free):$hard"
+p9_as p9front prlimit --pid "$FT_FRONT" --nofile="$(lowest_free "$FT_FRONT"):$hard"
 raw frame:01:bob r >"$FT_TMP/emfile" &
 emfile=$!
 logged() { [[ $(syslog_count 'accept: Too many open files; not accepting') -gt $e0 ]]; }
 p9_poll 10 logged || ft_fail "no record of EMFILE at accept"
 [[ ! -s $FT_TMP/emfile ]] || ft_fail "served while out of descriptors: $(cat "$FT_TMP/emfile")"
-prlimit --pid "$FT_PID" --nofile="$limits0"
+p9_as p9front prlimit --pid "$FT_FRONT" --nofile="$limits0"
 p9_poll 10 grep -q Password "$FT_TMP/emfile" || ft_fail "the waiting client was not served once descriptors were back"
 wait "$emfile" || true
 [[ $(syslog_count 'accept: Too many open files') == $((e0 + 1)) ]] ||

@@ -71,7 +71,7 @@ FT_DAEMONS+=("$FT_PID")
 disown
 p9_poll 15 ft_ready || ft_fail "factotum with a bogus stored descriptor did not come up"
 grep -q "not using the stored caphash descriptor 3 is not on a p9auth filesystem; opening $FT_MNT/caphash instead" \
-    "$FT_TMP/syslog" || ft_fail "bogus descriptor not refused: $(grep "factotum\[$FT_PID\]" "$FT_TMP/syslog")"
+    "$FT_TMP/syslog" || ft_fail "bogus descriptor not refused: $(grep "$(ft_who "$FT_PID")" "$FT_TMP/syslog")"
 cap=$(ft_request alice bob 'bob secret!') || ft_fail "after refusing the bogus descriptor: exit $?"
 ft_pass "a stored descriptor on another filesystem is refused; the file is opened and grants"
 kill "$FT_PID"

@@ -43,6 +43,7 @@ root:x:0:0:root:/:/bin/sh
 alice:x:2001:2001:Alice:/:/bin/sh
 bob:x:2002:2002:Bob:/home/bob:/bin/sh
 p9login:x:3020:3020:p9logind:/:/bin/false
+p9front:x:3011:3011:factotum front:/:/bin/false
 P
   cat >"$d/group" <<'G'
 root:x:0:
@@ -50,6 +51,7 @@ alice:x:2001:
 bob:x:2002:
 staff:x:2100:alice,bob
 p9login:x:3020:
+p9front:x:3011:
 G
   today=$(($(date +%s) / 86400))
   {
