@@ -97,12 +97,11 @@ public:
         int e = mon::send_packet(fd_, type, payload);
         if (e == ECONNRESET) return ended_ = true, false;
         if (e) return violate(std::string("sending: ") + std::strerror(e));
-        if (type == Type::known) awaiting_ = State::looked_up;
         if (type == Type::prompt) awaiting_ = State::prompted;
         if (type == Type::tell) awaiting_ = State::telling;
         return true;
     }
-    // The state of a reply the front owes (after known, prompt or tell,
+    // The state of a reply the front owes (after a prompt or tell,
     // before next() took it); nullopt when the monitor has the turn.
     std::optional<State> awaiting() const { return awaiting_; }
 
@@ -325,6 +324,22 @@ int Monitor::serve(int chan) {
     for (;;) {
         Packet p;
         if (!ch.next(State::idle, &p)) return stop();
+        if (p.type == Type::lookup) {  // a name to show, for a login the front refused itself
+            const std::string name(reinterpret_cast<const char*>(p.payload.data()), p.payload.size());
+            if (!wire::valid_user_name(name)) {
+                ch.violate("lookup: malformed user name");
+                return stop();
+            }
+            bool shown = false;
+            Caught x = catch_all([&] {
+                auto user = identity::user_by_name(name);
+                shown = user && *user;
+            });
+            if (x.thrown) audit(LOG_ERR, "monitor: %s during a lookup; serving on", x.what);
+            // A name NSS does not know may be a password typed as a user name.
+            if (!ch.send(Type::known, shown ? name : "?(unknown)")) return stop();
+            continue;
+        }
         Login l;
         if (p.fd_lost) {  // out of descriptors here: nobody can tell who asks
             l.v.shown = "-";
@@ -347,7 +362,6 @@ int Monitor::serve(int chan) {
         }
         // The login itself; whatever it throws (bad_alloc under a lookup,
         // a mutex's system_error) is its refusal, and the channel goes on.
-        bool stopped = false;
         Caught x = catch_all([&] {
             l.asked = std::move(*asked);
             l.target.name = l.asked.target;
@@ -365,6 +379,10 @@ int Monitor::serve(int chan) {
             // A name NSS does not know may be a password typed as a user name:
             // it never reaches the log. The policy and PAM still see it as asked.
             l.v.shown = l.user ? l.asked.target : "?(unknown)";
+            // Sent at once, for the front's record of the request; the
+            // monitor goes on without waiting (the front's own checks came
+            // before begin).
+            if (!ch.send(Type::known, l.v.shown)) return;
             if (l.trapped("the user lookup")) {
             } else if (nss_error) {
                 // NSS could not answer (not the same as "no such user"): nobody
@@ -372,12 +390,6 @@ int Monitor::serve(int chan) {
                 l.refuse(Refusal::internal, "nss (" + nss_error.message + ")",
                          "the user database could not be read; see factotum's log");
             } else {
-                // The front's turn: its deadlines, throttle and quota.
-                if (!ch.send(Type::known, l.v.shown) || !ch.next(State::looked_up, &p)) return;
-                if (p.type == Type::stop) {
-                    stopped = true;
-                    return;
-                }
                 authenticate_and_grant(*current_policy(), settings_, grant_mu_, ch, l);
             }
         });
@@ -386,10 +398,8 @@ int Monitor::serve(int chan) {
             audit(LOG_ERR, "monitor: %s during a login; refused, serving on", x.what);
             // The front may owe a reply to what was sent before the throw:
             // take it first, so that both sides are at the verdict.
-            if (auto owed = ch.awaiting()) {
+            if (auto owed = ch.awaiting())
                 if (!ch.next(*owed, &p)) return stop();
-                stopped = p.type == Type::stop;
-            }
             l.v.granted = false;
             l.v.capability.clear();
             l.v.throttle = Verdict::Throttle::none;
@@ -398,7 +408,6 @@ int Monitor::serve(int chan) {
             l.refuse(Refusal::internal, std::string("internal (") + x.what + ")", "internal error; see factotum's log");
         }
         if (ch.broken()) return stop();
-        if (stopped) continue;
         if (!send_verdict(ch, l.v)) return stop();
     }
 }

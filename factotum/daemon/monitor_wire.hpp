@@ -28,10 +28,9 @@ enum class Type : std::uint8_t {
     answer = 0x02,     // the client's answer to the last prompt (a secret)
     no_answer = 0x03,  // the prompt could not be answered: an errno byte, then what happened
     told = 0x04,       // a message was passed on: an errno byte (0: delivered), then what happened
-    go = 0x05,         // after known: the front's own checks passed (throttle, quota, deadline)
-    stop = 0x06,       // after known: the front refused the login itself; the channel is idle again
+    lookup = 0x05,     // a name only: how may the log show it? (a login the front refused itself)
     // monitor -> front
-    known = 0x80,   // the target as the log shows it: the name, or "?(unknown)"
+    known = 0x80,   // the target as the log shows it: the name, or "?(unknown)"; after begin or lookup
     prompt = 0x81,  // a wire::Msg byte (prompt_echo_off, prompt_echo_on), then the text
     tell = 0x82,    // a wire::Msg byte (error_msg, text_info), then the text
     verdict = 0x83, // how the login ended (Verdict); the channel is idle again
@@ -39,8 +38,7 @@ enum class Type : std::uint8_t {
 
 // Where one login on a channel is; which packets the monitor takes.
 enum class State : std::uint8_t {
-    idle,        // between logins: only begin
-    looked_up,   // known was sent: only go or stop
+    idle,        // between logins: only begin or lookup
     prompted,  // a prompt is with the client: only answer or no_answer
     telling,   // a message is with the client: only told
 };
@@ -57,8 +55,7 @@ inline constexpr std::size_t kMaxPacket = 4096;  // fits every message below, wi
 
 inline constexpr Rule kMonitorTable[] = {
     {Type::begin, "begin", State::idle, 3, wire::kMaxUserName + 2 + wire::kMaxOriginTty + wire::kMaxOriginHost, true},
-    {Type::go, "go", State::looked_up, 0, 0, false},
-    {Type::stop, "stop", State::looked_up, 0, 0, false},
+    {Type::lookup, "lookup", State::idle, 1, wire::kMaxUserName, false},
     {Type::answer, "answer", State::prompted, 0, wire::kMaxAnswer, false},
     {Type::no_answer, "no_answer", State::prompted, 1, 1 + wire::kMaxText, false},
     {Type::told, "told", State::telling, 1, 1 + wire::kMaxText, false},

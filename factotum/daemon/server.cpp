@@ -553,6 +553,13 @@ std::deque<Factotum::Job>::iterator Factotum::next_job_locked() {
 }
 
 void Factotum::worker_main(int chan) {
+    // Guarded memory is dear to make (mmap, guard pages, mlock): one set
+    // per worker, wiped after each use, not one per request.
+    std::unique_ptr<Scratch> scratch;
+    if (Caught x = catch_all([&] { scratch = std::make_unique<Scratch>(); }); x.thrown) {
+        audit(LOG_CRIT, "front: a worker's buffers: %s; stopping", x.what);
+        ::_exit(71);
+    }
     for (;;) {
         Job job;
         {
@@ -575,7 +582,7 @@ void Factotum::worker_main(int chan) {
         // state neither side can name: then the front stops, and the
         // service manager starts both afresh.
         bool mid_login = false;
-        Caught x = catch_all([&] { serve(job, chan, mid_login); });
+        Caught x = catch_all([&] { serve(job, chan, mid_login, *scratch); });
         if (x.thrown && mid_login) {
             audit(LOG_CRIT, "front: %s in the middle of a login; stopping", x.what);
             ::_exit(71);
@@ -606,7 +613,7 @@ void Factotum::worker_main(int chan) {
     ::_exit(71);
 }
 
-void Factotum::serve(Job& job, int chan, bool& mid_login) {
+void Factotum::serve(Job& job, int chan, bool& mid_login, Scratch& scratch) {
     log_stray_trap("between requests");
     // Where the client says the login comes from, at the end of each record
     // about this request ("-" when it did not say).
@@ -625,11 +632,7 @@ void Factotum::serve(Job& job, int chan, bool& mid_login) {
         send_refusal(job.fd, why, to_client, channel.next_deadline());
     };
 
-    // The monitor reads who is asking from the connection itself.
-    mid_login = true;
-    if (int e = mon::send_packet(chan, mon::Type::begin, mon::encode_begin({job.target, job.origin}), job.fd))
-        monitor_lost("begin", e);
-    SecureBuffer buf(mon::kMaxPacket);  // answers and the capability pass through it
+    SecureBuffer& buf = scratch.packet;  // answers and the capability pass through it
     mon::Packet p;
     auto next = [&](const char* after) {
         buf.wipe();
@@ -637,67 +640,75 @@ void Factotum::serve(Job& job, int chan, bool& mid_login) {
         if (p.fd >= 0 || p.fd_lost) monitor_lost(after, EBADMSG);
     };
     auto text = [&] { return std::string_view(reinterpret_cast<const char*>(p.payload.data()), p.payload.size()); };
-    next("begin");
-    if (p.type == mon::Type::known) {
-        shown = text();
-        // Charged to another uid (the owner of the subordinate range it
-        // comes from): said once, at the end of the request's first record.
-        const std::string charged = job.charge == job.uid ? "" : " charged_to=" + std::to_string(job.charge);
+    // Charged to another uid (the owner of the subordinate range it comes
+    // from): said once, at the end of the request's first record.
+    const std::string charged = job.charge == job.uid ? "" : " charged_to=" + std::to_string(job.charge);
+    auto log_request = [&] {
         audit_for(job.charge, LOG_INFO, "request client_uid=%u client_pid=%d target=%s %s%s", job.uid, job.pid,
                   shown.c_str(), o, charged.c_str());
-        // The front's own checks, before the monitor goes on: a stop leaves
-        // the monitor idle again.
-        auto stop = [&] {
-            if (int e = mon::send_packet(chan, mon::Type::stop, {})) monitor_lost("stop", e);
-            mid_login = false;
-        };
-        // Waited in the queue past its deadline (the loop refuses most of these first).
-        if (Clock::now() > job.deadline) {
-            stop();
-            return deny(Refusal::timeout,
-                        "timeout (no worker free within " + std::to_string(settings_.step_timeout.count()) + "s)",
-                        "no worker free in time");
-        }
-        // Gone while it waited: no PAM conversation for nobody.
-        pollfd pfd{job.fd, 0, 0};
-        if (::poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR))) {
-            stop();
-            audit_for(job.charge, LOG_WARNING,
-                      "deny client_uid=%u client_pid=%d target=%s reason=client gone (hung up while queued) %s",
-                      job.uid, job.pid, shown.c_str(), o);
+    };
+
+    // The front's own checks come first. A login they refuse never reaches
+    // PAM: the monitor is asked only how its target may be logged.
+    // why: nullopt when the client is gone (nothing to send it).
+    auto refuse_here = [&](std::optional<Refusal> why, const std::string& reason, const std::string& to_client) {
+        mid_login = true;
+        if (int e = mon::send_packet(chan, mon::Type::lookup, job.target)) monitor_lost("lookup", e);
+        next("lookup");
+        if (p.type != mon::Type::known) monitor_lost("lookup", EBADMSG);
+        mid_login = false;
+        shown = text();
+        log_request();
+        if (!why) {
+            audit_for(job.charge, LOG_WARNING, "deny client_uid=%u client_pid=%d target=%s reason=%s %s", job.uid,
+                      job.pid, shown.c_str(), reason.c_str(), o);
             return;
         }
-        if (long s = throttle_.blocked_for(who, job.target); s > 0) {
-            stop();
-            return deny(Refusal::throttled, "throttled (" + std::to_string(s) + "s left)",
-                        "too many failures; try again in " + std::to_string(s) + " s");
-        }
-        // One of this client's grants, taken before PAM runs and given back
-        // unless a hash is written: one uid cannot hold more than its share
-        // of the table (grant_quota.hpp).
-        if (long s = grant_quota_.take(job.charge); s > 0) {
-            stop();
-            return deny(Refusal::busy,
-                        "grant quota (" + std::to_string(settings_.grants.burst) + " per " +
-                            std::to_string(settings_.grants.window.count()) + "s; " + std::to_string(s) +
-                            "s until the next)",
-                        "too many grants for this user lately; try again in " + std::to_string(s) + " s");
-        }
-    }
+        deny(*why, reason, to_client);
+    };
+    // Waited in the queue past its deadline (the loop refuses most of these first).
+    if (Clock::now() > job.deadline)
+        return refuse_here(Refusal::timeout,
+                           "timeout (no worker free within " + std::to_string(settings_.step_timeout.count()) + "s)",
+                           "no worker free in time");
+    // Gone while it waited: no PAM conversation for nobody.
+    pollfd pfd{job.fd, 0, 0};
+    if (::poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR)))
+        return refuse_here(std::nullopt, "client gone (hung up while queued)", "");
+    if (long s = throttle_.blocked_for(who, job.target); s > 0)
+        return refuse_here(Refusal::throttled, "throttled (" + std::to_string(s) + "s left)",
+                           "too many failures; try again in " + std::to_string(s) + " s");
+    // One of this client's grants, taken before PAM runs and given back
+    // unless a hash is written: one uid cannot hold more than its share of
+    // the table (grant_quota.hpp).
+    if (long s = grant_quota_.take(job.charge); s > 0)
+        return refuse_here(Refusal::busy,
+                           "grant quota (" + std::to_string(settings_.grants.burst) + " per " +
+                               std::to_string(settings_.grants.window.count()) + "s; " + std::to_string(s) +
+                               "s until the next)",
+                           "too many grants for this user lately; try again in " + std::to_string(s) + " s");
     struct QuotaTicket {
         GrantQuota& quota;
         uid_t uid;
-        bool held;
+        bool held = true;
         ~QuotaTicket() {
             if (held) quota.refund(uid);
         }
-    } ticket{grant_quota_, job.charge, p.type == mon::Type::known};
+    } ticket{grant_quota_, job.charge};
+
+    // The monitor reads who is asking from the connection itself; it says
+    // how the target may be logged at once, then goes on to the policy and PAM.
+    mid_login = true;
+    if (int e = mon::send_packet(chan, mon::Type::begin, mon::encode_begin({job.target, job.origin}), job.fd))
+        monitor_lost("begin", e);
+    next("begin");
     if (p.type == mon::Type::known) {
-        if (int e = mon::send_packet(chan, mon::Type::go, {})) monitor_lost("go", e);
-        next("go");
+        shown = text();
+        log_request();
+        next("known");
     }
     // The conversation: the monitor's prompts to the client, its answers back.
-    SecureBuffer answer(wire::kMaxAnswer);
+    SecureBuffer& answer = scratch.answer;
     while (p.type == mon::Type::prompt || p.type == mon::Type::tell) {
         if (p.payload.empty()) monitor_lost("a prompt", EBADMSG);
         const auto type = static_cast<wire::Msg>(p.payload[0]);

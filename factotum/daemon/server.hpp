@@ -28,6 +28,8 @@
 #include "audit_quota.hpp"
 #include "charge.hpp"
 #include "grant_quota.hpp"
+#include "monitor_wire.hpp"
+#include "secure_buffer.hpp"
 #include "throttle.hpp"
 #include "wire.hpp"
 
@@ -102,9 +104,14 @@ private:
     void release(uid_t uid);
 
     void worker_main(int chan);
+    // A worker's guarded buffers: the monitor's packets and the client's answers.
+    struct Scratch {
+        SecureBuffer packet{mon::kMaxPacket};
+        SecureBuffer answer{wire::kMaxAnswer};
+    };
     // mid_login: true while the monitor's dialogue is under way (begin sent,
     // no verdict or stop yet).
-    void serve(Job& job, int chan, bool& mid_login);
+    void serve(Job& job, int chan, bool& mid_login, Scratch& scratch);
     std::deque<Job>::iterator next_job_locked();  // queue_mu_ held
 
     const Settings settings_;

@@ -152,10 +152,7 @@ std::optional<mon::Verdict> honest(int chan, int client_fd, const std::string& t
     if (mon::send_packet(chan, mon::Type::begin, begin_payload(target), client_fd)) return std::nullopt;
     Reply r = next(chan);
     if (r.err) return std::nullopt;
-    if (r.type == mon::Type::known) {
-        if (mon::send_packet(chan, mon::Type::go, {})) return std::nullopt;
-        r = next(chan);
-    }
+    if (r.type == mon::Type::known) r = next(chan);
     while (r.err == 0 && (r.type == mon::Type::prompt || r.type == mon::Type::tell)) {
         if (r.type == mon::Type::prompt)
             mon::send_packet(chan, mon::Type::answer, answer);
@@ -222,12 +219,19 @@ int main(int argc, char** argv) {
                  check(v && !v->granted && v->refusal == wire::Refusal::not_permitted, "refused as not permitted");
              },
              2003);
-    scenario("stop after known, then an honest login on the same channel: one grant", 1, 0, [&](Rig& r, Client& c) {
-        mon::send_packet(r.chan, mon::Type::begin, begin_payload("bob"), c.accepted);
-        Reply k = next(r.chan);
-        mon::send_packet(r.chan, mon::Type::stop, {});
-        auto v = honest(r.chan, c.accepted, "bob", right);
-        check(k.type == mon::Type::known && v && v->granted, "the channel is idle again after stop");
+    scenario("a lookup (a login the front refused itself), then an honest login on the same channel: one grant", 1, 0,
+             [&](Rig& r, Client& c) {
+                 mon::send_packet(r.chan, mon::Type::lookup, "bob");
+                 Reply k = next(r.chan);
+                 mon::send_packet(r.chan, mon::Type::lookup, "nosuchuser");
+                 Reply u = next(r.chan);
+                 auto v = honest(r.chan, c.accepted, "bob", right);
+                 check(k.type == mon::Type::known && k.payload == "bob" && u.payload == "?(unknown)" && v && v->granted,
+                       "a lookup answers the name to log (an unknown one hidden) and leaves the channel idle");
+             });
+    scenario("a lookup with a descriptor: monitor stops", 0, 3, [&](Rig& r, Client& c) {
+        mon::send_packet(r.chan, mon::Type::lookup, "bob", c.accepted);
+        next(r.chan);
     });
 
     // Who asks comes from the connection, and only a connection to factotum's socket.
@@ -274,18 +278,16 @@ int main(int argc, char** argv) {
     });
 
     // Out of turn: every packet only in its state.
-    scenario("an answer before any prompt (right password, skipping go): monitor stops, no grant", 0, 3,
-             [&](Rig& r, Client& c) {
-                 mon::send_packet(r.chan, mon::Type::begin, begin_payload("bob"), c.accepted);
-                 next(r.chan);
+    scenario("an answer (the right password) before any begin: monitor stops, no grant", 0, 3,
+             [&](Rig& r, Client&) {
                  mon::send_packet(r.chan, mon::Type::answer, right);
                  next(r.chan);
              });
-    scenario("go before begin: monitor stops", 0, 3, [&](Rig& r, Client&) { mon::send_packet(r.chan, mon::Type::go, {}); });
+    scenario("a told before any tell: monitor stops", 0, 3,
+             [&](Rig& r, Client&) { mon::send_packet(r.chan, mon::Type::told, std::string(1, '\0')); });
     scenario("a second begin at the prompt: monitor stops, no grant", 0, 3, [&](Rig& r, Client& c) {
         mon::send_packet(r.chan, mon::Type::begin, begin_payload("bob"), c.accepted);
-        next(r.chan);
-        mon::send_packet(r.chan, mon::Type::go, {});
+        next(r.chan);  // known
         next(r.chan);  // the prompt
         mon::send_packet(r.chan, mon::Type::begin, begin_payload("alice"), c.accepted);
         next(r.chan);
@@ -298,17 +300,15 @@ int main(int argc, char** argv) {
     });
     scenario("an answer over the answer limit: monitor stops, no grant", 0, 3, [&](Rig& r, Client& c) {
         mon::send_packet(r.chan, mon::Type::begin, begin_payload("bob"), c.accepted);
-        next(r.chan);
-        mon::send_packet(r.chan, mon::Type::go, {});
-        next(r.chan);
+        next(r.chan);  // known
+        next(r.chan);  // the prompt
         mon::send_packet(r.chan, mon::Type::answer, std::string(wire::kMaxAnswer + 1, 'x'));
         next(r.chan);
     });
     scenario("no_answer that claims no failure: monitor stops, no grant", 0, 3, [&](Rig& r, Client& c) {
         mon::send_packet(r.chan, mon::Type::begin, begin_payload("bob"), c.accepted);
-        next(r.chan);
-        mon::send_packet(r.chan, mon::Type::go, {});
-        next(r.chan);
+        next(r.chan);  // known
+        next(r.chan);  // the prompt
         mon::send_packet(r.chan, mon::Type::no_answer, std::string(1, '\0'));
         next(r.chan);
     });
