@@ -189,6 +189,13 @@ stage_install() {
     check "passwd gave bob a yescrypt hash" bash -c '[[ $(getent shadow bob | cut -d: -f2) == "\$y\$"* ]]'
     p9su_login "with the new password"
     p9logind_login "p9logind"
+    # The split (factotum(8), PRIVILEGE SEPARATION): the unit's main PID is
+    # the monitor (uid 0, no capabilities); its one child, the front, runs
+    # as the p9front user the package made with systemd-sysusers.
+    check "the package made the user p9front" getent passwd p9front
+    check "factotum's front runs as p9front, its monitor as root" bash -c \
+        'm=$(systemctl show -P MainPID factotum.service) && [[ $(ps -o user= -p "$m") == root ]] &&
+         [[ $(ps -o user= --ppid "$m" | tr -d " ") == p9front ]]'
 
     check "factotum restarts" systemctl restart factotum.service
     poll 60 systemctl is-active factotum.service
