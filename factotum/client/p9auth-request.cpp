@@ -16,6 +16,7 @@
 
 #include "client.hpp"
 #include "config.hpp"
+#include "die.hpp"
 #include "terminal.hpp"
 
 namespace {
@@ -132,18 +133,15 @@ int main(int argc, char** argv) {
     if (std::string why = p9auth::term::check_user_name(target); !why.empty()) return usage_error("TARGET: " + why);
     if (socket.empty()) {  // the root-owned configuration's, not the environment's
         auto config = p9auth::load_config();
-        if (!config) {
-            std::fprintf(stderr, "p9auth-request: %s\n", config.error().message.c_str());
-            return 3;
-        }
+        if (!config) return p9auth::fatal("p9auth-request", 3, config.error().message);
         socket = config->factotum_socket;
     }
     TerminalConversation conv(from_stdin);
     auto cap = p9auth::request_capability(socket, target, conv, options);
     if (!cap) {
-        std::fprintf(stderr, "p9auth-request: %s\n", cap.error().message.c_str());
-        int e = cap.error().errnum;
-        return e == EACCES || e == EKEYEXPIRED || e == EAGAIN ? 1 : e == EINVAL ? 2 : 3;
+        const int e = cap.error().errnum;
+        return p9auth::fatal("p9auth-request", e == EACCES || e == EKEYEXPIRED || e == EAGAIN ? 1 : e == EINVAL ? 2 : 3,
+                             cap.error().message);
     }
     p9auth::SecretString out(cap->view());
     out.push_back('\n');
@@ -152,8 +150,7 @@ int main(int argc, char** argv) {
         ssize_t n = ::write(1, out.data() + done, out.size() - done);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
-            std::fprintf(stderr, "p9auth-request: write the capability: %s\n", std::strerror(errno));
-            return 3;
+            return p9auth::fatal("p9auth-request", 3, std::string("write the capability: ") + std::strerror(errno));
         }
         done += static_cast<std::size_t>(n);
     }

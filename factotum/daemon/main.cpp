@@ -33,6 +33,7 @@
 
 #include "audit.hpp"
 #include "config.hpp"
+#include "die.hpp"
 #include "fs_magic.hpp"
 #include "grant.hpp"
 #include "listen.hpp"
@@ -192,10 +193,10 @@ int parse_args(int argc, char** argv, Options* o) {
     return 0;
 }
 
+// The shared fatal path (die.hpp), and the log.
 int die(int code, const std::string& msg) {
-    std::fprintf(stderr, "factotum: %s\n", msg.c_str());
     audit(LOG_ERR, "not starting: %s", msg.c_str());
-    return code;
+    return p9auth::fatal("factotum", code, msg);
 }
 
 // Every connection is a descriptor, and PAM and NSS open files of their

@@ -26,6 +26,7 @@
 
 #include "client.hpp"
 #include "config.hpp"
+#include "die.hpp"
 #include "p9auth.h"
 #include "terminal.hpp"
 #include "wire.hpp"
@@ -394,10 +395,7 @@ int main(int argc, char** argv) {
     std::string socket = a.socket;
     if (socket.empty()) {
         auto cfg = p9auth::load_config();
-        if (!cfg) {
-            std::fprintf(stderr, "p9su: %s\n", cfg.error().message.c_str());
-            return kFailure;
-        }
+        if (!cfg) return p9auth::fatal("p9su", kFailure, cfg.error().message);
         socket = cfg->factotum_socket;
     }
 
@@ -408,9 +406,9 @@ int main(int argc, char** argv) {
     auto cap = p9auth::request_capability(socket, a.user, conv, ro);
     if (!cap) {
         const auto& e = cap.error();
-        if (e.errnum == EACCES || e.errnum == EKEYEXPIRED) std::fprintf(stderr, "p9su: Authentication failure (%s)\n", e.message.c_str());
-        else std::fprintf(stderr, "p9su: %s\n", e.message.c_str());
-        return kFailure;
+        if (e.errnum == EACCES || e.errnum == EKEYEXPIRED)
+            return p9auth::fatal("p9su", kFailure, "Authentication failure (" + e.message + ")");
+        return p9auth::fatal("p9su", kFailure, e.message);
     }
 
     // The session, after the grant and before the switch, in this process
