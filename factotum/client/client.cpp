@@ -34,6 +34,8 @@ private:
     int fd_;
 };
 
+static_assert(kMaxClientAnswer == wire::kMaxAnswer, "client.hpp and wire.hpp disagree on the answer limit");
+
 Error sys_error(int e, const std::string& what) { return fail(e, what + ": " + std::strerror(e)); }
 Error in_context(const Error& e, const std::string& what) { return fail(e.errnum, what + ": " + e.message); }
 
