@@ -108,8 +108,9 @@ before=$(auth_failures)
 rc=0
 : >"$FT_TMP/request.err"
 ft_request alice bob "${long}x" >/dev/null || rc=$?
-[[ $rc == 3 ]] && grep -q "p9auth-request: answer longer than 1024 bytes: refused, not sent" "$FT_TMP/request.err" ||
-    ft_fail "a 1025-byte answer: exit $rc: $(cat -A "$FT_TMP/request.err")"
+[[ $rc == 3 ]] || ft_fail "a 1025-byte answer: exit $rc, want 3: $(cat -A "$FT_TMP/request.err")"
+grep -q "p9auth-request: answer longer than 1024 bytes: refused, not sent" "$FT_TMP/request.err" ||
+    ft_fail "a 1025-byte answer: $(cat -A "$FT_TMP/request.err")"
 rc=0
 ft_request alice bob "$long" >/dev/null || rc=$?
 [[ $rc == 1 ]] || ft_fail "a 1024-byte answer: exit $rc, want 1 (sent, wrong): $(cat "$FT_TMP/request.err")"
@@ -118,6 +119,7 @@ p9_poll 10 test "$(auth_failures)" -gt "$before" || ft_fail "no record of the 10
 rc=0
 : >"$FT_TMP/request.err"
 ft_request alice 'bo b' '' >/dev/null || rc=$?
-[[ $rc == 2 ]] && grep -q "^p9auth-request: TARGET: 'bo b' is not a user name" "$FT_TMP/request.err" ||
-    ft_fail "TARGET 'bo b': exit $rc: $(cat "$FT_TMP/request.err")"
+[[ $rc == 2 ]] || ft_fail "TARGET 'bo b': exit $rc, want 2: $(cat "$FT_TMP/request.err")"
+grep -q "^p9auth-request: TARGET: 'bo b' is not a user name" "$FT_TMP/request.err" ||
+    ft_fail "TARGET 'bo b': $(cat "$FT_TMP/request.err")"
 ft_pass "answers: 1025 bytes refused by the client, 1024 sent; a bad TARGET is a usage error"
