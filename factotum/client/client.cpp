@@ -34,7 +34,10 @@ private:
     int fd_;
 };
 
+static_assert(kMaxClientAnswer == wire::kMaxAnswer, "client.hpp and wire.hpp disagree on the answer limit");
+
 Error sys_error(int e, const std::string& what) { return fail(e, what + ": " + std::strerror(e)); }
+Error in_context(const Error& e, const std::string& what) { return fail(e.errnum, what + ": " + e.message); }
 
 // The largest payload the client accepts for each message factotum may send.
 std::size_t max_payload(Msg type) {
@@ -79,9 +82,9 @@ Error connect_by(int fd, const sockaddr_un& addr, const std::string& path, wire:
         int e = errno;
         if (e == EINTR) continue;
         if (e == EINPROGRESS) {  // not what AF_UNIX does today; handled all the same
-            if (int w = wire::wait_fd(fd, POLLOUT, deadline))
-                return w == ETIMEDOUT ? fail(ETIMEDOUT, "connect to factotum at " + path + ": timed out")
-                                      : sys_error(w, "connect to factotum at " + path);
+            if (Error w = wire::wait_fd(fd, POLLOUT, deadline))
+                return w.errnum == ETIMEDOUT ? fail(ETIMEDOUT, "connect to factotum at " + path + ": timed out")
+                                             : in_context(w, "connect to factotum at " + path);
             int soerr = 0;
             socklen_t len = sizeof soerr;
             if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0) soerr = errno;
@@ -130,39 +133,39 @@ Expected<SecretString> request_capability(const std::string& socket_path, const 
 
     if (!origin.empty()) {  // before the request, in a frame of its own (a factotum before it refuses: EPROTO)
         const std::string o = wire::encode_origin(origin);
-        if (int e = wire::send_frame(sock.get(), Msg::origin, {reinterpret_cast<const std::uint8_t*>(o.data()), o.size()},
-                                     step()))
-            return sys_error(e, "send the origin to factotum");
+        if (Error e = wire::send_frame(sock.get(), Msg::origin,
+                                       {reinterpret_cast<const std::uint8_t*>(o.data()), o.size()}, step()))
+            return in_context(e, "send the origin to factotum");
     }
     const auto* name = reinterpret_cast<const std::uint8_t*>(target_user.data());
-    if (int e = wire::send_frame(sock.get(), Msg::request, {name, target_user.size()}, step()))
-        return sys_error(e, "send the request to factotum");
+    if (Error e = wire::send_frame(sock.get(), Msg::request, {name, target_user.size()}, step()))
+        return in_context(e, "send the request to factotum");
 
     // Payloads may hold the capability or a prompt's answer: a zeroing buffer.
     std::vector<std::uint8_t, ZeroingAllocator<std::uint8_t>> buf;
     for (;;) {
         std::array<std::uint8_t, wire::kHeaderSize> hb{};
-        if (int e = wire::recv_exact(sock.get(), hb, step())) {
-            if (e == ECONNRESET) return fail(EPROTO, "factotum closed the connection without an answer");
-            return sys_error(e, "read from factotum");
+        if (Error e = wire::recv_exact(sock.get(), hb, step())) {
+            if (e.errnum == ECONNRESET) return fail(EPROTO, "factotum closed the connection without an answer");
+            return in_context(e, "read from factotum");
         }
         auto h = wire::decode_header(hb);
         if (!h) return fail(EPROTO, "factotum speaks another protocol version");
         if (!known_server_msg(h->type)) return fail(EPROTO, "factotum sent an unknown message");
         if (h->length > max_payload(h->type)) return fail(EPROTO, "factotum sent an oversized message");
         buf.assign(h->length, 0);
-        if (int e = wire::recv_exact(sock.get(), buf, step())) return sys_error(e, "read from factotum");
+        if (Error e = wire::recv_exact(sock.get(), buf, step())) return in_context(e, "read from factotum");
         std::string_view text(reinterpret_cast<const char*>(buf.data()), buf.size());
         switch (h->type) {
         case Msg::prompt_echo_off:
         case Msg::prompt_echo_on: {
             auto answer = conv.prompt(text, h->type == Msg::prompt_echo_on);
             if (!answer) return answer.error();
-            if (answer->size() > wire::kMaxAnswer)
-                return fail(EMSGSIZE, "answer longer than " + std::to_string(wire::kMaxAnswer) + " bytes");
+            if (answer->size() > wire::kMaxAnswer)  // the tools' reader refuses first (terminal.hpp); a library caller may not
+                return fail(EMSGSIZE, "answer longer than " + std::to_string(wire::kMaxAnswer) + " bytes: refused, not sent");
             const auto* a = reinterpret_cast<const std::uint8_t*>(answer->data());
-            if (int e = wire::send_frame(sock.get(), Msg::answer, {a, answer->size()}, step()))
-                return sys_error(e, "send an answer to factotum");
+            if (Error e = wire::send_frame(sock.get(), Msg::answer, {a, answer->size()}, step()))
+                return in_context(e, "send an answer to factotum");
             break;
         }
         case Msg::text_info: conv.info(text); break;

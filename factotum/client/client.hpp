@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -10,6 +11,11 @@
 #include "secret.hpp"
 
 namespace p9auth {
+
+// The most bytes one answer may hold (the protocol's wire::kMaxAnswer, for
+// users of this header that do not see the protocol's; client.cpp checks
+// that the two agree). A longer answer is refused, never cut.
+inline constexpr std::size_t kMaxClientAnswer = 1024;
 
 // How PAM's questions reach the user. factotum relays them one by one.
 class Conversation {

@@ -5,7 +5,6 @@
 // 2 usage; 3 could not talk to factotum (or a protocol error).
 #include <fcntl.h>
 #include <getopt.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,6 +16,8 @@
 
 #include "client.hpp"
 #include "config.hpp"
+#include "die.hpp"
+#include "terminal.hpp"
 
 namespace {
 
@@ -46,24 +47,8 @@ int usage_error(const std::string& msg) {
     return 2;
 }
 
-// Reads a line of at most p9auth::wire-sized answer into a zeroing string.
-p9auth::Expected<p9auth::SecretString> read_line(int fd) {
-    p9auth::SecretString line;
-    for (;;) {
-        char c;
-        ssize_t n = ::read(fd, &c, 1);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return p9auth::fail(errno, std::string("read an answer: ") + std::strerror(errno));
-        if (n == 0) {
-            if (line.empty()) return p9auth::fail(ENODATA, "no answer: end of input");
-            return line;
-        }
-        if (c == '\n') return line;
-        if (line.size() >= 1024) return p9auth::fail(EMSGSIZE, "answer longer than 1024 bytes");
-        line.push_back(c);
-    }
-}
-
+// Answers through the shared terminal helpers (terminal.hpp): the one
+// answer limit, refused never truncated; echo off on the terminal.
 class TerminalConversation final : public p9auth::Conversation {
 public:
     explicit TerminalConversation(bool from_stdin) : stdin_(from_stdin) {
@@ -76,34 +61,16 @@ public:
     TerminalConversation& operator=(const TerminalConversation&) = delete;
 
     p9auth::Expected<p9auth::SecretString> prompt(std::string_view text, bool echo) override {
-        if (stdin_) {
-            show(2, text);
-            return read_line(0);
-        }
+        if (stdin_) return p9auth::term::ask(0, 2, text, true);  // a pipe: nothing to echo
         if (tty_ < 0) return p9auth::fail(ENXIO, "no terminal to ask on (/dev/tty); use --stdin");
-        show(tty_, text);
-        termios saved{};
-        bool restore = false;
-        if (!echo && ::tcgetattr(tty_, &saved) == 0) {
-            termios quiet = saved;
-            quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-            quiet.c_lflag |= ECHONL;
-            restore = ::tcsetattr(tty_, TCSAFLUSH, &quiet) == 0;
-            if (!restore) return p9auth::fail(errno, "cannot turn the terminal's echo off");
-        }
-        auto line = read_line(tty_);
-        if (restore) ::tcsetattr(tty_, TCSAFLUSH, &saved);
-        return line;
+        return p9auth::term::ask(tty_, tty_, text, echo);
     }
-    void info(std::string_view text) override { show(stdin_ || tty_ < 0 ? 2 : tty_, text, true); }
-    void error(std::string_view text) override { show(2, text, true); }
+    void info(std::string_view text) override { show(stdin_ || tty_ < 0 ? 2 : tty_, text); }
+    void error(std::string_view text) override { show(2, text); }
 
 private:
-    static void show(int fd, std::string_view text, bool newline = false) {
-        std::string s(text);
-        for (char& c : s)  // never let a module drive the terminal
-            if ((static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') || c == 0x7f) c = '?';
-        if (newline) s += '\n';
+    static void show(int fd, std::string_view text) {
+        const std::string s = p9auth::term::printable(text) + '\n';
         (void)!::write(fd, s.data(), s.size());
     }
 
@@ -163,21 +130,18 @@ int main(int argc, char** argv) {
     }
     if (argc - optind != 1) return usage_error(argc == optind ? "no TARGET given" : "more than one TARGET");
     target = argv[optind];
-    if (target.empty()) return usage_error("TARGET is empty");
+    if (std::string why = p9auth::term::check_user_name(target); !why.empty()) return usage_error("TARGET: " + why);
     if (socket.empty()) {  // the root-owned configuration's, not the environment's
         auto config = p9auth::load_config();
-        if (!config) {
-            std::fprintf(stderr, "p9auth-request: %s\n", config.error().message.c_str());
-            return 3;
-        }
+        if (!config) return p9auth::fatal("p9auth-request", 3, config.error().message);
         socket = config->factotum_socket;
     }
     TerminalConversation conv(from_stdin);
     auto cap = p9auth::request_capability(socket, target, conv, options);
     if (!cap) {
-        std::fprintf(stderr, "p9auth-request: %s\n", cap.error().message.c_str());
-        int e = cap.error().errnum;
-        return e == EACCES || e == EKEYEXPIRED || e == EAGAIN ? 1 : e == EINVAL ? 2 : 3;
+        const int e = cap.error().errnum;
+        return p9auth::fatal("p9auth-request", e == EACCES || e == EKEYEXPIRED || e == EAGAIN ? 1 : e == EINVAL ? 2 : 3,
+                             cap.error().message);
     }
     p9auth::SecretString out(cap->view());
     out.push_back('\n');
@@ -186,8 +150,7 @@ int main(int argc, char** argv) {
         ssize_t n = ::write(1, out.data() + done, out.size() - done);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
-            std::fprintf(stderr, "p9auth-request: write the capability: %s\n", std::strerror(errno));
-            return 3;
+            return p9auth::fatal("p9auth-request", 3, std::string("write the capability: ") + std::strerror(errno));
         }
         done += static_cast<std::size_t>(n);
     }

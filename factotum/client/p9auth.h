@@ -63,8 +63,10 @@ P9AUTH_API int p9auth_exec_as_login(const char* p9use_path, const char* cap, siz
 
 /* Asks factotum directly (without PAM) for a capability to become user.
  * converse is called for each prompt (echo 0/1; write the answer, NUL-
- * terminated, into answer, at most answer_len bytes; return 0, or -1 to
- * abort) and with answer NULL for messages. socket_path NULL: the one in
+ * terminated, into answer, at most answer_len bytes with the NUL; return
+ * 0, or -1 to abort) and with answer NULL for messages. An answer may hold
+ * 1024 bytes (answer_len is larger): a longer one, or one with no NUL in
+ * the buffer, is refused with EMSGSIZE, never cut and sent. socket_path NULL: the one in
  * /etc/p9auth/p9auth.conf. Returns the capability's length, or -1 with
  * errno (EACCES refused, EAGAIN throttled, ETIMEDOUT, EPROTO, EIO, ...);
  * the message for a person goes to err (may be NULL). */

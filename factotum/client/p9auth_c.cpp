@@ -25,12 +25,19 @@ public:
     CallbackConversation(p9auth_converse_fn fn, void* ctx) : fn_(fn), ctx_(ctx) {}
     p9auth::Expected<p9auth::SecretString> prompt(std::string_view text, bool echo) override {
         std::string t(text);
-        std::vector<char> answer(1025, '\0');
+        // Room for one byte more than an answer may hold, and the NUL: a
+        // longer answer cut to fit (snprintf) is still too long, and the
+        // client refuses it whole (decisions.md 76); one without a NUL in
+        // the buffer is refused here, not cut.
+        std::vector<char> answer(p9auth::kMaxClientAnswer + 2, '\0');
         int rc = fn_(ctx_, t.c_str(), echo ? 1 : 0, answer.data(), answer.size());
-        answer.back() = '\0';
-        p9auth::SecretString s(std::string_view(answer.data(), std::strlen(answer.data())));
+        const char* end = static_cast<const char*>(std::memchr(answer.data(), '\0', answer.size()));
+        p9auth::SecretString s(std::string_view(answer.data(), end ? static_cast<std::size_t>(end - answer.data()) : 0));
         p9auth_zero(answer.data(), answer.size());
         if (rc != 0) return p9auth::fail(ECANCELED, "the conversation was abandoned");
+        if (!end)
+            return p9auth::fail(EMSGSIZE, "answer longer than " + std::to_string(p9auth::kMaxClientAnswer) +
+                                              " bytes (no NUL in its buffer): refused, not sent");
         return s;
     }
     void info(std::string_view text) override { fn_(ctx_, std::string(text).c_str(), 1, nullptr, 0); }

@@ -8,7 +8,8 @@
 //
 // Exit status: 0 --check found the configuration usable; 2 usage; 78
 // configuration (policy file, options, --check found it unusable, caphash
-// already opened on a grant_once mount); 71 system error at start.
+// already opened on a grant_once mount, --mount not a p9auth filesystem);
+// 71 system error at start.
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
@@ -32,6 +33,8 @@
 
 #include "audit.hpp"
 #include "config.hpp"
+#include "die.hpp"
+#include "fs_magic.hpp"
 #include "grant.hpp"
 #include "listen.hpp"
 #include "monitor.hpp"
@@ -190,10 +193,10 @@ int parse_args(int argc, char** argv, Options* o) {
     return 0;
 }
 
+// The shared fatal path (die.hpp), and the log.
 int die(int code, const std::string& msg) {
-    std::fprintf(stderr, "factotum: %s\n", msg.c_str());
     audit(LOG_ERR, "not starting: %s", msg.c_str());
-    return code;
+    return p9auth::fatal("factotum", code, msg);
 }
 
 // Every connection is a descriptor, and PAM and NSS open files of their
@@ -308,7 +311,8 @@ int check_config(Options& o) {
 // caphash, from systemd's descriptor store if it holds one that checks
 // out (a restart on a grant_once mount, where a second open fails), or
 // opened here (and then stored: see main).
-Expected<int> obtain_caphash(const std::string& caphash, int stored) {
+Expected<int> obtain_caphash(const std::string& mount, int stored) {
+    const std::string caphash = mount + "/caphash";
     if (stored >= 0) {
         if (Error e = check_stored_caphash(stored, caphash)) {
             audit(LOG_WARNING, "not using %s; opening %s instead", e.message.c_str(), caphash.c_str());
@@ -319,7 +323,24 @@ Expected<int> obtain_caphash(const std::string& caphash, int stored) {
             return stored;
         }
     }
-    int fd = ::open(caphash.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY);
+    // The same judgement of "a p9auth mount" as p9grant's and p9use's
+    // (fs_magic.hpp), made on the directory before caphash is opened: an
+    // open on a grant_once mount cannot be taken back, and a file of that
+    // name elsewhere (a tmpfs, a FIFO) must be neither written nor waited on.
+    const int dir = ::open(mount.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
+        return fail(errno, "--mount " + mount + ": " + std::strerror(errno) + " (is p9authfs mounted there?)");
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{dir};
+    if (int e = p9auth_filesystem_check(dir))
+        return fail(e == EPERM ? EMEDIUMTYPE : e,
+                    e == EPERM ? "configuration error: --mount " + mount +
+                                     " is not a p9auth filesystem (neither p9authfs nor p9auth.ko is mounted there); "
+                                     "not opening its caphash"
+                               : "--mount " + mount + ": fstatfs: " + std::strerror(e));
+    int fd = ::openat(dir, "caphash", O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
     if (fd < 0) {
         int e = errno;
         struct stat st{};
@@ -487,10 +508,12 @@ int argc, char** argv) {
         fds->sockets.push_back(*fd);
     }
 
-    std::string caphash = o.mount + "/caphash";
     if (Error e = become_fs_identity(o.user)) return die(kExitConfig, e.message);
-    auto cfd = obtain_caphash(caphash, fds->caphash);
-    if (!cfd) return die(cfd.error().errnum == EALREADY ? kExitConfig : kExitSystem, cfd.error().message);
+    auto cfd = obtain_caphash(o.mount, fds->caphash);
+    if (!cfd) {
+        const int e = cfd.error().errnum;
+        return die(e == EALREADY || e == EMEDIUMTYPE ? kExitConfig : kExitSystem, cfd.error().message);
+    }
     // Into the store at once: a start that fails from here on still
     // leaves the next one the descriptor. One that came from the store is
     // there already (systemd 252 checks the store's size before it looks

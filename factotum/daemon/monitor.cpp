@@ -227,11 +227,11 @@ void authenticate_and_grant(const Policy& policy, const MonitorSettings& setting
     case PamOutcome::ok: break;
     case PamOutcome::auth_failed:
         l.v.throttle = Verdict::Throttle::failed;
-        return l.refuse(Refusal::auth_failed, "auth (" + r.detail + ")", "");
+        return l.refuse(Refusal::auth_failed, "auth (" + r.detail() + ")", "");
     case PamOutcome::account:
-        return l.refuse(Refusal::account, "account (" + r.detail + ")", r.detail.substr(r.detail.find(':') + 2));
+        return l.refuse(Refusal::account, "account (" + r.detail() + ")", r.message);
     case PamOutcome::unavailable:  // nothing was checked: not a failure of the client's
-        return l.refuse(Refusal::internal, "unavailable (" + r.detail + ")",
+        return l.refuse(Refusal::internal, "unavailable (" + r.detail() + ")",
                         "the authentication service is unavailable; try later");
     case PamOutcome::client_error: {
         // What broke: the conversation function's own finding, or the front's account of the client.
@@ -247,7 +247,7 @@ void authenticate_and_grant(const Policy& policy, const MonitorSettings& setting
                         "client gone (" + what + ": " + std::strerror(r.channel_errno) + ")", "");
     }
     case PamOutcome::error:
-        return l.refuse(Refusal::internal, "pam error (" + r.detail + ")",
+        return l.refuse(Refusal::internal, "pam error (" + r.detail() + ")",
                         "authentication could not run; see factotum's log");
     }
     l.v.throttle = Verdict::Throttle::succeeded;

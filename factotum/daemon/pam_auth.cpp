@@ -82,6 +82,15 @@ int converse(int n, const pam_message** msg, pam_response** out, void* data) {
     return PAM_SUCCESS;
 }
 
+PamResult result(PamOutcome outcome, const char* step, int code, std::string message) {
+    PamResult r;
+    r.outcome = outcome;
+    r.step = step;
+    r.pam_code = code;
+    r.message = std::move(message);
+    return r;
+}
+
 PamResult finish(pam_handle_t* pamh, int rc, PamResult r) {
     ::pam_end(pamh, rc);
     return r;
@@ -95,19 +104,19 @@ PamResult pam_check(const std::string& service, const std::string& user, const s
     pam_conv conv{&converse, &st};
     pam_handle_t* pamh = nullptr;
     int rc = ::pam_start(service.c_str(), user.c_str(), &conv, &pamh);
-    if (rc != PAM_SUCCESS) return {PamOutcome::error, std::string("pam_start: ") + ::pam_strerror(pamh, rc)};
+    if (rc != PAM_SUCCESS) return result(PamOutcome::error, "pam_start", rc, ::pam_strerror(pamh, rc));
     // Items the stack may decide by: fail closed if one cannot be set.
     const std::pair<int, const std::string*> items[] = {
         {PAM_RUSER, &client_name}, {PAM_TTY, &origin.tty}, {PAM_RHOST, &origin.rhost}};
     for (auto [item, value] : items)
         if (!value->empty() && (rc = ::pam_set_item(pamh, item, value->c_str())) != PAM_SUCCESS)
-            return finish(pamh, rc, {PamOutcome::error, std::string("pam_set_item: ") + ::pam_strerror(pamh, rc)});
+            return finish(pamh, rc, result(PamOutcome::error, "pam_set_item", rc, ::pam_strerror(pamh, rc)));
 
-    auto broken = [&](const char* step) {
+    auto broken = [&](const char* step, int code) {
         PamResult r;
         if (st.channel_errno) {
-            r.outcome = PamOutcome::client_error;
-            r.detail = std::string(step) + ": conversation: " + (st.what.empty() ? std::strerror(st.channel_errno) : st.what);
+            r = result(PamOutcome::client_error, step, code,
+                       std::string("conversation: ") + (st.what.empty() ? std::strerror(st.channel_errno) : st.what));
             r.channel_errno = st.channel_errno;
             r.conversation = st.what;
             r.answers = st.answers;
@@ -117,29 +126,30 @@ PamResult pam_check(const std::string& service, const std::string& user, const s
 
     rc = ::pam_authenticate(pamh, PAM_DISALLOW_NULL_AUTHTOK);
     if (rc != PAM_SUCCESS) {
-        if (auto b = broken("pam_authenticate"); b.channel_errno) return finish(pamh, rc, b);
-        std::string why = std::string("pam_authenticate: ") + ::pam_strerror(pamh, rc);
+        if (auto b = broken("pam_authenticate", rc); b.channel_errno) return finish(pamh, rc, b);
+        const std::string why = ::pam_strerror(pamh, rc);
         switch (rc) {
         case PAM_AUTH_ERR:
         case PAM_USER_UNKNOWN:
         case PAM_MAXTRIES:
-        case PAM_CRED_INSUFFICIENT: return finish(pamh, rc, {PamOutcome::auth_failed, why});
-        case PAM_AUTHINFO_UNAVAIL: return finish(pamh, rc, {PamOutcome::unavailable, why});
-        default: return finish(pamh, rc, {PamOutcome::error, why});
+        case PAM_CRED_INSUFFICIENT: return finish(pamh, rc, result(PamOutcome::auth_failed, "pam_authenticate", rc, why));
+        case PAM_AUTHINFO_UNAVAIL: return finish(pamh, rc, result(PamOutcome::unavailable, "pam_authenticate", rc, why));
+        default: return finish(pamh, rc, result(PamOutcome::error, "pam_authenticate", rc, why));
         }
     }
     rc = ::pam_acct_mgmt(pamh, PAM_DISALLOW_NULL_AUTHTOK);
     if (rc != PAM_SUCCESS) {
-        if (auto b = broken("pam_acct_mgmt"); b.channel_errno) return finish(pamh, rc, b);
-        std::string why = std::string("pam_acct_mgmt: ") + ::pam_strerror(pamh, rc);
-        if (rc == PAM_USER_UNKNOWN) return finish(pamh, rc, {PamOutcome::auth_failed, why});
-        return finish(pamh, rc, {PamOutcome::account, why});
+        if (auto b = broken("pam_acct_mgmt", rc); b.channel_errno) return finish(pamh, rc, b);
+        const std::string why = ::pam_strerror(pamh, rc);
+        if (rc == PAM_USER_UNKNOWN) return finish(pamh, rc, result(PamOutcome::auth_failed, "pam_acct_mgmt", rc, why));
+        return finish(pamh, rc, result(PamOutcome::account, "pam_acct_mgmt", rc, why));
     }
     // A module may map the name; factotum grants only the user it was asked for.
     const void* item = nullptr;
     if (::pam_get_item(pamh, PAM_USER, &item) != PAM_SUCCESS || !item || user != static_cast<const char*>(item))
-        return finish(pamh, PAM_PERM_DENIED, {PamOutcome::error, "PAM changed the user name; refusing"});
-    return finish(pamh, PAM_SUCCESS, {PamOutcome::ok, "pam: success"});
+        return finish(pamh, PAM_PERM_DENIED,
+                      result(PamOutcome::error, "pam_get_item", PAM_PERM_DENIED, "PAM changed the user name; refusing"));
+    return finish(pamh, PAM_SUCCESS, result(PamOutcome::ok, "pam", PAM_SUCCESS, "success"));
 }
 
 }  // namespace p9auth::factotum

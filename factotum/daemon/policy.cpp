@@ -10,12 +10,13 @@
 #include <cstring>
 #include <sstream>
 
+#include "config.hpp"
 #include "identity.hpp"
 
 namespace p9auth::factotum {
 namespace {
 
-constexpr off_t kMaxPolicyFile = 1 << 20;
+constexpr std::size_t kMaxPolicyFile = 1 << 20;
 
 std::optional<unsigned> parse_id(std::string_view s) {
     if (s.empty() || s.size() > 10 || (s.size() > 1 && s[0] == '0')) return std::nullopt;
@@ -107,30 +108,10 @@ bool target_matches(const Identity& id, const TargetIds& t, Error* err) {
 }  // namespace
 
 Expected<Policy> Policy::load(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    if (fd < 0) return fail(errno, "policy " + path + ": " + std::strerror(errno));
-    struct Closer {
-        int fd;
-        ~Closer() { ::close(fd); }
-    } closer{fd};
-    struct stat st{};
-    if (::fstat(fd, &st) != 0) return fail(errno, "policy " + path + ": fstat: " + std::strerror(errno));
-    if (!S_ISREG(st.st_mode)) return fail(EINVAL, "policy " + path + " is not a regular file");
-    if (st.st_uid != 0) return fail(EPERM, "policy " + path + " is not owned by root; refusing to read it");
-    if (st.st_mode & (S_IWGRP | S_IWOTH))
-        return fail(EPERM, "policy " + path + " is writable by group or others; refusing to read it (chmod go-w)");
-    if (st.st_size > kMaxPolicyFile) return fail(EFBIG, "policy " + path + " is larger than 1 MiB");
-    std::string text(static_cast<std::size_t>(st.st_size), '\0');
-    std::size_t got = 0;
-    while (got < text.size()) {
-        ssize_t n = ::read(fd, text.data() + got, text.size() - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return fail(errno, "policy " + path + ": read: " + std::strerror(errno));
-        if (n == 0) break;
-        got += static_cast<std::size_t>(n);
-    }
-    text.resize(got);
-    return parse(text, path);
+    // The same checks as p9auth.conf's (config.hpp): root's file in root's directories.
+    auto text = read_root_owned_file(path, kMaxPolicyFile, "policy");
+    if (!text) return text.error();
+    return parse(*text, path);
 }
 
 Expected<Policy> Policy::parse(std::string_view text, const std::string& origin) {

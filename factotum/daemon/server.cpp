@@ -61,22 +61,22 @@ public:
         if (int e = tell(type, text)) return e;
         auto deadline = next_deadline();
         std::array<std::uint8_t, wire::kHeaderSize> hb{};
-        if (int e = wire::recv_exact(fd_, hb, deadline)) return note(e, "waiting for an answer");
+        if (Error e = wire::recv_exact(fd_, hb, deadline)) return note(e.errnum, "waiting for an answer");
         auto h = wire::decode_header(hb);
         if (!h) return note(EPROTO, "wrong protocol version");
         std::string why;
         const RequestRule* rule = admit(*h, Phase::prompted, &why);
         if (!rule) return note(EPROTO, why);
-        if (int e = wire::recv_exact(fd_, answer.writable(h->length), deadline)) {
+        if (Error e = wire::recv_exact(fd_, answer.writable(h->length), deadline)) {
             answer.wipe();
-            return note(e, "reading an answer");
+            return note(e.errnum, "reading an answer");
         }
         return 0;
     }
 
     int tell(Msg type, std::string_view text) override {
         const auto* p = reinterpret_cast<const std::uint8_t*>(text.data());
-        if (int e = wire::send_frame(fd_, type, {p, text.size()}, next_deadline())) return note(e, "sending a prompt");
+        if (Error e = wire::send_frame(fd_, type, {p, text.size()}, next_deadline())) return note(e.errnum, "sending a prompt");
         return 0;
     }
 
@@ -772,9 +772,9 @@ void Factotum::serve(Job& job, int chan, bool& mid_login, Scratch& scratch) {
     }
     ticket.held = false;  // spent: the monitor wrote the hash (and logged the grant)
     const auto* cap = reinterpret_cast<const std::uint8_t*>(v->capability.data());
-    if (int e = wire::send_frame(job.fd, Msg::granted, {cap, v->capability.size()}, channel.next_deadline()))
+    if (Error e = wire::send_frame(job.fd, Msg::granted, {cap, v->capability.size()}, channel.next_deadline()))
         audit(LOG_WARNING, "lost client_uid=%u client_pid=%d target=%s reason=%s (the grant expires unused) %s",
-              job.uid, job.pid, t, std::strerror(e), o);
+              job.uid, job.pid, t, e.message.c_str(), o);
 }
 
 }  // namespace p9auth::factotum

@@ -43,12 +43,15 @@ public:
         });
     }
     ~FakeFactotum() {
-        thread_.join();
+        wait();
         ::close(lfd_);
         ::unlink(path_.c_str());
         ::rmdir(dir_.c_str());
     }
     const std::string& path() const { return path_; }
+    void wait() {
+        if (thread_.joinable()) thread_.join();
+    }
 
 private:
     std::string dir_, path_;
@@ -162,4 +165,39 @@ TEST(FactotumClient, RefusesNamesFactotumWouldRefuse) {
     auto r = request_capability("/nonexistent", "2001@2002:2002", conv);
     ASSERT_FALSE(r.has_value());
     EXPECT_EQ(r.error().errnum, EINVAL);
+}
+
+// One answer limit (decisions.md 76): an answer over kMaxAnswer is refused
+// by the library, never cut and sent; factotum sees the connection end
+// after its prompt, no answer frame.
+TEST(FactotumClient, RefusesAnAnswerOverTheLimitWithoutSendingIt) {
+    struct Long final : Conversation {
+        std::size_t n;
+        explicit Long(std::size_t len) : n(len) {}
+        Expected<SecretString> prompt(std::string_view, bool) override { return SecretString(std::string(n, 'x')); }
+        void info(std::string_view) override {}
+        void error(std::string_view) override {}
+    };
+    for (std::size_t len : {wire::kMaxAnswer, wire::kMaxAnswer + 1}) {
+        std::string after_prompt;
+        wire::Msg t{};
+        FakeFactotum f([&](int fd) {
+            recv_frame(fd, &t);
+            send(fd, wire::Msg::prompt_echo_off, "Password: ");
+            after_prompt = recv_frame(fd, &t);
+            if (after_prompt != "<eof>") send(fd, wire::Msg::refused, std::string(1, 2) + "no");
+        });
+        Long conv(len);
+        auto r = request_capability(f.path(), "bob", conv);
+        f.wait();  // the script's view, complete
+        ASSERT_FALSE(r.has_value());
+        if (len == wire::kMaxAnswer) {  // at the limit: sent whole
+            EXPECT_EQ(after_prompt.size(), len);
+            EXPECT_EQ(r.error().errnum, EACCES) << r.error().message;
+        } else {
+            EXPECT_EQ(after_prompt, "<eof>");
+            EXPECT_EQ(r.error().errnum, EMSGSIZE);
+            EXPECT_EQ(r.error().message, "answer longer than 1024 bytes: refused, not sent");
+        }
+    }
 }

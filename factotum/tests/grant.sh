@@ -99,3 +99,27 @@ out=$(p9_as alice "$FT_CLIENT" raw "$FT_SOCK" frame:01:bob r r "frame:02:bob sec
 [[ $out == $'text_info factotum test: hello bob\nprompt_echo_off Password: \ngranted 2001@2002:2002:2002,2100,2101,2102' ]] ||
     ft_fail "chatty stack conversation: '$out'"
 ft_pass "PAM_TEXT_INFO relayed before the prompt (pam_echo)"
+
+# One answer limit for every tool (tools/common/terminal.hpp): 1024 bytes
+# go to factotum, 1025 are refused by p9auth-request, never cut and sent.
+long=$(head -c 1024 /dev/zero | tr '\0' x)
+auth_failures() { grep -c "target=bob reason=auth" "$FT_TMP/syslog" || true; }
+before=$(auth_failures)
+rc=0
+: >"$FT_TMP/request.err"
+ft_request alice bob "${long}x" >/dev/null || rc=$?
+[[ $rc == 3 ]] || ft_fail "a 1025-byte answer: exit $rc, want 3: $(cat -A "$FT_TMP/request.err")"
+grep -q "p9auth-request: answer longer than 1024 bytes: refused, not sent" "$FT_TMP/request.err" ||
+    ft_fail "a 1025-byte answer: $(cat -A "$FT_TMP/request.err")"
+rc=0
+ft_request alice bob "$long" >/dev/null || rc=$?
+[[ $rc == 1 ]] || ft_fail "a 1024-byte answer: exit $rc, want 1 (sent, wrong): $(cat "$FT_TMP/request.err")"
+p9_poll 10 test "$(auth_failures)" -gt "$before" || ft_fail "no record of the 1024-byte answer"
+[[ $(auth_failures) == $((before + 1)) ]] || ft_fail "auth failures for bob: $before before, $(auth_failures) after (the 1025-byte answer was sent?)"
+rc=0
+: >"$FT_TMP/request.err"
+ft_request alice 'bo b' '' >/dev/null || rc=$?
+[[ $rc == 2 ]] || ft_fail "TARGET 'bo b': exit $rc, want 2: $(cat "$FT_TMP/request.err")"
+grep -q "^p9auth-request: TARGET: 'bo b' is not a user name" "$FT_TMP/request.err" ||
+    ft_fail "TARGET 'bo b': $(cat "$FT_TMP/request.err")"
+ft_pass "answers: 1025 bytes refused by the client, 1024 sent; a bad TARGET is a usage error"

@@ -126,6 +126,23 @@ chmod 0644 "$conf"
 chown 2001 "$conf"
 start_fails "policy owned by alice" "not owned by root"
 chown 0 "$conf"
+# The same loader as p9auth.conf's: every directory above the file counts.
+chmod g+w "$FT_TMP/etc"
+start_fails "policy in a group-writable directory" "policy: $FT_TMP/etc is writable by group or others"
+chmod g-w "$FT_TMP/etc"
+# caphash is opened only on a p9auth filesystem: a tmpfs with a caphash
+# FIFO in it (an open would block) is refused before anything is opened
+# (under /run, which ft_cleanup unmounts whatever happens).
+mkdir /run/notp9
+mount -t tmpfs -o mode=0755 tmpfs /run/notp9
+mkfifo /run/notp9/caphash
+rc=0
+timeout 20 "$FACTOTUM" --mount /run/notp9 --socket /run/x.sock --policy "$conf" 2>"$FT_TMP/start.err" || rc=$?
+[[ $rc == 78 ]] || ft_fail "--mount on a tmpfs: exit $rc: $(cat "$FT_TMP/start.err")"
+grep -q "^factotum: configuration error: --mount /run/notp9 is not a p9auth filesystem" "$FT_TMP/start.err" ||
+    ft_fail "--mount on a tmpfs: '$(cat "$FT_TMP/start.err")'"
+umount /run/notp9
+ft_pass "--mount on a tmpfs refused: $(cat "$FT_TMP/start.err")"
 echo "permit alice bob" >>"$conf"
 start_fails "policy with a syntax error" "factotum.conf:8: expected"
 # Connections are descriptors: --max-connections must fit under RLIMIT_NOFILE

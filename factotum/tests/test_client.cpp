@@ -73,7 +73,7 @@ int raw(const std::string& path, int argc, char** argv) {
         std::string op = argv[i];
         if (op.rfind("w:", 0) == 0) {
             auto b = unhex(op.substr(2));
-            if (int e = p9auth::wire::send_all(fd, b, deadline())) std::printf("send-error %s\n", std::strerror(e));
+            if (p9auth::Error e = p9auth::wire::send_all(fd, b, deadline())) std::printf("send-error %s\n", e.message.c_str());
         } else if (op.rfind("frame:", 0) == 0) {
             auto rest = op.substr(6);
             auto colon = rest.find(':');
@@ -82,7 +82,7 @@ int raw(const std::string& path, int argc, char** argv) {
             auto h = p9auth::wire::encode_header(static_cast<p9auth::wire::Msg>(type), text.size());
             std::vector<std::uint8_t> b(h.begin(), h.end());
             b.insert(b.end(), text.begin(), text.end());
-            if (int e = p9auth::wire::send_all(fd, b, deadline())) std::printf("send-error %s\n", std::strerror(e));
+            if (p9auth::Error e = p9auth::wire::send_all(fd, b, deadline())) std::printf("send-error %s\n", e.message.c_str());
         } else if (op.rfind("p:", 0) == 0) {
             std::printf("%s\n", op.substr(2).c_str());
             std::fflush(stdout);
@@ -90,15 +90,15 @@ int raw(const std::string& path, int argc, char** argv) {
             std::this_thread::sleep_for(std::chrono::milliseconds(std::stoul(op.substr(2))));
         } else if (op == "r" || op == "e") {
             std::array<std::uint8_t, 4> h{};
-            if (int e = p9auth::wire::recv_exact(fd, h, deadline())) {
-                std::printf("%s\n", e == ECONNRESET ? "eof" : std::strerror(e));
+            if (p9auth::Error e = p9auth::wire::recv_exact(fd, h, deadline())) {
+                std::printf("%s\n", e.errnum == ECONNRESET ? "eof" : e.message.c_str());
                 std::fflush(stdout);
                 continue;
             }
             std::size_t len = (static_cast<std::size_t>(h[2]) << 8) | h[3];
             std::vector<std::uint8_t> p(len);
-            if (int e = p9auth::wire::recv_exact(fd, p, deadline())) {
-                std::printf("truncated-frame %s\n", std::strerror(e));
+            if (p9auth::Error e = p9auth::wire::recv_exact(fd, p, deadline())) {
+                std::printf("truncated-frame %s\n", e.message.c_str());
                 continue;
             }
             std::string text(p.begin(), p.end());

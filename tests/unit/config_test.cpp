@@ -51,15 +51,65 @@ TEST(Config, RefusesAFileOthersCanWrite) {
     std::fputs("mountpoint /srv/cap\n", f);
     std::fclose(f);
     ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
-    if (::geteuid() == 0) {  // the file and /tmp's parents are root's: /tmp itself is 1777
+    if (::geteuid() == 0) {  // the file and its directories are root's; /tmp is root's and sticky (1777)
         auto c = load_config(path.c_str());
-        ASSERT_FALSE(c);  // /tmp is writable by others
-        EXPECT_NE(c.error().message.find("/tmp"), std::string::npos) << c.error().message;
+        ASSERT_TRUE(c) << c.error().message;
+        EXPECT_EQ(c->mountpoint, "/srv/cap");
+        // A parent directory that a group may write: whoever is in it could swap the file.
+        ASSERT_EQ(::chmod(dir, 0775), 0);
+        c = load_config(path.c_str());
+        ASSERT_FALSE(c);
+        EXPECT_EQ(c.error().errnum, EPERM);
+        EXPECT_NE(c.error().message.find(std::string(dir) + " is writable by group or others"), std::string::npos)
+            << c.error().message;
+        // World-writable without the sticky bit is no better.
+        ASSERT_EQ(::chmod(dir, 0777), 0);
+        EXPECT_FALSE(load_config(path.c_str()));
+        // Sticky, but not root's: its owner could rename entries.
+        ASSERT_EQ(::chmod(dir, 01777), 0);
+        ASSERT_EQ(::chown(dir, 2001, 0), 0);
+        c = load_config(path.c_str());
+        ASSERT_FALSE(c);
+        EXPECT_NE(c.error().message.find("not owned by root"), std::string::npos) << c.error().message;
+        ASSERT_EQ(::chown(dir, 0, 0), 0);
+        ASSERT_EQ(::chmod(dir, 0755), 0);
     }
     ASSERT_EQ(::chmod(path.c_str(), 0666), 0);
     auto c = load_config(path.c_str());
     ASSERT_FALSE(c);
     EXPECT_NE(c.error().message.find("writable"), std::string::npos) << c.error().message;
+    ::unlink(path.c_str());
+    ::rmdir(dir);
+}
+
+// factotum's policy goes through the same loader: the same refusal, named.
+TEST(Config, TheSharedLoaderNamesWhatItRefused) {
+    char dir[] = "/tmp/p9auth-conf.XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    const std::string path = std::string(dir) + "/factotum.conf";
+    FILE* f = std::fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("permit * as *\n", f);
+    std::fclose(f);
+    ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
+    ASSERT_EQ(::chmod(dir, 0770), 0);
+    auto t = read_root_owned_file(path, 1024, "policy");
+    if (::geteuid() == 0) {
+        ASSERT_FALSE(t);
+        EXPECT_EQ(t.error().message, "policy: " + std::string(dir) +
+                                         " is writable by group or others: refusing to trust it (chmod go-w)");
+        ASSERT_EQ(::chmod(dir, 0700), 0);
+        t = read_root_owned_file(path, 1024, "policy");
+        ASSERT_TRUE(t) << t.error().message;
+        EXPECT_EQ(*t, "permit * as *\n");
+        t = read_root_owned_file(path, 8, "policy");  // the size bound
+        ASSERT_FALSE(t);
+        EXPECT_EQ(t.error().errnum, EFBIG);
+    }
+    t = read_root_owned_file("factotum.conf", 1024, "policy");
+    ASSERT_FALSE(t);
+    EXPECT_EQ(t.error().errnum, EINVAL);
+    EXPECT_EQ(read_root_owned_file(std::string(dir) + "/absent", 1024, "policy").error().errnum, ENOENT);
     ::unlink(path.c_str());
     ::rmdir(dir);
 }

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "die.hpp"
 #include "session.hpp"
 
 namespace {
@@ -61,23 +62,20 @@ struct Child {
 int listen_on(const std::string& where) {
     auto colon = where.rfind(':');
     if (colon == std::string::npos) {
-        std::fprintf(stderr, "p9logind: --listen wants ADDR:PORT, not %s\n", where.c_str());
-        std::exit(2);
+        p9auth::die("p9logind", 2, "--listen wants ADDR:PORT, not " + where);
     }
     sockaddr_in a{};
     a.sin_family = AF_INET;
     int port = std::atoi(where.c_str() + colon + 1);
     if (::inet_pton(AF_INET, where.substr(0, colon).c_str(), &a.sin_addr) != 1 || port < 0 || port > 65535) {
-        std::fprintf(stderr, "p9logind: bad address %s\n", where.c_str());
-        std::exit(2);
+        p9auth::die("p9logind", 2, "bad address " + where);
     }
     a.sin_port = htons(static_cast<uint16_t>(port));
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0 || ::listen(fd, 64) < 0) {
-        std::fprintf(stderr, "p9logind: listen on %s: %s\n", where.c_str(), std::strerror(errno));
-        std::exit(1);
+        p9auth::die("p9logind", 1, "listen on " + where + ": " + std::strerror(errno));
     }
     socklen_t len = sizeof a;
     ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
@@ -149,8 +147,7 @@ int main(int argc, char** argv) {
     if (::optind < argc) usage_error(std::string("unexpected argument ") + argv[::optind]);
     // The point of this daemon is to hold nothing: refuse to run as root.
     if (::geteuid() == 0 || ::getuid() == 0) {
-        std::fprintf(stderr, "p9logind: refusing to run as root; run it as a dedicated user (see p9logind(8))\n");
-        return 1;
+        return p9auth::fatal("p9logind", 1, "refusing to run as root; run it as a dedicated user (see p9logind(8))");
     }
     ::openlog("p9logind", LOG_PID, LOG_AUTHPRIV);
     if (inetd) {  // systemd's Accept=yes or inetd: the connection is standard input
@@ -162,8 +159,7 @@ int main(int argc, char** argv) {
     // Standalone, the state directory is checked once, before listening:
     // a daemon that could not count failures does not start.
     if (std::string bad = p9logind::SourceThrottle(s.state_dir, s.throttle).check(); !bad.empty()) {
-        std::fprintf(stderr, "p9logind: the state directory %s (--state-dir; see p9logind(8))\n", bad.c_str());
-        return 1;
+        return p9auth::fatal("p9logind", 1, "the state directory " + bad + " (--state-dir; see p9logind(8))");
     }
     int lfd = listen_on(where);
     std::signal(SIGPIPE, SIG_IGN);

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "p9auth.hpp"
+#include "terminal.hpp"
 #include "utmp.hpp"
 
 namespace p9logind {
@@ -49,27 +50,19 @@ bool write_all(int fd, const char* p, std::size_t n) {
 }
 bool say(int fd, const std::string& s) { return write_all(fd, s.data(), s.size()); }
 
-// A line from the peer, at most 1024 bytes, before the deadline. Reads one
-// byte at a time: what follows the line belongs to the shell. false on end
-// of input, error or the deadline.
-bool read_line(int fd, long long deadline, std::string& line) {
+// A line from the peer before the deadline, through the shared reader
+// (terminal.hpp): one byte at a time, since what follows the line belongs
+// to the shell. An answer over the protocol's limit is refused, never cut:
+// the peer is told so. false on that, end of input, error or the deadline.
+bool read_line(int in, int out, long long deadline, std::string& line) {
     line.clear();
-    for (;;) {
-        long long left = deadline - now_ms();
-        if (left <= 0) return false;
-        pollfd p{fd, POLLIN, 0};
-        int r = ::poll(&p, 1, static_cast<int>(left));
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return false;
-        char c;
-        ssize_t n = ::read(fd, &c, 1);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        if (c == '\n') return true;
-        if (c == '\r' || c == '\0') continue;
-        if (line.size() >= 1024) return false;
-        line.push_back(c);
+    auto a = p9auth::term::read_answer(in, deadline);
+    if (!a) {
+        if (a.error().errnum == p9auth::term::kTooLong) say(out, "\r\np9logind: " + a.error().message + "\r\n");
+        return false;
     }
+    line.assign(a->data(), a->size());
+    return true;
 }
 
 struct ConvContext {
@@ -100,7 +93,7 @@ int converse(int n, const struct pam_message** msg, struct pam_response** resp, 
                 p9auth_zero(ctx->password.data(), ctx->password.size());
                 ok = true;
             } else {
-                ok = say(ctx->out, text) && read_line(ctx->in, ctx->deadline, line);
+                ok = say(ctx->out, text) && read_line(ctx->in, ctx->out, ctx->deadline, line);
             }
             if (ok) r[i].resp = ::strdup(line.c_str());
             p9auth_zero(line.data(), line.size());
@@ -267,23 +260,22 @@ int serve_connection(int in, int out, const Settings& s) {
     char host[256] = "localhost";
     ::gethostname(host, sizeof host - 1);
     std::string user;
-    if (!say(out, std::string(host) + " login: ") || !read_line(in, deadline, user) || user.empty()) {
+    if (!say(out, std::string(host) + " login: ") || !read_line(in, out, deadline, user) || user.empty()) {
         say(out, "\r\np9logind: no login name\r\n");
         return 1;
     }
-    // Names go to the log and to factotum: printable ASCII without space only.
-    for (char c : user) {
-        if (c <= ' ' || c > '~') {
-            syslog(LOG_NOTICE, "login refused peer=%s: login name with unprintable characters", s.peer.c_str());
-            say(out, "\r\nLogin incorrect\r\n");
-            return 1;
-        }
+    // Names go to the log and to factotum: the one check p9su and p9auth-request make (terminal.hpp).
+    if (std::string why = p9auth::term::check_user_name(user); !why.empty()) {
+        // Not the name itself, nor why: it may be a password typed at the wrong prompt.
+        syslog(LOG_NOTICE, "login refused peer=%s: not a user name factotum accepts", s.peer.c_str());
+        say(out, "\r\nLogin incorrect\r\n");
+        return 1;
     }
     // The password is read here, before PAM asks factotum, as sshd reads
     // it before PAM: a peer that stalls at the prompt holds this process,
     // never one of factotum's workers.
     ConvContext ctx{in, out, deadline, {}, false};
-    if (!say(out, "Password: ") || !read_line(in, deadline, ctx.password)) {
+    if (!say(out, "Password: ") || !read_line(in, out, deadline, ctx.password)) {
         p9auth_zero(ctx.password.data(), ctx.password.size());
         say(out, "\r\np9logind: no password\r\n");
         return 1;

@@ -26,7 +26,9 @@
 
 #include "client.hpp"
 #include "config.hpp"
+#include "die.hpp"
 #include "p9auth.h"
+#include "terminal.hpp"
 #include "wire.hpp"
 
 extern char** environ;
@@ -108,12 +110,7 @@ Args parse_args(int argc, char** argv) {
     return a;
 }
 
-// PAM text is untrusted: control characters become '?'.
-std::string printable(std::string_view t) {
-    std::string out;
-    for (char c : t) out.push_back((static_cast<unsigned char>(c) < 0x20 && c != '\n') || c == 0x7f ? '?' : c);
-    return out;
-}
+using p9auth::term::printable;  // PAM text is untrusted (terminal.hpp)
 
 // factotum's prompts on the terminal, echo off when PAM says so. Without a
 // terminal, answers are lines of standard input.
@@ -130,34 +127,10 @@ public:
     TerminalConversation(const TerminalConversation&) = delete;
     TerminalConversation& operator=(const TerminalConversation&) = delete;
 
+    // The shared helpers (terminal.hpp): echo off before the prompt shows;
+    // an answer over the protocol's limit is refused, never cut and sent.
     p9auth::Expected<p9auth::SecretString> prompt(std::string_view text, bool echo) override {
-        // Echo goes off before the prompt shows, so nothing typed after it
-        // is ever echoed (and TCSAFLUSH drops only what came before it).
-        termios saved{};
-        bool restore = false;
-        if (!echo && ::isatty(in_) && ::tcgetattr(in_, &saved) == 0) {
-            termios quiet = saved;
-            quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-            quiet.c_lflag |= ECHONL;
-            restore = ::tcsetattr(in_, TCSAFLUSH, &quiet) == 0;
-        }
-        write_all(out_, printable(text));
-        p9auth::SecretString line;
-        bool ended = false;
-        for (;;) {
-            char c;
-            ssize_t n = ::read(in_, &c, 1);
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) {
-                ended = true;
-                break;
-            }
-            if (c == '\n' || c == '\r') break;
-            if (line.size() < 1024) line.push_back(c);
-        }
-        if (restore) ::tcsetattr(in_, TCSAFLUSH, &saved);
-        if (ended && line.empty()) return p9auth::fail(ENODATA, "no answer: end of input");
-        return line;
+        return p9auth::term::ask(in_, out_, text, echo);
     }
     // The terminal's name as PAM_TTY has it ("/dev/pts/3"); "" without a
     // terminal, or with a name factotum would not take.
@@ -399,6 +372,7 @@ int relay_pty(pid_t child, int master, int wake_read) {
 
 int main(int argc, char** argv) {
     Args a = parse_args(argc, argv);
+    if (std::string why = p9auth::term::check_user_name(a.user); !why.empty()) usage_error("USER: " + why);
     errno = 0;
     passwd* found = ::getpwnam(a.user.c_str());
     // An unknown user is asked for a password all the same (factotum does
@@ -421,10 +395,7 @@ int main(int argc, char** argv) {
     std::string socket = a.socket;
     if (socket.empty()) {
         auto cfg = p9auth::load_config();
-        if (!cfg) {
-            std::fprintf(stderr, "p9su: %s\n", cfg.error().message.c_str());
-            return kFailure;
-        }
+        if (!cfg) return p9auth::fatal("p9su", kFailure, cfg.error().message);
         socket = cfg->factotum_socket;
     }
 
@@ -435,9 +406,9 @@ int main(int argc, char** argv) {
     auto cap = p9auth::request_capability(socket, a.user, conv, ro);
     if (!cap) {
         const auto& e = cap.error();
-        if (e.errnum == EACCES || e.errnum == EKEYEXPIRED) std::fprintf(stderr, "p9su: Authentication failure (%s)\n", e.message.c_str());
-        else std::fprintf(stderr, "p9su: %s\n", e.message.c_str());
-        return kFailure;
+        if (e.errnum == EACCES || e.errnum == EKEYEXPIRED)
+            return p9auth::fatal("p9su", kFailure, "Authentication failure (" + e.message + ")");
+        return p9auth::fatal("p9su", kFailure, e.message);
     }
 
     // The session, after the grant and before the switch, in this process

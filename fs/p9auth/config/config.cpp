@@ -18,11 +18,13 @@ Error bad_line(int line, const std::string& what) {
     return fail(EINVAL, std::string(kConfigPath) + ":" + std::to_string(line) + ": " + what);
 }
 
-// Owned by root, writable by nobody else, and (for the file) not a link.
-Error check_owner(const std::string& path, const struct stat& st) {
-    if (st.st_uid != 0) return fail(EPERM, path + " is not owned by root: refusing to trust it");
-    if (st.st_mode & (S_IWGRP | S_IWOTH))
-        return fail(EPERM, path + " is writable by group or others: refusing to trust it");
+// Owned by root, writable by nobody else. A directory may instead be
+// root's and sticky (/tmp): its entries can be renamed only by root and by
+// their owners, and the entry below is checked in turn.
+Error check_owner(const std::string& what, const std::string& path, const struct stat& st, bool dir) {
+    if (st.st_uid != 0) return fail(EPERM, what + ": " + path + " is not owned by root: refusing to trust it");
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(dir && (st.st_mode & S_ISVTX)))
+        return fail(EPERM, what + ": " + path + " is writable by group or others: refusing to trust it (chmod go-w)");
     return Error::ok();
 }
 
@@ -75,12 +77,13 @@ Expected<Config> parse_config(std::string_view text) {
     return c;
 }
 
-Expected<Config> load_config(const char* path) {
+Expected<std::string> read_root_owned_file(const std::string& path, std::size_t max_bytes, const std::string& what) {
+    if (path.empty() || path[0] != '/') return fail(EINVAL, what + ": " + path + " is not an absolute path");
     // O_NONBLOCK: a FIFO put there must not hang the reader before S_ISREG can refuse it.
-    const int fd = ::open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
-        if (errno == ENOENT) return Config{};
-        return fail(errno, std::string("cannot open ") + path + ": " + std::strerror(errno));
+        const int e = errno;
+        return fail(e, what + ": cannot open " + path + ": " + std::strerror(e));
     }
     struct Closer {
         int fd;
@@ -88,32 +91,41 @@ Expected<Config> load_config(const char* path) {
     } closer{fd};
 
     struct stat st{};
-    if (::fstat(fd, &st) != 0) return fail(errno, std::string("cannot stat ") + path);
-    if (!S_ISREG(st.st_mode)) return fail(EPERM, std::string(path) + " is not a regular file");
-    if (Error e = check_owner(path, st)) return e;
+    if (::fstat(fd, &st) != 0) return fail(errno, what + ": cannot stat " + path + ": " + std::strerror(errno));
+    if (!S_ISREG(st.st_mode)) return fail(EPERM, what + ": " + path + " is not a regular file");
+    if (Error e = check_owner(what, path, st, false)) return e;
     // Every directory above it, up to /: whoever could rename them could swap the file.
     std::string dir(path);
-    while (true) {
+    while (dir != "/") {
         const std::size_t slash = dir.rfind('/');
-        if (slash == std::string::npos) break;
         dir = slash == 0 ? "/" : dir.substr(0, slash);
         struct stat ds{};
         if (::lstat(dir.c_str(), &ds) != 0 || !S_ISDIR(ds.st_mode))
-            return fail(EPERM, "cannot check directory " + dir);
-        if (Error e = check_owner(dir, ds)) return e;
-        if (dir == "/") break;
+            return fail(EPERM, what + ": cannot check directory " + dir + " above " + path);
+        if (Error e = check_owner(what, dir, ds, true)) return e;
     }
-    if (st.st_size < 0 || static_cast<std::size_t>(st.st_size) > kMaxConfig)
-        return fail(EFBIG, std::string(path) + " is larger than 64 KiB");
+    if (st.st_size < 0 || static_cast<std::size_t>(st.st_size) > max_bytes)
+        return fail(EFBIG, what + ": " + path + " is larger than " + std::to_string(max_bytes / 1024) + " KiB");
     std::string text(static_cast<std::size_t>(st.st_size), '\0');
     std::size_t got = 0;
     while (got < text.size()) {
         const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return fail(EIO, std::string("cannot read ") + path);
+        if (n < 0) return fail(errno, what + ": cannot read " + path + ": " + std::strerror(errno));
+        if (n == 0) break;  // shrunk since fstat: what is there is the file
         got += static_cast<std::size_t>(n);
     }
-    return parse_config(text);
+    text.resize(got);
+    return text;
+}
+
+Expected<Config> load_config(const char* path) {
+    auto text = read_root_owned_file(path, kMaxConfig, "p9auth.conf");
+    if (!text) {
+        if (text.error().errnum == ENOENT) return Config{};
+        return text.error();
+    }
+    return parse_config(*text);
 }
 
 }  // namespace p9auth

@@ -23,10 +23,20 @@ struct Config {
 // names and bad values are errors (fail closed), with the line number.
 Expected<Config> parse_config(std::string_view text);
 
-// Reads kConfigPath (or path) after checking that it and every directory
-// above it are owned by uid 0 and writable by nobody else, as doas does.
-// A missing file means the defaults.
+// Reads kConfigPath (or path) through read_root_owned_file. A missing
+// file means the defaults.
 Expected<Config> load_config(const char* path = kConfigPath);
+
+// The one loader of root-owned settings files (p9auth.conf, factotum's
+// policy): the file's text, after checking that it is a regular file (not
+// a link, not a FIFO), of at most max_bytes, owned by uid 0 and writable
+// by nobody else, and that every directory above it, up to /, is owned by
+// uid 0 and writable by nobody else, or is root's sticky directory (as
+// /tmp: there only root and an entry's owner can rename the entry, and the
+// entry below is checked in turn). Errors name what refused, prefixed by
+// `what` ("policy", "p9auth.conf"): ENOENT when absent, EPERM for
+// ownership and mode, ELOOP for a link, EFBIG when too large.
+Expected<std::string> read_root_owned_file(const std::string& path, std::size_t max_bytes, const std::string& what);
 
 // An absolute, normalised path without white space or control characters
 // (so it reads the same in /proc/self/mountinfo).

@@ -23,6 +23,7 @@
 
 #include "capability.hpp"
 #include "config.hpp"
+#include "die.hpp"
 #include "fs_magic.hpp"
 #include "grant.hpp"
 #include "identity.hpp"
@@ -44,10 +45,7 @@ const char* const kUsageText =
     "  -V, --version         show the version\n"
     "Exit status: 0 granted, 1 not granted, 2 usage. See p9grant(8).\n";
 
-[[noreturn]] void die(int status, const std::string& msg) {
-    std::fprintf(stderr, "p9grant: %s\n", msg.c_str());
-    std::exit(status);
-}
+[[noreturn]] void die(int status, const std::string& msg) { p9auth::die("p9grant", status, msg); }
 
 [[noreturn]] void usage_error(const std::string& msg) {
     std::fprintf(stderr, "p9grant: %s\n%s", msg.c_str(), kUsageText);

@@ -25,6 +25,7 @@
 #include "capability.hpp"
 #include "config.hpp"
 #include "credentials.hpp"
+#include "die.hpp"
 #include "grant.hpp"
 #include "mount_check.hpp"
 
@@ -217,8 +218,7 @@ int main(int argc, char** argv) {
     try {
         program = prepare(argc, argv, &at);
     } catch (const Exit& e) {
-        std::fprintf(stderr, "p9use: %s\n", e.message.c_str());
-        return e.status;
+        return p9auth::fatal("p9use", e.status, e.message);  // after the unwinding zeroed the capability
     }
     ::execvp(program, argv + at);
     const int err = errno;

@@ -102,6 +102,16 @@ grep -q 'Login incorrect' <<<"$out" || ft_fail "wrong password: $out"
 out=$(login nosuchuser 'whatever' 'id')
 grep -q 'Login incorrect' <<<"$out" || ft_fail "unknown user: $out"
 ft_pass "wrong password and unknown user: Login incorrect, connection closed"
+# One answer limit (terminal.hpp), said to the peer: 1025 bytes are
+# refused, never cut to 1024 and sent; the connection ends without a shell.
+out=$(login bob "$(head -c 1025 /dev/zero | tr '\0' x)" 'id')
+grep -q 'p9logind: answer longer than 1024 bytes: refused, not sent' <<<"$out" || ft_fail "a 1025-byte password: $out"
+! grep -q 'uid=' <<<"$out" || ft_fail "a command ran after a 1025-byte password: $out"
+# One user-name check: a name factotum would refuse is not asked for a password.
+out=$(login 'bo:b' 'bob secret!' 'id')
+grep -q 'Login incorrect' <<<"$out" || ft_fail "login name bo:b: $out"
+! grep -q 'Password:' <<<"$out" || ft_fail "login name bo:b was asked for a password: $out"
+ft_pass "a 1025-byte password refused with the reason; a login name with ':' refused before the password"
 
 p9_gone "$LD_PID" && ft_fail "the daemon died"
 out=$(login bob 'bob secret!' 'id -un' exit)

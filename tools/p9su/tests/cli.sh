@@ -50,3 +50,12 @@ run "$P9LOGIND" --idle-timeout 0
 run "$P9LOGIND" stray
 [[ $rc == 2 && $(head -1 <<<"$err") == "p9logind: unexpected argument stray" ]] || fail "p9logind stray: exit $rc, '$err'"
 echo "PASS: missing values, repeated and unknown short options, stray arguments: exit 2 with the option named"
+# One user-name check for p9su, p9auth-request and p9logind (terminal.hpp):
+# a name factotum would refuse is a usage error before anything is asked.
+run "$P9SU" 'bo:b'
+[[ $rc == 2 && $(head -1 <<<"$err") == "p9su: USER: 'bo:b' is not a user name (printable ASCII without spaces, ':' or '/', not starting with '-')" ]] ||
+    fail "p9su bo:b: exit $rc, '$err'"
+run "$P9SU" -- "-bob"
+[[ $rc == 2 && $(head -1 <<<"$err") == "p9su: USER: '-bob' is not a user name (printable ASCII without spaces, ':' or '/', not starting with '-')" ]] ||
+    fail "p9su -- -bob: exit $rc, '$err'"
+echo "PASS: a user name factotum would refuse: exit 2, named"

@@ -64,6 +64,14 @@ out=$(tr -d '\r' <"$FT_TMP/d.out")
 grep -q 'Authentication failure' <<<"$out" || ft_fail "wrong password message: $out"
 ! grep -q 'uid=2002' <<<"$out" || ft_fail "the command ran after a wrong password"
 ft_pass "wrong password: exit 1, $(grep -o 'p9su: Authentication failure' <<<"$out")"
+# One answer limit (terminal.hpp): 1025 bytes are refused, never cut to
+# 1024 and sent (a cut answer would reach PAM as a wrong password).
+drive "$(head -c 1025 /dev/zero | tr '\0' x)" - bob -c id
+out=$(tr -d '\r' <"$FT_TMP/d.out")
+[[ $rc == 1 ]] || ft_fail "a 1025-byte answer: exit $rc, want 1: $out"
+grep -q 'p9su: answer longer than 1024 bytes: refused, not sent' <<<"$out" || ft_fail "a 1025-byte answer: $out"
+! grep -q 'Authentication failure' <<<"$out" || ft_fail "a 1025-byte answer reached PAM: $out"
+ft_pass "a 1025-byte answer: $(grep -o 'p9su: answer longer.*' <<<"$out")"
 
 drive 'bob secret!' bob -c 'exit 42'
 [[ $rc == 42 ]] || ft_fail "command's status: $rc, want 42"
