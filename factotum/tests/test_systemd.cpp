@@ -32,14 +32,28 @@ namespace {
 int g_notify = -1;
 pid_t g_child = -1;
 
+// The service's processes are its process group (the child leads one), as
+// a unit's are its cgroup: killed together, and gone together before a
+// restart, as systemd's KillMode=control-group has it (factotum's front is
+// a child of its monitor).
 void on_term(int) {
-    if (g_child > 0) ::kill(g_child, SIGKILL);
+    if (g_child > 0) ::kill(-g_child, SIGKILL);
     ::_exit(0);
+}
+
+void kill_service(pid_t leader) {
+    ::kill(-leader, SIGKILL);
+    ::waitpid(leader, nullptr, 0);
+    for (int i = 0; i < 1000 && ::kill(-leader, 0) == 0; ++i) ::usleep(10'000);  // the rest of the group, 10 s at most
 }
 
 pid_t spawn(char** argv, int stored) {
     pid_t pid = ::fork();
-    if (pid != 0) return pid;
+    if (pid != 0) {
+        if (pid > 0) ::setpgid(pid, pid);  // in both, so that neither side races the other
+        return pid;
+    }
+    ::setpgid(0, 0);
     if (stored >= 0) {
         if (stored != 3) {
             ::dup2(stored, 3);
@@ -141,11 +155,10 @@ int main(int argc, char** argv) {
     }
     if (!ready || stored < 0) {
         std::printf("first: %s\n", ready ? "no caphash stored" : "not ready");
-        ::kill(g_child, SIGKILL);
+        kill_service(g_child);
         return 1;
     }
-    ::kill(g_child, SIGKILL);
-    ::waitpid(g_child, nullptr, 0);
+    kill_service(g_child);
     std::printf("first: killed\n");
     if (!store) {
         ::close(stored);
