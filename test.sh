@@ -22,7 +22,7 @@ run_build() {
 }
 
 builds=("${@:-plain asan tsan}")
-for b in ${builds[*]}; do
+for b in "${builds[@]}"; do
   case $b in
     plain) run_build plain ;;
     asan) run_build asan -DP9AUTH_SANITIZE=ON ;;

@@ -14,6 +14,7 @@
 #
 # Binaries come from the environment (ctest passes them): FACTOTUM,
 # P9AUTH_REQUEST, FT_CLIENT, FT_SYSLOG, P9AUTHFS, P9USE, P9GRANT.
+: "${here:?lib.sh is sourced by a script that sets here to its own folder}"
 
 FT_DAEMONS=()
 FT_TMP=

@@ -16,7 +16,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 . "$here/lib.sh"
-[[ -f /lib/x86_64-linux-gnu/libnss_systemd.so.2 || -n $(ldconfig -p | grep libnss_systemd.so.2) ]] ||
+[[ -f /lib/x86_64-linux-gnu/libnss_systemd.so.2 || $(ldconfig -p) == *libnss_systemd.so.2* ]] ||
     { echo "SKIP: libnss-systemd not installed" >&2; exit 77; }
 [[ -n $(find /lib /usr/lib -name pam_faillock.so 2>/dev/null | head -1) ]] ||
     { echo "SKIP: pam_faillock.so (libpam-modules) not installed" >&2; exit 77; }

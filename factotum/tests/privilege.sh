@@ -34,7 +34,7 @@ check_dropped() {  # check_dropped PID UID
 ft_mount grant_once
 ft_start
 check_dropped "$FT_PID" 0
-ft_pass "uid 0: no capabilities in any set, no_new_privs, not dumpable, seccomp on $(ls /proc/$FT_PID/task | wc -l) threads"
+ft_pass "uid 0: no capabilities in any set, no_new_privs, not dumpable, seccomp on $(find "/proc/$FT_PID/task" -mindepth 1 -maxdepth 1 | wc -l) threads"
 cap=$(ft_request alice bob 'bob secret!') || ft_fail "pam_unix as uid 0 without capabilities: exit $?"
 ft_pass "pam_unix verifies bob's password as capability-less uid 0"
 grep -q "factotum\[$FT_PID\]: started: .*CapEff=0000000000000000 CapBnd=0000000000000000 NoNewPrivs=1" "$FT_TMP/syslog" ||

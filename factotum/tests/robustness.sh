@@ -15,7 +15,7 @@ ft_start --timeout 4 --workers 3 --workers-per-uid 2 --queue-per-uid 2 --max-per
 
 raw() { p9_as alice "$FT_CLIENT" raw "$FT_SOCK" "$@"; }
 expect() {  # expect WHAT OUTPUT PATTERN
-    [[ $2 == $3 ]] || ft_fail "$1: got '$2', want '$3'"
+    [[ $2 == "$3" ]] || ft_fail "$1: got '$2', want '$3'"
     ft_pass "$1: $(echo "$2" | head -1)"
 }
 g0=$(ft_status granted)
@@ -61,7 +61,7 @@ syslog_count() { grep -c "$1" "$FT_TMP/syslog" || true; }
 pids=()
 for i in $(seq 1 20); do raw s:1 r >"$FT_TMP/stall-$i" & pids+=($!); done
 for i in 21 22; do raw frame:01:bob r s:1000 >"$FT_TMP/stall-$i" & pids+=($!); done
-prompted() { [[ $(grep -l Password "$@" 2>/dev/null | wc -l) == $# ]]; }
+prompted() { [[ $(grep -l Password "$@" 2>/dev/null | wc -l) == "$#" ]]; }
 p9_poll 5 prompted "$FT_TMP/stall-21" "$FT_TMP/stall-22" || ft_fail "alice's prompt-stalled clients did not get their prompts"
 w0=$(syslog_count 'wait client_uid=2001 ')
 for i in 23 24; do raw frame:01:bob r r >"$FT_TMP/stall-$i" & pids+=($!); done

@@ -35,7 +35,7 @@ exports-pam)
   got=$(exported "$mod" | sed 's/@.*//')
   [[ $got == "$want" ]] || fail "$mod exports (<) differ from the pam_sm_* of $src (>):
 $(diff <(echo "$got") <(echo "$want") || true)"
-  echo "PASS: $mod exports only $(echo $want)"
+  echo "PASS: $mod exports only $(tr -s '\n' ' ' <<<"$want")"
   ;;
 bind-now)
   prog=${2:?program}

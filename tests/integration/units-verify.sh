@@ -64,9 +64,9 @@ done
 # from this host, where ours did not put them.
 for u in "${units[@]}"; do
     [[ -f $u ]] || continue
-    for prog in $(sed -n 's/^Exec[A-Za-z]*=[-+@!:]*\(\/[^[:space:]]*\).*/\1/p' "$u"); do
+    while read -r prog; do
         [[ -e $root$prog || ! -x $prog ]] || install -D -m 0755 "$prog" "$root$prog"
-    done
+    done < <(sed -n 's/^Exec[A-Za-z]*=[-+@!:]*\(\/[^[:space:]]*\).*/\1/p' "$u")
 done
 names=()
 for u in "${units[@]}"; do

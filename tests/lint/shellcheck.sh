@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck on every shell script the tree holds (by name or by #! line),
+# Runs shellcheck on every shell script the tree holds (by name or by #! line),
 # with the repository's .shellcheckrc; any finding fails the test.
 #
 #   tests/lint/shellcheck.sh SOURCE_DIR

@@ -12,6 +12,7 @@
 #
 # The only change to the stock system is one unit, p9-system-test.service,
 # that mounts the host's share (virtio 9p) and runs the stage the host chose.
+: "${sys_here:?image.sh is sourced by run.sh, which sets sys_here}"
 
 # What the guest has besides our packages' own dependencies.
 sys_base_packages=(

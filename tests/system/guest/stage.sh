@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2001  # sed 's/^/#   /' prefixes every line of a text: no parameter expansion does that
 # Runs in the booted guest, as root, from p9-system-test.service: the stage
 # the host wrote to /mnt/share/stage (tests/system/run.sh says what each
 # does). Writes TAP lines to /mnt/share/results-STAGE, ends with
@@ -58,9 +59,9 @@ check_boot() {
     if [[ -z $failed ]]; then ok "no failed unit ($s)"; else
         not_ok "failed units"
         sed 's/^/#   /' <<<"$failed" >>"$results"
-        for u in $(awk '{print $1}' <<<"$failed"); do
+        while read -r u _; do
             journalctl -b -u "$u" --no-pager -o cat | tail -15 | sed "s/^/#   $u: /" >>"$results"
-        done
+        done <<<"$failed"
     fi
 }
 

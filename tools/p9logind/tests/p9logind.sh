@@ -135,7 +135,7 @@ FT_DAEMONS+=($!)
 p9_poll 15 grep -q 'listening on' "$FT_TMP/logind2.err" || ft_fail "second p9logind did not listen"
 port2=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$FT_TMP/logind2.err")
 exec 4<>"/dev/tcp/127.0.0.1/$port2"
-read -r -t 5 -d ':' greeting <&4 || ft_fail "no greeting on the first connection"
+read -r -t 5 -d ':' _ <&4 || ft_fail "no greeting on the first connection"
 out=$(timeout 10 socat -t 5 - "TCP:127.0.0.1:$port2" </dev/null | tr -d '\r') || true
 grep -q 'too many sessions' <<<"$out" || ft_fail "a connection beyond --max-sessions: '$out'"
 exec 4<&-
