@@ -38,7 +38,8 @@ p9auth::Error refused(std::string_view name) {
     if (name == "ro") return fail(EINVAL, "mount option 'ro': caphash and capuse are written to; a read-only p9authfs could neither grant nor use");
     if (name == "default_permissions") return fail(EINVAL, "mount option 'default_permissions': the grant rules decide who may open caphash, not mode bits (p9authfs(8))");
     if (name == "fsname") return fail(EINVAL, "mount option 'fsname': name the filesystem with the SOURCE operand (p9authfs SOURCE MOUNTPOINT)");
-    if (name == "subtype") return fail(EINVAL, "mount option 'subtype': the type is always fuse.p9authfs");
+    if (name == "subtype")
+        return fail(EINVAL, "mount option 'subtype': the type is always fuse." P9AUTH_FUSE_SUBTYPE);
     return fail(EINVAL, "unknown mount option '" + n + "'");
 }
 
