@@ -47,12 +47,12 @@
 #define P9AUTH_OPT_GRANT_GID	"grant_gid"
 #define P9AUTH_OPT_GRANT_ONCE	"grant_once"
 #define P9AUTH_OPT_LEGACY_SHA1	"legacy_sha1"
-#define P9AUTH_MIN_TIMEOUT	1	/* seconds */
-#define P9AUTH_DEFAULT_TIMEOUT	120
-#define P9AUTH_MAX_TIMEOUT	86400
-#define P9AUTH_MIN_MAXCAPS	1
-#define P9AUTH_DEFAULT_MAXCAPS	16384
-#define P9AUTH_MAX_MAXCAPS	16777216
+#define P9AUTH_MIN_TIMEOUT	1U	/* seconds */
+#define P9AUTH_DEFAULT_TIMEOUT	120U
+#define P9AUTH_MAX_TIMEOUT	86400U
+#define P9AUTH_MIN_MAXCAPS	1U
+#define P9AUTH_DEFAULT_MAXCAPS	16384U
+#define P9AUTH_MAX_MAXCAPS	16777216U
 
 /* Section 10: identifying the filesystem. */
 #define P9AUTH_FS_TYPE		"p9auth"	/* the module's fstype */

@@ -1280,15 +1280,17 @@ static int p9auth_fill_super(struct super_block *sb, struct fs_context *fc)
 	if (!sb->s_root)
 		return -ENOMEM;
 
-	err = p9auth_add_file(sb->s_root, P9AUTH_FILE_CAPHASH, P9AUTH_INO_CAPHASH,
-			      P9AUTH_MODE_CAPHASH,
+	err = p9auth_add_file(sb->s_root, P9AUTH_FILE_CAPHASH,
+			      P9AUTH_INO_CAPHASH, P9AUTH_MODE_CAPHASH,
 			      &caphash_fops);
 	if (!err)
-		err = p9auth_add_file(sb->s_root, P9AUTH_FILE_CAPUSE, P9AUTH_INO_CAPUSE,
-				      P9AUTH_MODE_CAPUSE, &capuse_fops);
+		err = p9auth_add_file(sb->s_root, P9AUTH_FILE_CAPUSE,
+				      P9AUTH_INO_CAPUSE, P9AUTH_MODE_CAPUSE,
+				      &capuse_fops);
 	if (!err)
-		err = p9auth_add_file(sb->s_root, P9AUTH_FILE_STATUS, P9AUTH_INO_STATUS,
-				      P9AUTH_MODE_STATUS, &status_fops);
+		err = p9auth_add_file(sb->s_root, P9AUTH_FILE_STATUS,
+				      P9AUTH_INO_STATUS, P9AUTH_MODE_STATUS,
+				      &status_fops);
 	return err;
 }
 
@@ -1370,15 +1372,13 @@ static int p9auth_parse_param(struct fs_context *fc, struct fs_parameter *param)
 	switch (k) {
 	case Opt_timeout:
 		if (!p9auth_parse_number(param->string, P9AUTH_MIN_TIMEOUT,
-					 P9AUTH_MAX_TIMEOUT,
-					 &opt->timeout))
+					 P9AUTH_MAX_TIMEOUT, &opt->timeout))
 			return invalfc(fc, "timeout: expected seconds from %u to %u",
 				       P9AUTH_MIN_TIMEOUT, P9AUTH_MAX_TIMEOUT);
 		break;
 	case Opt_maxcaps:
 		if (!p9auth_parse_number(param->string, P9AUTH_MIN_MAXCAPS,
-					 P9AUTH_MAX_MAXCAPS,
-					 &opt->maxcaps))
+					 P9AUTH_MAX_MAXCAPS, &opt->maxcaps))
 			return invalfc(fc, "maxcaps: expected a count from %u to %u",
 				       P9AUTH_MIN_MAXCAPS, P9AUTH_MAX_MAXCAPS);
 		break;
