@@ -280,7 +280,7 @@ int check_config(Options& o) {
                 if (failed) problem(where + "cannot look up " + what + ": " + failed.message);
                 else if (!known) warn(where + what + " is not known to the user database (NSS)");
             }
-        if (policy->size() == 0) warn(o.policy + ": no rules: every request will be denied");
+        if (policy->rules().empty()) warn(o.policy + ": no rules: every request will be denied");
     }
     if (!o.user.empty()) {
         auto u = identity::user_by_name(o.user);
@@ -303,7 +303,7 @@ int check_config(Options& o) {
         return kExitConfig;
     }
     std::printf("factotum: %s: %zu rule%s; mount %s, socket %s, PAM service %s: usable (%d warning%s)\n",
-                o.policy.c_str(), policy->size(), policy->size() == 1 ? "" : "s", o.mount.c_str(), o.socket.c_str(),
+                o.policy.c_str(), policy->rules().size(), policy->rules().size() == 1 ? "" : "s", o.mount.c_str(), o.socket.c_str(),
                 o.settings.pam_service.c_str(), warnings, warnings == 1 ? "" : "s");
     return 0;
 }

@@ -71,7 +71,6 @@ public:
     // Whether some rule names a client group: only then does the caller
     // need ClientIds::login_groups.
     bool judges_client_groups() const;
-    std::size_t size() const { return rules_.size(); }
     const std::vector<Rule>& rules() const { return rules_; }
 
 private:

@@ -14,8 +14,7 @@ namespace p9auth::factotum {
 enum RequestFlag : unsigned {
     kFirst = 1u << 0,     // only as the connection's first message (and so only once)
     kPrompted = 1u << 1,  // only while a PAM prompt waits for its answer
-    kSecret = 1u << 2,    // the payload is a secret: secure memory, zeroed, never logged
-    kAfterOrigin = 1u << 3,  // right after an origin frame
+    kAfterOrigin = 1u << 2,  // right after an origin frame
 };
 
 // Where a connection is: which messages the table lets in.
@@ -23,7 +22,6 @@ enum class Phase {
     first,     // nothing received yet
     origin,    // an origin frame came first; the request must follow
     prompted,  // a PAM prompt was sent and waits for its answer
-    working,   // PAM or the grant is running: the client must wait
 };
 
 struct RequestRule {
@@ -36,7 +34,7 @@ struct RequestRule {
 inline constexpr RequestRule kRequestTable[] = {
     {wire::Msg::origin, "origin", kFirst, 1, wire::kMaxOrigin},
     {wire::Msg::request, "request", kFirst | kAfterOrigin, 1, wire::kMaxUserName},
-    {wire::Msg::answer, "answer", kPrompted | kSecret, 0, wire::kMaxAnswer},
+    {wire::Msg::answer, "answer", kPrompted, 0, wire::kMaxAnswer},
 };
 
 // The rule that admits a message with this header now, or nullptr with *why

@@ -57,7 +57,6 @@ inline constexpr std::size_t kMaxOriginTty = 32;
 inline constexpr std::size_t kMaxOriginHost = 253;
 inline constexpr std::size_t kMaxOrigin = 4 + kMaxOriginTty + 1 + 6 + kMaxOriginHost;
 inline constexpr std::size_t kMaxServerPayload = kMaxCapability;  // the largest frame factotum sends
-inline constexpr std::size_t kMaxClientPayload = kMaxAnswer;      // the largest frame a client sends
 
 struct Header {
     Msg type;

@@ -126,7 +126,7 @@ TEST(FactotumRequests, TableAdmitsOnlyListedMessagesInTheirPhase) {
     EXPECT_EQ(admit({wire::Msg::origin, wire::kMaxOrigin + 1}, Phase::first, &why), nullptr);
     EXPECT_NE(admit({wire::Msg::request, 3}, Phase::origin, &why), nullptr);
     EXPECT_EQ(admit({wire::Msg::answer, 3}, Phase::origin, &why), nullptr);
-    EXPECT_EQ(admit({static_cast<wire::Msg>(0x7f), 1}, Phase::working, &why), nullptr);
+    EXPECT_EQ(admit({static_cast<wire::Msg>(0x7f), 1}, Phase::prompted, &why), nullptr);
     EXPECT_NE(why.find("unknown"), std::string::npos);
 }
 

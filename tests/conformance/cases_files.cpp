@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "p9auth_spec.h"
 #include "registry.hpp"
 #include "support.hpp"
 
@@ -136,11 +137,11 @@ CONFORMANCE_CASE(files_identity, "files/mountinfo-and-statfs-identity", kBoth) {
     Mount m;
     std::string type;
     check(mounted_at(m.path(), &type), "not in mountinfo");
-    const std::string want_type = fuse() ? "fuse.p9authfs" : "p9auth";
+    const std::string want_type = fuse() ? "fuse." P9AUTH_FUSE_SUBTYPE : P9AUTH_FS_TYPE;
     check(type == want_type, "fstype " + type + ", want " + want_type);
     struct statfs sf{};
     check(::statfs(m.path().c_str(), &sf) == 0, "statfs");
-    const unsigned long want_magic = fuse() ? 0x65735546UL : 0x70396175UL;
+    const unsigned long want_magic = fuse() ? P9AUTH_FUSE_SUPER_MAGIC : P9AUTH_SUPER_MAGIC;
     check(static_cast<unsigned long>(sf.f_type) == want_magic, "f_type " + std::to_string(sf.f_type));
 }
 
@@ -168,7 +169,7 @@ CONFORMANCE_CASE(files_status_format, "status/format-and-counters", kBoth) {
 CONFORMANCE_CASE(files_status_defaults, "status/defaults", kBoth) {
     Mount m;
     const Status s = m.status();
-    check(s.maxcaps == 16384 && s.timeout == 120, "defaults: " + describe(s));
+    check(s.maxcaps == P9AUTH_DEFAULT_MAXCAPS && s.timeout == P9AUTH_DEFAULT_TIMEOUT, "defaults: " + describe(s));
 }
 
 CONFORMANCE_CASE(expiry, "expiry/unused-hash-expires", kBoth) {
@@ -213,10 +214,13 @@ CONFORMANCE_CASE(expiry_frees_room, "expiry/expired-hashes-free-the-table", kBot
 
 CONFORMANCE_CASE(mount_options_bad, "mount/bad-options-refused", kBoth) {
     std::string why;
+    const std::string over_timeout = "timeout=" + std::to_string(P9AUTH_MAX_TIMEOUT + 1);
+    const std::string over_maxcaps = "maxcaps=" + std::to_string(P9AUTH_MAX_MAXCAPS + 1);
+    const std::string over_id = "grant_uid=" + std::to_string(P9AUTH_MAX_ID + 1ull);
     const std::pair<const char*, const char*> bad[] = {
-        {"timeout=0", "timeout"},          {"timeout=86401", "timeout"},     {"timeout=-1", "timeout"},
+        {"timeout=0", "timeout"},          {over_timeout.c_str(), "timeout"}, {"timeout=-1", "timeout"},
         {"timeout=abc", "timeout"},        {"timeout=", "timeout"},          {"maxcaps=0", "maxcaps"},
-        {"maxcaps=16777217", "maxcaps"},   {"grant_uid=4294967295", "grant_uid"}, {"grant_gid=x", "grant_gid"},
+        {over_maxcaps.c_str(), "maxcaps"}, {over_id.c_str(), "grant_uid"},  {"grant_gid=x", "grant_gid"},
         {"legacy_sha1=1", "legacy_sha1"},  {"grant_once=yes", "grant_once"}, {"bogus", "bogus"},
         {"timeout=10,bogus=1", "bogus"},
     };
@@ -228,9 +232,10 @@ CONFORMANCE_CASE(mount_options_bad, "mount/bad-options-refused", kBoth) {
 }
 
 CONFORMANCE_CASE(mount_options_good, "mount/options-accepted", kBoth) {
-    Mount m("timeout=86400,maxcaps=16777216,grant_uid=0,grant_gid=0,legacy_sha1");
+    Mount m("timeout=" + std::to_string(P9AUTH_MAX_TIMEOUT) + ",maxcaps=" + std::to_string(P9AUTH_MAX_MAXCAPS) +
+            ",grant_uid=0,grant_gid=0,legacy_sha1");
     const Status s = m.status();
-    check(s.timeout == 86400 && s.maxcaps == 16777216, "status: " + describe(s));
+    check(s.timeout == P9AUTH_MAX_TIMEOUT && s.maxcaps == P9AUTH_MAX_MAXCAPS, "status: " + describe(s));
 }
 
 // A repeated option: the last one counts, as for the kernel's own

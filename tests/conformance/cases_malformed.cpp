@@ -5,6 +5,7 @@
 
 #include <cerrno>
 
+#include "p9auth_spec.h"
 #include "registry.hpp"
 #include "support.hpp"
 
@@ -21,9 +22,9 @@ struct Bad {
 std::vector<Bad> malformed(const std::string& key) {
     const std::string k = key;
     std::string many_groups = "2001@2002:2002:";
-    for (int i = 0; i < 1025; ++i) many_groups += (i ? "," : "") + std::to_string(100000 + i);
+    for (int i = 0; i < P9AUTH_MAX_GROUPS + 1; ++i) many_groups += (i ? "," : "") + std::to_string(100000 + i);
     std::string huge_groups = "2001@2002:2002:";
-    while (huge_groups.size() < 16400) huge_groups += "4294967294,";
+    while (huge_groups.size() <= P9AUTH_MAX_CAPABILITY) huge_groups += "4294967294,";
     huge_groups += "1";
     return {
         {"only a newline", "\n"},
@@ -65,7 +66,7 @@ std::vector<Bad> malformed(const std::string& key) {
         {"oversized text", huge_groups + "@" + k},
         {"oversized blob", std::string(70000, '1')},
         {"key 21 characters", "2001@2002:2002@" + k.substr(0, 21)},
-        {"key 257 characters", "2001@2002:2002@" + std::string(257, 'k')},
+        {"key 257 characters", "2001@2002:2002@" + std::string(P9AUTH_MAX_KEY + 1, 'k')},
         {"key with @", "2001@2002:2002@" + k.substr(0, 20) + "@" + k.substr(20)},
         {"key with space", "2001@2002:2002@" + k.substr(0, 20) + " " + k.substr(20)},
         {"key with tab", "2001@2002:2002@" + k.substr(0, 20) + "\t" + k.substr(20)},

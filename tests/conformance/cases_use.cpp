@@ -11,6 +11,7 @@
 #include <cstring>
 #include <vector>
 
+#include "p9auth_spec.h"
 #include "registry.hpp"
 #include "support.hpp"
 
@@ -52,7 +53,7 @@ CONFORMANCE_CASE(use_bare, "use/bare-form-changes-uids-only", kBoth) {
 
 CONFORMANCE_CASE(use_max_groups, "use/1024-groups", kBoth) {
     std::vector<gid_t> groups;
-    for (gid_t g = 0; g < 1024; ++g) groups.push_back(100000 + g);
+    for (gid_t g = 0; g < P9AUTH_MAX_GROUPS; ++g) groups.push_back(100000 + g);
     grant_and_use(alice(), target(kCarol, kCarol, groups), "1024 supplementary groups");
 }
 
@@ -125,7 +126,7 @@ CONFORMANCE_CASE(use_writev_256, "use/writev-256-pages-one-message", kBoth) {
     const Grant g = make(kAlice, target(kBob, kBob, groups));
     check(g.capability.size() > 300, "the capability is too short for 256 segments");
     check_errno(m.grant(g.hash), 0, "grant");
-    check_errno(writev_as_alice(m.capuse(), g.capability, 256, false, kBob), 0,
+    check_errno(writev_as_alice(m.capuse(), g.capability, P9AUTH_MAX_WRITE_PAGES, false, kBob), 0,
                 "writev of 256 segments on 256 pages");
     const Status s = m.status();
     check(s.outstanding == 0 && s.used == 1 && s.refused == 0, "counters after the use: " + describe(s));
@@ -139,7 +140,7 @@ CONFORMANCE_CASE(use_writev_257, "use/writev-over-256-pages-refused", kBoth) {
     const Grant g = make(kAlice, to);
     check(g.capability.size() > 300, "the capability is too short for 300 segments");
     check_errno(m.grant(g.hash), 0, "grant");
-    check_errno(writev_as_alice(m.capuse(), g.capability, 257, false, kBob), EINVAL,
+    check_errno(writev_as_alice(m.capuse(), g.capability, P9AUTH_MAX_WRITE_PAGES + 1, false, kBob), EINVAL,
                 "writev of 257 segments on 257 pages");
     check_errno(writev_as_alice(m.capuse(), g.capability, 300, true, kBob), EINVAL,
                 "writev of 300 segments on one page");
@@ -258,7 +259,7 @@ CONFORMANCE_CASE(use_newline, "use/one-trailing-newline-accepted", kBoth) {
 
 CONFORMANCE_CASE(use_limits, "use/boundary-values-accepted", kBoth) {
     Mount m;
-    const std::string key22(22, 'k'), key256(256, '~');
+    const std::string key22(P9AUTH_MIN_KEY, 'k'), key256(P9AUTH_MAX_KEY, '~');
     const std::string caps[] = {
         "2001@2002:2002@" + key22,
         "2001@2002:2002@" + key256,

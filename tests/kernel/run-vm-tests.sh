@@ -52,7 +52,7 @@ mkdir -p "$work"
 vm_prepare
 
 # The smoke test and its vectors: hashes from openssl, not from our code.
-gcc -static -O2 -Wall -Wextra -Werror -o "$work/p9auth-smoke" "$here/smoke.c"
+gcc -static -O2 -Wall -Wextra -Werror -I "$here/../../fs/p9auth/include" -o "$work/p9auth-smoke" "$here/smoke.c"
 hmac() { printf '%s' "$2" | openssl dgst "-$1" -hmac "$3" | awk '{print $NF}'; }
 vec() { echo "$1 $(hmac "$2" "$3" "$4") $3@$4"; }   # NAME ALG FROM@TO KEY
 {

@@ -31,11 +31,12 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "p9auth_spec.h"	/* fs/p9auth/include: the magic */
+
 #define MNT "/run/p9auth-smoke"
 #define NSMNT "/run/p9auth-ns"		/* mounted in a mapped user namespace */
 #define NSMNT5 "/run/p9auth-ns5"	/* the same, grant_uid=5 */
 #define NSBASE 100000			/* uid_map and gid_map "0 100000 65536" */
-#define P9AUTH_SUPER_MAGIC 0x70396175
 
 static int passed, failed;
 

@@ -72,7 +72,7 @@ vm_prepare() {
 
   local mdir=$work/module
   rm -rf "$mdir" && mkdir -p "$mdir"
-  cp "$top"/fs/p9auth/kernel/{Kbuild,Makefile,p9auth.c,p9auth_compat.h} "$mdir"/
+  cp "$top"/fs/p9auth/kernel/{Kbuild,Makefile,p9auth.c,p9auth_compat.h} "$top"/fs/p9auth/include/p9auth_spec.h "$mdir"/
   vm_log "building p9auth.ko against $kdir"
   make -s -C "$mdir" KDIR="$kdir" W=1 >"$work/build.log" 2>&1 || { cat "$work/build.log"; return 1; }
   if grep -E 'warning:|error:' "$work/build.log"; then echo "p9auth.ko: the build has warnings" >&2; return 1; fi

@@ -14,7 +14,7 @@ namespace p9auth {
 namespace {
 
 struct FakeClock {
-    MonoClock::time_point now{std::chrono::hours(1)};
+    BootClock::time_point now{std::chrono::hours(1)};
     CapTable::Clock fn() {
         return [this] { return now; };
     }
@@ -118,7 +118,7 @@ TEST_F(CapTableTest, ExpiryOrderSurvivesUsesInTheMiddle) {
 }
 
 TEST_F(CapTableTest, FullTableRefusesWithEnospcAndKeepsTheOthers) {
-    CapTable t({.max_outstanding = 2}, clock.fn());
+    CapTable t({.maxcaps = 2}, clock.fn());
     NewGrant a = make_grant(1, bob()), b = make_grant(1, bob()), c = make_grant(1, bob());
     ASSERT_FALSE(grant(t, a));
     ASSERT_FALSE(grant(t, b));
@@ -150,7 +150,7 @@ TEST_F(CapTableTest, BadHashLengthsAndDuplicates) {
 }
 
 TEST_F(CapTableTest, LegacySha1) {
-    CapTable t({.accept_sha1 = true}, clock.fn());
+    CapTable t({.legacy_sha1 = true}, clock.fn());
     NewGrant g = make_grant(2001, bob(), HashKind::sha1);
     ASSERT_FALSE(grant(t, g));
     EXPECT_FALSE(t.use(g.capability.view(), 2001));
@@ -160,7 +160,7 @@ TEST_F(CapTableTest, LegacySha1) {
 }
 
 TEST_F(CapTableTest, ExactlyOneWinnerUnderManyThreads) {
-    CapTable t({.max_outstanding = 1000});
+    CapTable t({.maxcaps = 1000});
     std::vector<NewGrant> g;
     for (int i = 0; i < 200; ++i) {
         g.push_back(make_grant(2001, bob()));
@@ -185,7 +185,7 @@ TEST_F(CapTableTest, ExactlyOneWinnerUnderManyThreads) {
 }
 
 TEST_F(CapTableTest, StatusText) {
-    CapTable t({.timeout = std::chrono::seconds(5), .max_outstanding = 9}, clock.fn());
+    CapTable t({.timeout = std::chrono::seconds(5), .maxcaps = 9}, clock.fn());
     ASSERT_FALSE(grant(t, make_grant(1, bob())));
     EXPECT_EQ(format_status(t.counters(), t.limits()),
               "outstanding 1\ngranted 1\nused 0\nexpired 0\nrefused 0\nmaxcaps 9\ntimeout 5\n");

@@ -62,11 +62,11 @@ TEST(MountOptions, ParsesAndChecksBounds) {
     MountOptions o;
     ASSERT_FALSE(o.parse("timeout=5,maxcaps=10,grant_uid=999,grant_gid=50,grant_once,legacy_sha1"));
     EXPECT_EQ(o.table.timeout.count(), 5);
-    EXPECT_EQ(o.table.max_outstanding, 10u);
+    EXPECT_EQ(o.table.maxcaps, 10u);
     EXPECT_EQ(*o.grant.grant_uid, 999u);
     EXPECT_EQ(*o.grant.grant_gid, 50u);
     EXPECT_TRUE(o.grant.grant_once);
-    EXPECT_TRUE(o.table.accept_sha1);
+    EXPECT_TRUE(o.table.legacy_sha1);
     EXPECT_EQ(o.describe(), "timeout=5,maxcaps=10,grant_uid=999,grant_gid=50,grant_once,legacy_sha1");
     MountOptions d;
     EXPECT_EQ(d.describe(), "timeout=120,maxcaps=16384");

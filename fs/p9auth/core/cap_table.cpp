@@ -38,8 +38,8 @@ CapTable::CapTable(TableLimits limits, Clock clock)
 
 CapTable::~CapTable() = default;  // every Hash zeroes itself
 
-Error CapTable::refuse_locked(Error e) {
-    ++counters_.refused;
+Error CapTable::refuse(Error e) {
+    refused_.fetch_add(1);
     return e;
 }
 
@@ -51,7 +51,7 @@ void CapTable::erase_locked(Map::iterator it) {
     map_.erase(it);
 }
 
-void CapTable::trim_locked(MonoClock::time_point now) {
+void CapTable::trim_locked(BootClock::time_point now) {
     while (oldest_ && oldest_->second.expires <= now) {
         erase_locked(map_.find(oldest_->first));
         ++counters_.expired;
@@ -60,21 +60,21 @@ void CapTable::trim_locked(MonoClock::time_point now) {
 
 Error CapTable::grant(std::span<const std::uint8_t> wire) {
     Hash h = Hash::from_wire(wire);
-    std::lock_guard lock(mu_);
     // Bad input is refused before anything else happens to the table.
-    if (h.empty() || (h.size() == static_cast<std::size_t>(HashKind::sha1) && !limits_.accept_sha1))
-        return refuse_locked(fail(EINVAL, "grant refused: a hash is 32 bytes (HMAC-SHA256)" +
-                                              std::string(limits_.accept_sha1 ? " or 20 bytes (HMAC-SHA1)" : "") +
-                                              ", got " + std::to_string(wire.size())));
+    if (h.empty() || (h.size() == static_cast<std::size_t>(HashKind::sha1) && !limits_.legacy_sha1))
+        return refuse(fail(EINVAL, "grant refused: a hash is 32 bytes (HMAC-SHA256)" +
+                                       std::string(limits_.legacy_sha1 ? " or 20 bytes (HMAC-SHA1)" : "") +
+                                       ", got " + std::to_string(wire.size())));
+    std::lock_guard lock(mu_);
     // The time is read under the lock, so the expiry list stays in order
     // and no use is judged by a time older than the last grant's.
     const auto now = clock_();
     trim_locked(now);
-    if (map_.size() >= limits_.max_outstanding)
-        return refuse_locked(fail(ENOSPC, "grant refused: the table is full (" + std::to_string(map_.size()) +
-                                              " outstanding; raise maxcaps= or wait for uses and expiry)"));
+    if (map_.size() >= limits_.maxcaps)
+        return refuse(fail(ENOSPC, "grant refused: the table is full (" + std::to_string(map_.size()) +
+                                       " outstanding; raise maxcaps= or wait for uses and expiry)"));
     auto [it, inserted] = map_.try_emplace(std::move(h));
-    if (!inserted) return refuse_locked(fail(EEXIST, "grant refused: this hash is already outstanding"));
+    if (!inserted) return refuse(fail(EEXIST, "grant refused: this hash is already outstanding"));
     Entry* e = &*it;
     e->second.expires = now + limits_.timeout;
     e->second.older = newest_;
@@ -93,23 +93,18 @@ bool CapTable::take_locked(const Hash& h) {
 
 Error CapTable::use(std::string_view text, uid_t writer_uid, Capability* out) {
     auto cap = parse_capability(text);
-    if (!cap) {
-        std::lock_guard lock(mu_);
-        return refuse_locked(cap.error());
-    }
-    if (cap->from != writer_uid) {
-        std::lock_guard lock(mu_);
-        return refuse_locked(fail(EPERM, "capability refused: it is for uid " + std::to_string(cap->from) +
-                                             " but the writer is uid " + std::to_string(writer_uid)));
-    }
+    if (!cap) return refuse(cap.error());
+    if (cap->from != writer_uid)
+        return refuse(fail(EPERM, "capability refused: it is for uid " + std::to_string(cap->from) +
+                                      " but the writer is uid " + std::to_string(writer_uid)));
     // The HMACs are computed before the lock is taken: the lock covers the table only.
     const Hash h256 = hash_of(*cap, HashKind::sha256);
-    const Hash h1 = limits_.accept_sha1 ? hash_of(*cap, HashKind::sha1) : Hash();
+    const Hash h1 = limits_.legacy_sha1 ? hash_of(*cap, HashKind::sha1) : Hash();
     std::lock_guard lock(mu_);
     trim_locked(clock_());
     if (!take_locked(h256) && (h1.empty() || !take_locked(h1)))
-        return refuse_locked(fail(EPERM, "capability refused: no such grant (never granted, already used, "
-                                         "expired, or granted on another mount)"));
+        return refuse(fail(EPERM, "capability refused: no such grant (never granted, already used, "
+                                  "expired, or granted on another mount)"));
     ++counters_.used;
     if (out) *out = std::move(*cap);
     return Error::ok();
@@ -120,6 +115,7 @@ TableCounters CapTable::counters() {
     trim_locked(clock_());
     TableCounters c = counters_;
     c.outstanding = map_.size();
+    c.refused = refused_.load();
     return c;
 }
 

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -17,13 +18,14 @@
 #include "capability.hpp"
 #include "error.hpp"
 #include "hmac.hpp"
+#include "p9auth_spec.h"
 
 namespace p9auth {
 
 // Expiry counts time the machine spends suspended (CLOCK_BOOTTIME):
 // a 120 s grant is dead 120 s later however long the lid was closed.
 // (steady_clock is CLOCK_MONOTONIC, which stops during suspend.) The kernel
-// module's jiffies stop too; see docs/decisions.md.
+// module reads the same clock (ktime_get_boottime_ns); see docs/decisions.md.
 struct BootClock {
     using duration = std::chrono::nanoseconds;
     using rep = duration::rep;
@@ -32,12 +34,12 @@ struct BootClock {
     static constexpr bool is_steady = true;
     static time_point now() noexcept;
 };
-using MonoClock = BootClock;
 
+// Named after the mount options that set them (docs/spec.md section 6).
 struct TableLimits {
-    std::chrono::seconds timeout{120};
-    std::size_t max_outstanding = 16384;
-    bool accept_sha1 = false;  // legacy_sha1
+    std::chrono::seconds timeout{P9AUTH_DEFAULT_TIMEOUT};
+    std::size_t maxcaps = P9AUTH_DEFAULT_MAXCAPS;
+    bool legacy_sha1 = false;
 };
 
 struct TableCounters {
@@ -46,9 +48,9 @@ struct TableCounters {
 
 class CapTable {
 public:
-    using Clock = std::function<MonoClock::time_point()>;
+    using Clock = std::function<BootClock::time_point()>;
 
-    explicit CapTable(TableLimits limits, Clock clock = &MonoClock::now);
+    explicit CapTable(TableLimits limits, Clock clock = &BootClock::now);
     CapTable(const CapTable&) = delete;
     CapTable& operator=(const CapTable&) = delete;
     ~CapTable();
@@ -76,24 +78,29 @@ private:
     struct Node;
     using Entry = std::pair<const Hash, Node>;
     struct Node {  // an outstanding hash's place in the expiry list, oldest first
-        MonoClock::time_point expires;
+        BootClock::time_point expires;
         Entry* older = nullptr;
         Entry* newer = nullptr;
     };
     using Map = std::unordered_map<Hash, Node, KeyHash, KeyEq>;
 
-    void trim_locked(MonoClock::time_point now);
+    void trim_locked(BootClock::time_point now);
     bool take_locked(const Hash& h);
     void erase_locked(Map::iterator it);
-    Error refuse_locked(Error e);
+    // The one locking rule for refusals, the kernel module's too
+    // (p9auth_refuse): the refused counter is atomic and counted without
+    // the lock, so bad input (a malformed capability, a wrong writer, a
+    // bad length) is refused without ever contending for the table.
+    Error refuse(Error e);
 
     const TableLimits limits_;
     const Clock clock_;
-    std::mutex mu_;  // guards everything below
+    std::mutex mu_;  // guards everything below but refused_
     Map map_;
     Entry* oldest_ = nullptr;  // expires first; grants append at newest_ (one timeout for all)
     Entry* newest_ = nullptr;
-    TableCounters counters_;
+    TableCounters counters_;                // all but refused
+    std::atomic<std::uint64_t> refused_{0};  // refuse(): no lock
 };
 
 }  // namespace p9auth

@@ -11,15 +11,17 @@
 #include <vector>
 
 #include "error.hpp"
+#include "p9auth_spec.h"
 #include "secret.hpp"
 
 namespace p9auth {
 
-inline constexpr std::size_t kMaxCapability = 16384;  // bytes, without the trailing newline
-inline constexpr std::size_t kMaxGroups = 1024;
-inline constexpr std::size_t kMinKey = 22;   // base64url characters that carry 128 bits
-inline constexpr std::size_t kMaxKey = 256;
-inline constexpr std::uint32_t kMaxId = 4294967294u;  // (uid_t)-1 means "unchanged" to the kernel
+// docs/spec.md section 1, from p9auth_spec.h (shared with the kernel module).
+inline constexpr std::size_t kMaxCapability = P9AUTH_MAX_CAPABILITY;  // bytes, without the trailing newline
+inline constexpr std::size_t kMaxGroups = P9AUTH_MAX_GROUPS;
+inline constexpr std::size_t kMinKey = P9AUTH_MIN_KEY;  // base64url characters that carry 128 bits
+inline constexpr std::size_t kMaxKey = P9AUTH_MAX_KEY;
+inline constexpr std::uint32_t kMaxId = P9AUTH_MAX_ID;  // (uid_t)-1 means "unchanged" to the kernel
 
 // What a capability lets its user become.
 struct Target {

@@ -6,10 +6,12 @@
 
 #include <cerrno>
 
+#include "p9auth_spec.h"
+
 namespace p9auth {
 
-inline constexpr long kFuseSuperMagic = 0x65735546;    // FUSE_SUPER_MAGIC: p9authfs
-inline constexpr long kP9authSuperMagic = 0x70396175;  // P9AUTH_SUPER_MAGIC (docs/spec.md section 10): p9auth.ko
+inline constexpr long kFuseSuperMagic = P9AUTH_FUSE_SUPER_MAGIC;  // p9authfs
+inline constexpr long kP9authSuperMagic = P9AUTH_SUPER_MAGIC;     // p9auth.ko
 
 // 0 when fd is on a filesystem of either p9auth type; EPERM when on
 // another; fstatfs's errno when it cannot be asked.

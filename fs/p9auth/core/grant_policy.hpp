@@ -35,7 +35,6 @@ class GrantGate {
 public:
     explicit GrantGate(GrantPolicy policy) : policy_(std::move(policy)) {}
     Error open(const OpenerCreds& who);
-    const GrantPolicy& policy() const { return policy_; }
 
 private:
     const GrantPolicy policy_;

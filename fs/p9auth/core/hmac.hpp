@@ -7,11 +7,13 @@
 #include <span>
 #include <string_view>
 
+#include "p9auth_spec.h"
+
 namespace p9auth {
 
 enum class HashKind : std::uint8_t {
-    sha256 = 32,  // HMAC-SHA256, native
-    sha1 = 20,    // HMAC-SHA1, the Plan 9 / Linux-2010 wire format (legacy_sha1)
+    sha256 = P9AUTH_HASH_SHA256,  // HMAC-SHA256, native
+    sha1 = P9AUTH_HASH_SHA1,      // HMAC-SHA1, the Plan 9 / Linux-2010 wire format (legacy_sha1)
 };
 
 // A stored hash: 20 or 32 bytes. Zeroed when destroyed; compared in constant time.

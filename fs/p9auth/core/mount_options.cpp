@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <charconv>
 
+#include "p9auth_spec.h"
+
 namespace p9auth {
 namespace {
 
@@ -24,21 +26,25 @@ Error bad(std::string_view name, std::string_view what) {
 Error MountOptions::set(std::string_view name, std::string_view value, bool* known) {
     *known = true;
     std::uint64_t v = 0;
-    if (name == "timeout") {
-        if (!parse_number(value, 1, 86400, &v)) return bad(name, "expected seconds from 1 to 86400");
+    if (name == P9AUTH_OPT_TIMEOUT) {
+        if (!parse_number(value, P9AUTH_MIN_TIMEOUT, P9AUTH_MAX_TIMEOUT, &v))
+            return bad(name, "expected seconds from " + std::to_string(P9AUTH_MIN_TIMEOUT) + " to " +
+                                 std::to_string(P9AUTH_MAX_TIMEOUT));
         table.timeout = std::chrono::seconds(v);
-    } else if (name == "maxcaps") {
-        if (!parse_number(value, 1, 16777216, &v)) return bad(name, "expected a count from 1 to 16777216");
-        table.max_outstanding = v;
-    } else if (name == "grant_uid") {
+    } else if (name == P9AUTH_OPT_MAXCAPS) {
+        if (!parse_number(value, P9AUTH_MIN_MAXCAPS, P9AUTH_MAX_MAXCAPS, &v))
+            return bad(name, "expected a count from " + std::to_string(P9AUTH_MIN_MAXCAPS) + " to " +
+                                 std::to_string(P9AUTH_MAX_MAXCAPS));
+        table.maxcaps = v;
+    } else if (name == P9AUTH_OPT_GRANT_UID) {
         if (!parse_number(value, 0, kMaxId, &v)) return bad(name, "expected a decimal uid");
         grant.grant_uid = static_cast<uid_t>(v);
-    } else if (name == "grant_gid") {
+    } else if (name == P9AUTH_OPT_GRANT_GID) {
         if (!parse_number(value, 0, kMaxId, &v)) return bad(name, "expected a decimal gid");
         grant.grant_gid = static_cast<gid_t>(v);
-    } else if (name == "grant_once" || name == "legacy_sha1") {
+    } else if (name == P9AUTH_OPT_GRANT_ONCE || name == P9AUTH_OPT_LEGACY_SHA1) {
         if (!value.empty()) return bad(name, "takes no value");
-        (name == "grant_once" ? grant.grant_once : table.accept_sha1) = true;
+        (name == P9AUTH_OPT_GRANT_ONCE ? grant.grant_once : table.legacy_sha1) = true;
     } else {
         *known = false;
     }
@@ -63,12 +69,12 @@ Error MountOptions::parse(std::string_view list) {
 }
 
 std::string MountOptions::describe() const {
-    std::string s = "timeout=" + std::to_string(table.timeout.count()) +
-                    ",maxcaps=" + std::to_string(table.max_outstanding);
-    if (grant.grant_uid) s += ",grant_uid=" + std::to_string(*grant.grant_uid);
-    if (grant.grant_gid) s += ",grant_gid=" + std::to_string(*grant.grant_gid);
-    if (grant.grant_once) s += ",grant_once";
-    if (table.accept_sha1) s += ",legacy_sha1";
+    std::string s = P9AUTH_OPT_TIMEOUT "=" + std::to_string(table.timeout.count()) +
+                    "," P9AUTH_OPT_MAXCAPS "=" + std::to_string(table.maxcaps);
+    if (grant.grant_uid) s += "," P9AUTH_OPT_GRANT_UID "=" + std::to_string(*grant.grant_uid);
+    if (grant.grant_gid) s += "," P9AUTH_OPT_GRANT_GID "=" + std::to_string(*grant.grant_gid);
+    if (grant.grant_once) s += "," P9AUTH_OPT_GRANT_ONCE;
+    if (table.legacy_sha1) s += "," P9AUTH_OPT_LEGACY_SHA1;
     return s;
 }
 

@@ -1,5 +1,7 @@
 #include "status.hpp"
 
+#include "p9auth_spec.h"
+
 namespace p9auth {
 
 std::string format_status(const TableCounters& c, const TableLimits& limits) {
@@ -15,8 +17,8 @@ std::string format_status(const TableCounters& c, const TableLimits& limits) {
     line("used", c.used);
     line("expired", c.expired);
     line("refused", c.refused);
-    line("maxcaps", limits.max_outstanding);
-    line("timeout", static_cast<std::uint64_t>(limits.timeout.count()));
+    line(P9AUTH_OPT_MAXCAPS, limits.maxcaps);
+    line(P9AUTH_OPT_TIMEOUT, static_cast<std::uint64_t>(limits.timeout.count()));
     return s;
 }
 

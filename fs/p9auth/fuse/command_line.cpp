@@ -4,6 +4,9 @@
 
 #include <array>
 #include <cerrno>
+#include <string>
+
+#include "p9auth_spec.h"
 
 namespace p9authfs {
 
@@ -35,7 +38,8 @@ p9auth::Error refused(std::string_view name) {
     if (name == "ro") return fail(EINVAL, "mount option 'ro': caphash and capuse are written to; a read-only p9authfs could neither grant nor use");
     if (name == "default_permissions") return fail(EINVAL, "mount option 'default_permissions': the grant rules decide who may open caphash, not mode bits (p9authfs(8))");
     if (name == "fsname") return fail(EINVAL, "mount option 'fsname': name the filesystem with the SOURCE operand (p9authfs SOURCE MOUNTPOINT)");
-    if (name == "subtype") return fail(EINVAL, "mount option 'subtype': the type is always fuse.p9authfs");
+    if (name == "subtype")
+        return fail(EINVAL, "mount option 'subtype': the type is always fuse." P9AUTH_FUSE_SUBTYPE);
     return fail(EINVAL, "unknown mount option '" + n + "'");
 }
 
@@ -124,6 +128,9 @@ p9auth::Expected<CommandLine> parse_command_line(int argc, char** argv) {
 
 std::string usage_text(std::string_view program) {
     const std::string p(program);
+    auto range = [](unsigned lo, unsigned hi, unsigned dflt) {  // "1..86400 (120)\n"
+        return std::to_string(lo) + ".." + std::to_string(hi) + " (" + std::to_string(dflt) + ")\n";
+    };
     return "usage: " + p + " [-f] [-d] [-s] [-o OPTION[,OPTION...]] [SOURCE] MOUNTPOINT\n"
            "       " + p + " --help | --version\n"
            "\n"
@@ -134,8 +141,10 @@ std::string usage_text(std::string_view program) {
            "  -d              debug: trace every FUSE request on stderr (implies -f)\n"
            "  -s              single-threaded\n"
            "  -o OPTIONS      comma-separated mount options:\n"
-           "     timeout=N      seconds an unused grant stays outstanding, 1..86400 (120)\n"
-           "     maxcaps=N      most outstanding grants, 1..16777216 (16384)\n"
+           "     timeout=N      seconds an unused grant stays outstanding, " +
+           range(P9AUTH_MIN_TIMEOUT, P9AUTH_MAX_TIMEOUT, P9AUTH_DEFAULT_TIMEOUT) +
+           "     maxcaps=N      most outstanding grants, " +
+           range(P9AUTH_MIN_MAXCAPS, P9AUTH_MAX_MAXCAPS, P9AUTH_DEFAULT_MAXCAPS) +
            "     grant_uid=N    only this uid may open caphash\n"
            "     grant_gid=N    only members of this gid may open caphash\n"
            "     grant_once     caphash can be opened once, ever\n"

@@ -21,6 +21,7 @@
 
 #include "capability.hpp"
 #include "log.hpp"
+#include "p9auth_spec.h"
 #include "secret.hpp"
 #include "status.hpp"
 
@@ -47,8 +48,7 @@ Filesystem::~Filesystem() = default;
 namespace {
 
 constexpr double kForever = 86400.0;  // seconds; the tree never changes
-constexpr unsigned kMaxWritePages = 256;  // docs/spec.md section 4; P9AUTH_MAX_WRITE_PAGES in p9auth.ko
-
+constexpr unsigned kMaxWritePages = P9AUTH_MAX_WRITE_PAGES;  // docs/spec.md section 4, as p9auth.ko
 
 // The three files of spec section 3; `direction` is the one open mode each allows.
 struct FileSpec {
@@ -58,9 +58,9 @@ struct FileSpec {
     int direction;  // O_WRONLY or O_RDONLY
 };
 constexpr FileSpec kFiles[] = {
-    {Node::caphash, "caphash", S_IFREG | 0200, O_WRONLY},
-    {Node::capuse, "capuse", S_IFREG | 0222, O_WRONLY},
-    {Node::status, "status", S_IFREG | 0444, O_RDONLY},
+    {Node::caphash, P9AUTH_FILE_CAPHASH, S_IFREG | P9AUTH_MODE_CAPHASH, O_WRONLY},
+    {Node::capuse, P9AUTH_FILE_CAPUSE, S_IFREG | P9AUTH_MODE_CAPUSE, O_WRONLY},
+    {Node::status, P9AUTH_FILE_STATUS, S_IFREG | P9AUTH_MODE_STATUS, O_RDONLY},
 };
 
 const FileSpec* file_spec(Node n) {
@@ -84,7 +84,7 @@ struct stat attr_of(Filesystem& fs, Node n) {
     st.st_atim = st.st_mtim = st.st_ctim = fs.born;
     st.st_blksize = 4096;
     if (n == Node::root) {
-        st.st_mode = S_IFDIR | 0555;
+        st.st_mode = S_IFDIR | P9AUTH_MODE_ROOT;
         st.st_nlink = 2;
         return st;
     }

@@ -18,6 +18,7 @@
 #include "grant.hpp"
 #include "log.hpp"
 #include "opener_creds.hpp"
+#include "p9auth_spec.h"
 
 namespace p9authfs {
 namespace {
@@ -36,7 +37,7 @@ public:
         // none of the files is a program or a device.
         add(argv0);
         add("-o");
-        add(("allow_other,nosuid,nodev,noexec,subtype=p9authfs,fsname=" + fsname).c_str());
+        add(("allow_other,nosuid,nodev,noexec,subtype=" P9AUTH_FUSE_SUBTYPE ",fsname=" + fsname).c_str());
         if (debug) add("-d");
     }
     FuseArgs(const FuseArgs&) = delete;

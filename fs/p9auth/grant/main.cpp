@@ -27,6 +27,7 @@
 #include "fs_magic.hpp"
 #include "grant.hpp"
 #include "identity.hpp"
+#include "p9auth_spec.h"
 
 namespace {
 
@@ -165,7 +166,7 @@ int main(int argc, char** argv) {
 
     p9auth::core_init();
     const p9auth::NewGrant g = p9auth::make_grant(from, to, args.sha1 ? p9auth::HashKind::sha1 : p9auth::HashKind::sha256);
-    const std::string caphash = mountpoint + "/caphash";
+    const std::string caphash = mountpoint + "/" P9AUTH_FILE_CAPHASH;
     const int fd = ::open(caphash.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
     if (fd < 0) die(kFailed, caphash + ": " + explain(errno, args.sha1));
     if (const int e = p9auth::p9auth_filesystem_check(fd); e == EPERM)

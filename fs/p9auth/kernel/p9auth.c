@@ -47,28 +47,11 @@
 #include <linux/workqueue.h>
 
 #include "p9auth_compat.h"
+/* docs/spec.md's numbers and names: sizes, option ranges, the magic. */
+#include "p9auth_spec.h"
+static_assert(P9AUTH_HASH_SHA256 == SHA256_DIGEST_SIZE);
+static_assert(P9AUTH_HASH_SHA1 == SHA1_DIGEST_SIZE);
 
-#define P9AUTH_SUPER_MAGIC	0x70396175	/* "p9au" */
-
-/* Section 1: the capability text. */
-#define P9AUTH_MAX_CAPABILITY	16384	/* bytes, without the trailing newline */
-/*
- * Most pages a capuse write's buffers may span, each segment counted on
- * its own (iov_iter_npages()): the most one FUSE WRITE carries, so that
- * FUSE mode, where the kernel splits a larger write, and this module
- * agree (docs/spec.md section 4).
- */
-#define P9AUTH_MAX_WRITE_PAGES	256
-#define P9AUTH_MAX_GROUPS	1024
-#define P9AUTH_MIN_KEY		22	/* base64url characters carrying 128 bits */
-#define P9AUTH_MAX_KEY		256
-#define P9AUTH_MAX_ID		4294967294U	/* (uid_t)-1 means "unchanged" */
-
-/* Section 6: mount options. */
-#define P9AUTH_DEFAULT_TIMEOUT	120
-#define P9AUTH_MAX_TIMEOUT	86400
-#define P9AUTH_DEFAULT_MAXCAPS	16384
-#define P9AUTH_MAX_MAXCAPS	16777216
 /* A mount in any user namespace but the initial one: see p9auth_user. */
 #define P9AUTH_USERNS_MAXCAPS	65536
 #define P9AUTH_DEFAULT_USER_HASHES	65536
@@ -396,6 +379,11 @@ static struct p9auth_hash *p9auth_find(struct p9auth_mount *m,
 	return h;
 }
 
+/*
+ * Every refusal counts here, with or without m->lock held: refused is
+ * atomic, so bad input is refused without contending for the table.  The
+ * FUSE core (CapTable::refuse) follows the same rule.
+ */
 static int p9auth_refuse(struct p9auth_mount *m, int err)
 {
 	atomic64_inc(&m->refused);
@@ -458,9 +446,8 @@ static ssize_t caphash_write_iter(struct kiocb *iocb, struct iov_iter *from)
 		err = -ENOMEM;
 	}
 	mutex_unlock(&m->lock);
-	atomic64_inc(&m->refused);
 	kfree_sensitive(h);
-	return err;
+	return p9auth_refuse(m, err);
 }
 
 /* A parsed capability: pointers into the written text. */
@@ -945,7 +932,7 @@ static ssize_t capuse_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	else if (!p9auth_tracer_allows(new->user_ns))
 		err = -EPERM;		/* and the hash stays */
 	if (err) {
-		atomic64_inc(&m->refused);
+		p9auth_refuse(m, err);
 	} else {
 		p9auth_drop(m, h);	/* one-time: decided under the lock */
 		m->used++;
@@ -1283,7 +1270,7 @@ static int p9auth_fill_super(struct super_block *sb, struct fs_context *fc)
 	sb->s_time_gran = 1;
 	sb->s_iflags |= SB_I_NOEXEC | SB_I_NODEV;
 
-	root = p9auth_inode(sb, P9AUTH_INO_ROOT, S_IFDIR | 0555);
+	root = p9auth_inode(sb, P9AUTH_INO_ROOT, S_IFDIR | P9AUTH_MODE_ROOT);
 	if (!root)
 		return -ENOMEM;
 	root->i_op = &p9auth_dir_iops;
@@ -1293,14 +1280,17 @@ static int p9auth_fill_super(struct super_block *sb, struct fs_context *fc)
 	if (!sb->s_root)
 		return -ENOMEM;
 
-	err = p9auth_add_file(sb->s_root, "caphash", P9AUTH_INO_CAPHASH, 0200,
+	err = p9auth_add_file(sb->s_root, P9AUTH_FILE_CAPHASH,
+			      P9AUTH_INO_CAPHASH, P9AUTH_MODE_CAPHASH,
 			      &caphash_fops);
 	if (!err)
-		err = p9auth_add_file(sb->s_root, "capuse", P9AUTH_INO_CAPUSE,
-				      0222, &capuse_fops);
+		err = p9auth_add_file(sb->s_root, P9AUTH_FILE_CAPUSE,
+				      P9AUTH_INO_CAPUSE, P9AUTH_MODE_CAPUSE,
+				      &capuse_fops);
 	if (!err)
-		err = p9auth_add_file(sb->s_root, "status", P9AUTH_INO_STATUS,
-				      0444, &status_fops);
+		err = p9auth_add_file(sb->s_root, P9AUTH_FILE_STATUS,
+				      P9AUTH_INO_STATUS, P9AUTH_MODE_STATUS,
+				      &status_fops);
 	return err;
 }
 
@@ -1339,12 +1329,12 @@ enum { Opt_timeout, Opt_maxcaps, Opt_grant_uid, Opt_grant_gid,
 
 /* Numbers are strings here: they are read as plain decimal below. */
 static const struct fs_parameter_spec p9auth_fs_parameters[] = {
-	fsparam_string("timeout",	Opt_timeout),
-	fsparam_string("maxcaps",	Opt_maxcaps),
-	fsparam_string("grant_uid",	Opt_grant_uid),
-	fsparam_string("grant_gid",	Opt_grant_gid),
-	fsparam_flag("grant_once",	Opt_grant_once),
-	fsparam_flag("legacy_sha1",	Opt_legacy_sha1),
+	fsparam_string(P9AUTH_OPT_TIMEOUT,	Opt_timeout),
+	fsparam_string(P9AUTH_OPT_MAXCAPS,	Opt_maxcaps),
+	fsparam_string(P9AUTH_OPT_GRANT_UID,	Opt_grant_uid),
+	fsparam_string(P9AUTH_OPT_GRANT_GID,	Opt_grant_gid),
+	fsparam_flag(P9AUTH_OPT_GRANT_ONCE,	Opt_grant_once),
+	fsparam_flag(P9AUTH_OPT_LEGACY_SHA1,	Opt_legacy_sha1),
 	{}
 };
 
@@ -1381,16 +1371,16 @@ static int p9auth_parse_param(struct fs_context *fc, struct fs_parameter *param)
 	opt->given = true;
 	switch (k) {
 	case Opt_timeout:
-		if (!p9auth_parse_number(param->string, 1, P9AUTH_MAX_TIMEOUT,
-					 &opt->timeout))
-			return invalfc(fc, "timeout: expected seconds from 1 to %u",
-				       P9AUTH_MAX_TIMEOUT);
+		if (!p9auth_parse_number(param->string, P9AUTH_MIN_TIMEOUT,
+					 P9AUTH_MAX_TIMEOUT, &opt->timeout))
+			return invalfc(fc, "timeout: expected seconds from %u to %u",
+				       P9AUTH_MIN_TIMEOUT, P9AUTH_MAX_TIMEOUT);
 		break;
 	case Opt_maxcaps:
-		if (!p9auth_parse_number(param->string, 1, P9AUTH_MAX_MAXCAPS,
-					 &opt->maxcaps))
-			return invalfc(fc, "maxcaps: expected a count from 1 to %u",
-				       P9AUTH_MAX_MAXCAPS);
+		if (!p9auth_parse_number(param->string, P9AUTH_MIN_MAXCAPS,
+					 P9AUTH_MAX_MAXCAPS, &opt->maxcaps))
+			return invalfc(fc, "maxcaps: expected a count from %u to %u",
+				       P9AUTH_MIN_MAXCAPS, P9AUTH_MAX_MAXCAPS);
 		break;
 	case Opt_grant_uid:
 		opt->grant_named = true;
@@ -1520,7 +1510,7 @@ static int p9auth_init_fs_context(struct fs_context *fc)
 
 static struct file_system_type p9auth_fs_type = {
 	.owner			= THIS_MODULE,
-	.name			= "p9auth",
+	.name			= P9AUTH_FS_TYPE,
 	.init_fs_context	= p9auth_init_fs_context,
 	.parameters		= p9auth_fs_parameters,
 	.kill_sb		= p9auth_kill_sb,
@@ -1610,4 +1600,4 @@ module_exit(p9auth_exit);
 
 MODULE_DESCRIPTION("p9auth: Plan 9 style capabilities to change user id");
 MODULE_LICENSE("GPL");
-MODULE_ALIAS_FS("p9auth");
+MODULE_ALIAS_FS(P9AUTH_FS_TYPE);

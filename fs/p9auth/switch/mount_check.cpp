@@ -4,6 +4,7 @@
 #include "mount_check.hpp"
 
 #include "fs_magic.hpp"
+#include "p9auth_spec.h"
 
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -109,7 +110,7 @@ p9auth::Expected<Capuse> open_authentic_capuse(const std::string& mountpoint) {
     auto mode = mode_of(*line, mountpoint);
     if (!mode) return mode.error();
 
-    Fd use{::openat(dir.fd, "capuse", O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY)};
+    Fd use{::openat(dir.fd, P9AUTH_FILE_CAPUSE, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY)};
     if (use.fd < 0) return fail(errno, mountpoint + "/capuse: " + why(errno, mountpoint));
     struct statfs sfs{};
     if (::fstatfs(use.fd, &sfs) != 0) return fail(errno, mountpoint + "/capuse: " + why(errno, mountpoint));

@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <vector>
 
+#include "p9auth_spec.h"
+
 namespace p9use {
 namespace {
 
@@ -56,8 +58,8 @@ p9auth::Expected<MountLine> find_mount(std::string_view mountinfo, std::uint64_t
 }
 
 p9auth::Expected<Mode> mode_of(const MountLine& m, const std::string& mountpoint) {
-    if (m.fstype == "p9auth") return Mode::kernel;
-    if (m.fstype != "fuse.p9authfs")
+    if (m.fstype == P9AUTH_FS_TYPE) return Mode::kernel;
+    if (m.fstype != "fuse." P9AUTH_FUSE_SUBTYPE)
         return fail(EPERM, mountpoint + " is not a p9authfs mount (fstype " + m.fstype + "); is p9authfs running?");
     // user_id is the mounter's uid in the mount's user namespace; fusermount3 shows the user's own.
     if (!has_option(m.superopts, "user_id=0"))
