@@ -62,6 +62,7 @@ struct Options {
     bool log_stderr = false;
     bool check = false;
     bool max_connections_given = false;
+    bool network = false;  // --network: the monitor's modules may reach a KDC or directory over IP
     Settings settings;
 };
 
@@ -73,7 +74,7 @@ void usage(std::FILE* to) {
                  "                [--fail-limit N] [--client-fail-limit N] [--target-fail-limit N]\n"
                  "                [--origin-fail-limit N] [--fail-window S] [--lockout S]\n"
                  "                [--grants-per-uid N] [--grant-window S]\n"
-                 "                [--tally-dir DIR] [--stderr]\n"
+                 "                [--tally-dir DIR] [--network] [--stderr]\n"
                  "       factotum --check [--policy FILE] [--user NAME] [--pam-service NAME] [...]\n"
                  "       factotum --help | --version\n"
                  "Grants p9auth capabilities to clients that authenticate as the target user.\n"
@@ -99,7 +100,7 @@ int bad_usage(const std::string& msg) {
 enum OptionId {
     kMount = 256, kSocket, kPolicy, kUser, kPamService, kWorkers, kWorkersPerUid, kQueuePerUid, kTimeout,
     kSessionTimeout, kMaxConnections, kMaxPerUid, kFailLimit, kClientFailLimit, kTargetFailLimit, kFailWindow,
-    kLockout, kStderr, kCheck, kVersion, kTallyDir, kGrantsPerUid, kGrantWindow, kOriginFailLimit, kFrontUser
+    kLockout, kStderr, kCheck, kVersion, kTallyDir, kGrantsPerUid, kGrantWindow, kOriginFailLimit, kFrontUser, kNetwork
 };
 
 int parse_args(int argc, char** argv, Options* o) {
@@ -130,6 +131,7 @@ int parse_args(int argc, char** argv, Options* o) {
         {"grants-per-uid", required_argument, nullptr, kGrantsPerUid},
         {"grant-window", required_argument, nullptr, kGrantWindow},
         {"tally-dir", required_argument, nullptr, kTallyDir},
+        {"network", no_argument, nullptr, kNetwork},
         {nullptr, 0, nullptr, 0},
     };
     ::opterr = 0;  // our own messages, in our own style
@@ -158,6 +160,7 @@ int parse_args(int argc, char** argv, Options* o) {
         case kUser: o->user = ::optarg; break;
         case kFrontUser: o->front_user = ::optarg; break;
         case kTallyDir: o->tally_dir = ::optarg; break;
+        case kNetwork: o->network = true; break;
         case kPamService: s.pam_service = ::optarg; break;
         case kWorkers: if (!num(1, 256)) return kExitUsage; s.workers = static_cast<unsigned>(n); break;
         case kWorkersPerUid: if (!num(1, 256)) return kExitUsage; s.workers_per_uid = static_cast<unsigned>(n); break;
@@ -350,7 +353,7 @@ int run_front(const Options& o, pid_t monitor, std::vector<int> channels, std::v
     Factotum server(o.settings, std::move(channels), std::move(sockets));
     if (int e = server.start()) return die(kExitSystem, std::string("front: start: ") + std::strerror(e));
 #ifdef FACTOTUM_SECCOMP
-    if (Error e = install_seccomp(Half::front, false)) return die(kExitSystem, "front: seccomp: " + e.message);
+    if (Error e = install_seccomp(Half::front, false, false)) return die(kExitSystem, "front: seccomp: " + e.message);
 #endif
     audit(LOG_NOTICE, "front started: socket=%s workers=%u %s; %s",
           nsockets == 1 && !o.socket.empty() ? o.socket.c_str() : "(systemd)", o.settings.workers,
@@ -396,7 +399,7 @@ int run_monitor(const Options& o, MonitorSettings ms, Policy policy, std::vector
         });
     for (auto& t : threads) t.detach();
 #ifdef FACTOTUM_SECCOMP
-    if (Error e = install_seccomp(Half::monitor, confined->writes_confined)) {
+    if (Error e = install_seccomp(Half::monitor, confined->writes_confined, o.network)) {
         audit(LOG_ERR, "not starting: seccomp: %s", e.message.c_str());
         ::_exit(kExitSystem);
     }

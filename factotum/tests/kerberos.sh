@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# factotum against a real MIT Kerberos KDC, pam_krb5 in its stack:
+#  1. without --network the monitor's filter refuses the KDC's socket: the
+#     request is refused as an internal error, the daemon serves on;
+#  2. with --network, bob's Kerberos password (not his /etc/shadow one)
+#     gets alice a capability for bob, and p9use makes her bob;
+#  3. a wrong Kerberos password is refused, and enough of them lock
+#     alice -> bob (factotum's own throttle);
+#  4. the KDC stopped: "the authentication service is unavailable", not
+#     counted as a failure (more of them than --fail-limit lock nobody);
+#     the KDC back: the next login works at once;
+#  5. nothing but the KDC's sockets: nothing trapped, no ticket written.
+# The KDC runs in the test's network namespace (loopback only) from a
+# realm made here with kdb5_util; /etc/krb5.conf is the test's, bound over
+# the host's in the test's mount namespace. Nothing on the host changes.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+fixtures=$here/kerberos
+PATH=$PATH:/usr/sbin:/sbin
+for b in krb5kdc kdb5_util kadmin.local kinit ip; do
+    command -v "$b" >/dev/null ||
+        { echo "SKIP: $b not installed (packages krb5-kdc, krb5-admin-server, krb5-user, iproute2)" >&2; exit 77; }
+done
+module_dir=$(dirname "$(find /lib /usr/lib -name pam_unix.so 2>/dev/null | head -1)")
+[[ -f $module_dir/pam_krb5.so ]] || { echo "SKIP: pam_krb5.so (libpam-krb5) not installed" >&2; exit 77; }
+[[ -e /etc/krb5.conf ]] || { echo "SKIP: no /etc/krb5.conf to bind over (krb5-config)" >&2; exit 77; }
+# A network namespace of our own, loopback only, for the KDC.
+if [[ ${FT_KRB_IN_NETNS:-} != 1 && $(id -u) == 0 ]]; then
+    export FT_KRB_IN_NETNS=1
+    exec unshare --net -- "$0" "$@"
+fi
+ft_enter "$@"
+ip link set lo up
+[[ $FACTOTUM_SECCOMP == ON ]] || echo "NOTE: factotum built without the seccomp filter; the trap checks are weaker"
+
+# The realm: a database with a stash, principals for bob and carol.
+k=$FT_TMP/krb5
+mkdir -p "$k"
+sed "s|@TMP@|$FT_TMP|g" "$fixtures/kdc.conf.in" >"$k/kdc.conf"
+: >"$k/kadm5.acl"
+install -m 0644 "$fixtures/krb5.conf.in" "$k/krb5.conf"
+mount --bind -o ro "$k/krb5.conf" /etc/krb5.conf
+export KRB5_KDC_PROFILE=$k/kdc.conf
+kdb5_util create -s -r P9AUTH.TEST -P 'test master key' >"$k/create.out" 2>&1 ||
+    ft_fail "kdb5_util create: $(cat "$k/create.out")"
+for p in 'bob:bob kerberos!' 'carol:carol kerberos!'; do
+    kadmin.local addprinc -pw "${p#*:}" "${p%%:*}" >"$k/addprinc.out" 2>&1 &&
+        kadmin.local getprinc "${p%%:*}" >/dev/null 2>&1 ||
+        ft_fail "kadmin.local addprinc ${p%%:*}: $(cat "$k/addprinc.out")"
+done
+kdc_pid=
+kdc_start() {
+    # -n: in the foreground, a pid of ours to stop and start again.
+    krb5kdc -n 2>>"$k/kdc.err" &
+    kdc_pid=$!
+    FT_DAEMONS+=("$kdc_pid")
+    disown
+    # Ready when it issues a ticket (to a memory cache: nothing written).
+    kdc_answers() { KRB5CCNAME=MEMORY:probe kinit carol <<<'carol kerberos!' >/dev/null 2>&1; }
+    p9_poll 15 kdc_answers || ft_fail "the KDC does not issue tickets: $(tail -5 "$k/kdc.err" "$k/kdc.log" 2>/dev/null)"
+}
+kdc_stop() {
+    kill "$kdc_pid"
+    p9_poll 10 p9_gone "$kdc_pid" || ft_fail "krb5kdc did not stop"
+}
+kdc_start
+
+# The stack a Kerberos host would give factotum: pam_krb5 decides, and
+# keeps no ticket (no_ccache: factotum's Landlock forbids the write, and a
+# grant needs none). minimum_uid: root stays with the local files.
+printf 'auth required pam_krb5.so minimum_uid=1000 no_ccache\naccount required pam_krb5.so minimum_uid=1000 no_ccache\n' \
+    >"$FT_TMP/etc/pam.d/p9auth-krb5"
+
+try() {  # try USER TARGET ANSWER: prints the exit status and the message
+    local rc=0
+    : >"$FT_TMP/request.err"
+    ft_request "$@" >/dev/null || rc=$?
+    echo "$rc $(tail -1 "$FT_TMP/request.err")"
+}
+stop_factotum() { kill "$FT_PID"; p9_poll 10 p9_gone "$FT_PID" || ft_fail "factotum did not stop"; }
+ft_mount
+
+# 1. Without --network: the filter holds.
+if [[ $FACTOTUM_SECCOMP == ON ]]; then
+    ft_start --pam-service p9auth-krb5
+    out=$(try alice bob 'bob kerberos!')
+    [[ $out == "3 "*"internal error"*"socket"* ]] || ft_fail "without --network: '$out', want an internal error naming socket"
+    p9_poll 10 grep -q "$(ft_who "$FT_PID"): deny client_uid=2001 .*reason=seccomp (forbidden system call socket" "$FT_TMP/syslog" ||
+        ft_fail "without --network: no trap of socket logged"
+    p9_gone "$FT_PID" && ft_fail "without --network: factotum died"
+    ft_pass "without --network the monitor may not open the KDC's socket: refused ($out), the daemon serves on"
+    stop_factotum
+fi
+
+# 2. With --network: bob's Kerberos password.
+ft_start --pam-service p9auth-krb5 --network --fail-limit 3 --lockout 60
+cap=$(ft_request alice bob 'bob kerberos!') || ft_fail "bob's Kerberos password: exit $?: $(tail -1 "$FT_TMP/request.err")"
+[[ $cap == 2001@2002:2002:2002,2100,2101,2102@* ]] || ft_fail "capability '${cap%@*}'"
+got=$(ft_use alice "$cap" /usr/bin/id -u) || ft_fail "p9use refused the capability"
+[[ $got == 2002 ]] || ft_fail "p9use made alice uid $got, want 2002"
+grep -q 'ISSUE: .* bob@P9AUTH.TEST for krbtgt/P9AUTH.TEST' "$k/kdc.log" || ft_fail "the KDC issued bob no ticket"
+ft_pass "bob's Kerberos password (checked by the KDC) got alice a capability; p9use made her bob"
+# bob's local password is not his Kerberos one: the KDC decided.
+out=$(try alice bob 'bob secret!')
+[[ $out == "1 "*"authentication failed"* ]] || ft_fail "bob's /etc/shadow password through pam_krb5: '$out'"
+ft_pass "bob's /etc/shadow password is refused: pam_krb5, not pam_unix, decides"
+
+# 3. Wrong passwords: refused, then the pair is locked (one above was the first).
+for i in 2 3; do
+    out=$(try alice bob 'not bob kerberos')
+    [[ $out == "1 "*"authentication failed"* ]] || ft_fail "wrong Kerberos password $i: '$out'"
+done
+grep -q "$(ft_who "$FT_PID"): deny client_uid=2001 .*target=bob reason=auth" "$FT_TMP/syslog" ||
+    ft_fail "no auth denial logged"
+out=$(try alice bob 'bob kerberos!')
+[[ $out == "1 "*"too many failures"* ]] || ft_fail "after 3 failures, the right password: '$out'"
+ft_pass "wrong Kerberos passwords refused; after 3, alice -> bob is locked ($out)"
+cap=$(ft_request carol bob 'bob kerberos!') || ft_fail "carol locked out of bob by alice's failures"
+[[ $cap == 2003@2002:* ]] || ft_fail "carol's capability '${cap%@*}'"
+ft_pass "the lock is alice's: carol still becomes bob"
+
+# 4. The KDC down: unavailable, not a failure. carol asks 5 times (more
+# than --fail-limit 3) and is not locked.
+kdc_stop
+for i in 1 2 3 4 5; do
+    out=$(try carol bob 'bob kerberos!')
+    [[ $out == "3 "*"authentication service is unavailable"* ]] || ft_fail "KDC down, request $i: '$out'"
+done
+p9_poll 10 grep -q "$(ft_who "$FT_PID"): deny client_uid=2003 .*target=bob reason=unavailable" "$FT_TMP/syslog" ||
+    ft_fail "no 'unavailable' refusal logged: $(grep 'client_uid=2003' "$FT_TMP/syslog" | tail -2)"
+! grep -q "lock client_uid=2003" "$FT_TMP/syslog" || ft_fail "carol was locked while the KDC was down"
+ft_pass "KDC stopped: 'the authentication service is unavailable' ($out), 5 times, nobody locked"
+kdc_start
+cap=$(ft_request carol bob 'bob kerberos!') || ft_fail "KDC back: exit $?: $(tail -1 "$FT_TMP/request.err")"
+[[ $cap == 2003@2002:* ]] || ft_fail "KDC back: capability '${cap%@*}'"
+ft_pass "KDC back: carol becomes bob at once (the outage was not charged)"
+
+# Over TCP (a reply too large for UDP, or a site that blocks UDP): the
+# same file rewritten in place (the bind mount holds its inode); libkrb5
+# reads it again at each login.
+sed 's/udp_preference_limit = .*/udp_preference_limit = 1/' "$fixtures/krb5.conf.in" >"$k/krb5.conf.tcp"
+cat "$k/krb5.conf.tcp" >"$k/krb5.conf"
+grep -q 'udp_preference_limit = 1$' /etc/krb5.conf || ft_fail "/etc/krb5.conf was not switched to TCP"
+cap=$(ft_request carol bob 'bob kerberos!') || ft_fail "over TCP: exit $?: $(tail -1 "$FT_TMP/request.err")"
+[[ $cap == 2003@2002:* ]] || ft_fail "over TCP: capability '${cap%@*}'"
+ft_pass "the KDC over TCP: carol becomes bob"
+
+# 5. Nothing trapped, no credential cache left behind.
+p9_gone "$FT_PID" && ft_fail "factotum died"
+! grep "$(ft_who "$FT_PID")" "$FT_TMP/syslog" | grep -q seccomp ||
+    ft_fail "something was trapped: $(grep "$(ft_who "$FT_PID")" "$FT_TMP/syslog" | grep seccomp)"
+ccs=$(find /tmp /run -maxdepth 2 -name 'krb5cc*' -newer "$k/kdc.conf" 2>/dev/null | head -3)
+[[ -z $ccs ]] || ft_fail "a credential cache was written: $ccs"
+ft_pass "--network: nothing trapped by the seccomp filter, no credential cache written"
+stop_factotum
