@@ -404,8 +404,9 @@ int run_monitor(const Options& o, MonitorSettings ms, Policy policy, std::vector
         ::_exit(kExitSystem);
     }
 #endif
-    audit(LOG_NOTICE, "started: mount=%s service=%s front_pid=%d %s; %s", mount.c_str(), o.settings.pam_service.c_str(),
-          static_cast<int>(front), describe_privileges().c_str(), confined->note.c_str());
+    audit(LOG_NOTICE, "started: mount=%s service=%s front_pid=%d network=%s %s; %s", mount.c_str(),
+          o.settings.pam_service.c_str(), static_cast<int>(front), o.network ? "on" : "off",
+          describe_privileges().c_str(), confined->note.c_str());
     if (int e = sd_notify_send("READY=1\nSTATUS=granting on " + mount))
         audit(LOG_WARNING, "could not tell the service manager we are ready: %s", std::strerror(e));
     for (;;) {
