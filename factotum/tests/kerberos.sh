@@ -9,7 +9,9 @@
 #  4. the KDC stopped: "the authentication service is unavailable", not
 #     counted as a failure (more of them than --fail-limit lock nobody);
 #     the KDC back: the next login works at once;
-#  5. nothing but the KDC's sockets: nothing trapped, no ticket written.
+#  5. with the host's keytab, pam_krb5 checks the ticket against it: a KDC
+#     that does not know the host's key is not believed;
+#  6. nothing but the KDC's sockets: nothing trapped, no ticket written.
 # The KDC runs in the test's network namespace (loopback only) from a
 # realm made here with kdb5_util; /etc/krb5.conf is the test's, bound over
 # the host's in the test's mount namespace. Nothing on the host changes.
@@ -40,7 +42,8 @@ k=$FT_TMP/krb5
 mkdir -p "$k"
 sed "s|@TMP@|$FT_TMP|g" "$fixtures/kdc.conf.in" >"$k/kdc.conf"
 : >"$k/kadm5.acl"
-install -m 0644 "$fixtures/krb5.conf.in" "$k/krb5.conf"
+sed "s|@TMP@|$FT_TMP|g" "$fixtures/krb5.conf.in" >"$k/krb5.conf"
+chmod 0644 "$k/krb5.conf"
 mount --bind -o ro "$k/krb5.conf" /etc/krb5.conf
 export KRB5_KDC_PROFILE=$k/kdc.conf
 kdb5_util create -s -r P9AUTH.TEST -P 'test master key' >"$k/create.out" 2>&1 ||
@@ -140,14 +143,35 @@ ft_pass "KDC back: carol becomes bob at once (the outage was not charged)"
 # Over TCP (a reply too large for UDP, or a site that blocks UDP): the
 # same file rewritten in place (the bind mount holds its inode); libkrb5
 # reads it again at each login.
-sed 's/udp_preference_limit = .*/udp_preference_limit = 1/' "$fixtures/krb5.conf.in" >"$k/krb5.conf.tcp"
+sed -e "s|@TMP@|$FT_TMP|g" -e 's/udp_preference_limit = .*/udp_preference_limit = 1/' "$fixtures/krb5.conf.in" >"$k/krb5.conf.tcp"
 cat "$k/krb5.conf.tcp" >"$k/krb5.conf"
 grep -q 'udp_preference_limit = 1$' /etc/krb5.conf || ft_fail "/etc/krb5.conf was not switched to TCP"
 cap=$(ft_request carol bob 'bob kerberos!') || ft_fail "over TCP: exit $?: $(tail -1 "$FT_TMP/request.err")"
 [[ $cap == 2003@2002:* ]] || ft_fail "over TCP: capability '${cap%@*}'"
 ft_pass "the KDC over TCP: carol becomes bob"
 
-# 5. Nothing trapped, no credential cache left behind.
+# 5. The host's keytab: pam_krb5 then asks the KDC for a ticket to the
+# host's own principal and decrypts it with the keytab, so a forged KDC
+# (which does not know the host's key) cannot answer for bob. factotum
+# reads the keytab (uid 0, read-only) and needs no replay cache.
+host=host/factotum.p9auth.test
+kadmin.local addprinc -randkey "$host" >"$k/host.out" 2>&1 &&
+    kadmin.local ktadd -k "$k/krb5.keytab" "$host" >>"$k/host.out" 2>&1 || ft_fail "host keytab: $(cat "$k/host.out")"
+chmod 0600 "$k/krb5.keytab"
+tgs() { grep -c "TGS_REQ .* bob@P9AUTH.TEST for $host@P9AUTH.TEST" "$k/kdc.log" || true; }
+before=$(tgs)
+cap=$(ft_request carol bob 'bob kerberos!') || ft_fail "with a keytab: exit $?: $(tail -1 "$FT_TMP/request.err")"
+[[ $cap == 2003@2002:* ]] || ft_fail "with a keytab: capability '${cap%@*}'"
+(($(tgs) > before)) || ft_fail "pam_krb5 did not check the ticket against the keytab (no TGS_REQ for $host)"
+ft_pass "with the host's keytab, pam_krb5 validates the ticket (a TGS for $host) inside factotum's filter"
+# The KDC's key for the host changes, the keytab does not: what a KDC that
+# does not know the host's key would give. The right password is refused.
+kadmin.local cpw -randkey "$host" >"$k/cpw.out" 2>&1 || ft_fail "cpw: $(cat "$k/cpw.out")"
+out=$(try carol bob 'bob kerberos!')
+[[ $out == "1 "*"authentication failed"* ]] || ft_fail "a ticket the keytab cannot check: '$out'"
+ft_pass "a ticket the host's keytab cannot decrypt is refused, right password or not ($out)"
+
+# 6. Nothing trapped, no credential cache left behind.
 p9_gone "$FT_PID" && ft_fail "factotum died"
 ! grep "$(ft_who "$FT_PID")" "$FT_TMP/syslog" | grep -q seccomp ||
     ft_fail "something was trapped: $(grep "$(ft_who "$FT_PID")" "$FT_TMP/syslog" | grep seccomp)"
