@@ -11,7 +11,8 @@
 #     the KDC back: the next login works at once;
 #  5. with the host's keytab, pam_krb5 checks the ticket against it: a KDC
 #     that does not know the host's key is not believed;
-#  6. nothing but the KDC's sockets: nothing trapped, no ticket written.
+#  6. nothing but the KDC's sockets: nothing trapped, no ticket written;
+#  7. a stack without no_ccache fails closed, the reason logged.
 # The KDC runs in the test's network namespace (loopback only) from a
 # realm made here with kdb5_util; /etc/krb5.conf is the test's, bound over
 # the host's in the test's mount namespace. Nothing on the host changes.
@@ -178,4 +179,19 @@ p9_gone "$FT_PID" && ft_fail "factotum died"
 ccs=$(find /tmp /run -maxdepth 2 -name 'krb5cc*' -newer "$k/kdc.conf" 2>/dev/null | head -3)
 [[ -z $ccs ]] || ft_fail "a credential cache was written: $ccs"
 ft_pass "--network: nothing trapped by the seccomp filter, no credential cache written"
+stop_factotum
+
+# 7. The stack without no_ccache: pam_krb5 would keep the ticket in /tmp,
+# which factotum's Landlock rule forbids. Refused as an internal error
+# (not a wrong password), the cause in the log. (The keytab step 5
+# spoiled goes first.)
+rm -f "$k/krb5.keytab"
+printf 'auth required pam_krb5.so minimum_uid=1000\naccount required pam_krb5.so minimum_uid=1000\n' \
+    >"$FT_TMP/etc/pam.d/p9auth-krb5-ccache"
+ft_start --pam-service p9auth-krb5-ccache --network
+out=$(try carol bob 'bob kerberos!')
+[[ $out == "3 "*"internal error"* ]] || ft_fail "without no_ccache: '$out', want an internal error"
+p9_poll 10 grep -q "$(ft_who "$FT_PID"): pam_krb5.*mkstemp(\"/tmp/krb5cc_pam_.*Permission denied" "$FT_TMP/syslog" ||
+    ft_fail "without no_ccache: the refused credential cache is not in the log"
+ft_pass "without no_ccache: refused as an internal error, pam_krb5's refused ticket file in the log ($out)"
 stop_factotum
