@@ -5,7 +5,8 @@
 #  2. with --network, bob's Kerberos password (not his /etc/shadow one)
 #     gets alice a capability for bob, and p9use makes her bob;
 #  3. a wrong Kerberos password is refused, and enough of them lock
-#     alice -> bob (factotum's own throttle);
+#     alice -> bob (factotum's own throttle); the KDC's lockout policy
+#     counts failures from every host and refuses even the right password;
 #  4. the KDC stopped: "the authentication service is unavailable", not
 #     counted as a failure (more of them than --fail-limit lock nobody);
 #     the KDC back: the next login works at once;
@@ -150,6 +151,29 @@ grep -q 'udp_preference_limit = 1$' /etc/krb5.conf || ft_fail "/etc/krb5.conf wa
 cap=$(ft_request carol bob 'bob kerberos!') || ft_fail "over TCP: exit $?: $(tail -1 "$FT_TMP/request.err")"
 [[ $cap == 2003@2002:* ]] || ft_fail "over TCP: capability '${cap%@*}'"
 ft_pass "the KDC over TCP: carol becomes bob"
+
+# The realm's own lockout counts every host's failures: dave's principal
+# locks after 3 (a kadmin policy). Two wrong passwords on "another host"
+# (kinit here) and one through factotum lock him at the KDC, although this
+# factotum saw only one failure; then even his right password is refused
+# (the KDC says LOCKED_OUT), for a client factotum never throttled. An
+# admin's unlock lets him in again.
+kadmin.local addpol -maxfailure 3 -failurecountinterval 600 -lockoutduration 600 fleet >"$k/pol.out" 2>&1 &&
+    kadmin.local addprinc -policy fleet -pw 'dave kerberos!' dave >>"$k/pol.out" 2>&1 || ft_fail "lockout policy: $(cat "$k/pol.out")"
+for i in 1 2; do
+    ! KRB5CCNAME=MEMORY:other kinit dave <<<'not dave kerberos' >/dev/null 2>&1 || ft_fail "kinit with a wrong password worked"
+done
+out=$(try alice dave 'not dave kerberos')
+[[ $out == "1 "*"authentication failed"* ]] || ft_fail "dave, wrong password: '$out'"
+out=$(try carol dave 'dave kerberos!')
+[[ $out == "1 "*"authentication failed"* ]] || ft_fail "dave locked at the KDC, right password: '$out'"
+grep -q 'LOCKED_OUT: dave@P9AUTH.TEST' "$k/kdc.log" || ft_fail "the KDC did not lock dave: $(grep dave@ "$k/kdc.log" | tail -1)"
+! grep -q 'lock client_uid=2003' "$FT_TMP/syslog" || ft_fail "factotum locked carol"
+ft_pass "the KDC's lockout (3 failures over all hosts) refuses dave's right password ($out); factotum throttled nobody"
+kadmin.local modprinc -unlock dave >/dev/null 2>&1 || ft_fail "kadmin.local modprinc -unlock dave"
+cap=$(ft_request carol dave 'dave kerberos!') || ft_fail "dave after the unlock: exit $?: $(tail -1 "$FT_TMP/request.err")"
+[[ $cap == 2003@2004:* ]] || ft_fail "dave after the unlock: '${cap%@*}'"
+ft_pass "unlocked at the KDC, dave's password works again"
 
 # 5. The host's keytab: pam_krb5 then asks the KDC for a ticket to the
 # host's own principal and decrypts it with the keytab, so a forged KDC
