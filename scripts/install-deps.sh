@@ -11,9 +11,11 @@ done
 if ((${#missing[@]})); then
   echo "install-deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  # The directory tests' packages (slapd, nslcd, SSSD, krb5-config) configure the host
-  # they land on (krb5-config: a default realm, left empty here): slapd makes a database, libnss-ldapd/libnss-sss add
-  # themselves to nsswitch.conf, libpam-ldapd/libpam-sss to common-*. The
+  # The directory tests' packages (slapd, nslcd, SSSD, Kerberos) configure
+  # the host they land on: slapd makes a database, libnss-ldapd/libnss-sss add
+  # themselves to nsswitch.conf, libpam-ldapd/libpam-sss/libpam-krb5 to
+  # common-*, krb5-config asks for servers and krb5-kdc to write kdc.conf
+  # (neither: the Kerberos test makes its realm in its own directory). The
   # tests bring their own configuration; the host's stays as it was.
   debconf-set-selections <<'SEL'
 slapd slapd/no_configuration boolean true
@@ -22,7 +24,6 @@ nslcd nslcd/ldap-uris string ldapi:///
 nslcd nslcd/ldap-base string dc=invalid
 krb5-config krb5-config/read_conf boolean true
 krb5-config krb5-config/add_servers boolean false
-krb5-config krb5-config/default_realm string
 krb5-kdc krb5-kdc/debconf boolean false
 SEL
   keep=$(mktemp -d)
