@@ -62,7 +62,7 @@ struct Options {
     bool log_stderr = false;
     bool check = false;
     bool max_connections_given = false;
-    bool network = false;  // --network: the monitor's modules may reach a KDC or directory over IP
+    bool network = false;  // --network: the monitor's modules may reach a KDC over IP
     Settings settings;
 };
 

@@ -50,7 +50,7 @@ Expected<Confinement> confine_writes(const std::string& writable_dir);
 // directory, so O_RDWR opens (pam_faillock) are allowed; otherwise opens
 // stay read-only.
 // network (monitor, --network): modules may open IPv4/IPv6 UDP and TCP
-// sockets (pam_krb5 to a KDC, pam_ldap to a directory); the front never.
+// sockets (pam_krb5 to a KDC); the front never.
 enum class Half { monitor, front };
 Error install_seccomp(Half half, bool writes_confined, bool network);
 

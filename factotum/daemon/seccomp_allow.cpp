@@ -119,8 +119,8 @@ Error install_seccomp(Half half, bool writes_confined, bool network) {
     // syslog(3) reconnects to /dev/log when the log daemon restarts; NSS
     // modules may talk to nscd or sssd: Unix sockets only.
     if (rc == 0) rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
-    // --network (the monitor only): pam_krb5 asks a KDC over UDP, then TCP
-    // when the answer is too large; a directory client connects over TCP.
+    // --network (the monitor only): pam_krb5 asks a KDC over UDP, or TCP
+    // when the answer is too large or the site prefers it (strace of both).
     // IPv4 and IPv6, datagram and stream, the default protocol: no raw
     // sockets, no other family. The rest of such a conversation (connect,
     // sendto, recvfrom, poll) is already allowed for Unix sockets.
