@@ -393,7 +393,11 @@ int run_monitor(const Options& o, MonitorSettings ms, Policy policy, std::vector
             // A channel ends only with the front (or its misconduct): then
             // nobody may be served, and the service manager restarts both.
             int e = monitor.serve(chan);
-            if (stopping) return;
+            // Stopping: parked until the main thread's _exit, never ended. A
+            // thread that ends runs the thread-exit destructors modules
+            // registered, and pam_sss's (a pthread key) lives in code pam_end
+            // has unloaded: SIGSEGV at every stop (directory.sh, SSSD part).
+            while (stopping) std::this_thread::sleep_for(std::chrono::hours(1));
             if (e == 0) audit(LOG_ERR, "monitor: the front closed its channel; stopping");
             ::_exit(kExitSystem);
         });
