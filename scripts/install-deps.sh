@@ -11,15 +11,20 @@ done
 if ((${#missing[@]})); then
   echo "install-deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  # The directory tests' packages (slapd, nslcd, SSSD) configure the host
-  # they land on: slapd makes a database, libnss-ldapd/libnss-sss add
-  # themselves to nsswitch.conf, libpam-ldapd/libpam-sss to common-*. The
+  # The directory tests' packages (slapd, nslcd, SSSD, Kerberos) configure
+  # the host they land on: slapd makes a database, libnss-ldapd/libnss-sss add
+  # themselves to nsswitch.conf, libpam-ldapd/libpam-sss/libpam-krb5 to
+  # common-*, krb5-config asks for servers and krb5-kdc to write kdc.conf
+  # (neither: the Kerberos test makes its realm in its own directory). The
   # tests bring their own configuration; the host's stays as it was.
   debconf-set-selections <<'SEL'
 slapd slapd/no_configuration boolean true
 libnss-ldapd libnss-ldapd/nsswitch multiselect
 nslcd nslcd/ldap-uris string ldapi:///
 nslcd nslcd/ldap-base string dc=invalid
+krb5-config krb5-config/read_conf boolean true
+krb5-config krb5-config/add_servers boolean false
+krb5-kdc krb5-kdc/debconf boolean false
 SEL
   keep=$(mktemp -d)
   for f in /etc/nsswitch.conf /etc/pam.d/common-{auth,account,password,session,session-noninteractive}; do

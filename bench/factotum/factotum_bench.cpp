@@ -13,6 +13,13 @@
 //       the NSS lookups (target, its groups, the client's name), a PAM
 //       transaction (pam_start, pam_authenticate, pam_acct_mgmt, pam_end)
 //       and the caphash write. factotum(1)/floor is factotum's own share.
+//   factotum-bench kinit KINIT PRINCIPAL N CONCURRENCY
+//       N runs of kinit PRINCIPAL (a memory credential cache, the password
+//       on its standard input), CONCURRENCY at a time: what the KDC alone
+//       costs a login, for run-krb5.sh.
+// Prompts (factotum's, kinit's) are answered with $FT_BENCH_PASSWORD, or
+// an empty line (pam_permit asks nothing). A fixture password, never a
+// real one: it is in the environment.
 // Prints one line: "NAME n=N seconds=S rate=R/s p50=Xms p99=Yms failures=F".
 #include <grp.h>
 #include <pwd.h>
@@ -44,7 +51,10 @@ using Clock = std::chrono::steady_clock;
 
 class Silent final : public p9auth::Conversation {
 public:
-    p9auth::Expected<p9auth::SecretString> prompt(std::string_view, bool) override { return p9auth::SecretString(""); }
+    p9auth::Expected<p9auth::SecretString> prompt(std::string_view, bool) override {
+        const char* pw = std::getenv("FT_BENCH_PASSWORD");
+        return p9auth::SecretString(pw ? pw : "");
+    }
     void info(std::string_view) override {}
     void error(std::string_view) override {}
 };
@@ -199,6 +209,62 @@ int bench_floor(const std::string& service, const std::string& mount, const std:
     return failures ? 1 : 0;
 }
 
+int bench_kinit(const std::string& prog, const std::string& principal, int n, int conc) {
+    const char* pw = std::getenv("FT_BENCH_PASSWORD");
+    const std::string answer = std::string(pw ? pw : "") + "\n";
+    std::vector<std::string> env{"KRB5CCNAME=MEMORY:bench", "PATH=/usr/bin:/bin"};
+    for (char** e = environ; *e; ++e)
+        if (std::strncmp(*e, "KRB5_CONFIG=", 12) == 0) env.emplace_back(*e);
+    std::vector<char*> envp;
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    std::atomic<int> next{0}, failures{0};
+    std::mutex mu;
+    std::vector<double> ms;
+    auto t0 = Clock::now();
+    std::vector<std::thread> ts;
+    for (int c = 0; c < conc; ++c)
+        ts.emplace_back([&] {
+            std::vector<double> mine;
+            std::vector<std::string> args{prog, principal};
+            std::vector<char*> argv;
+            for (auto& a : args) argv.push_back(a.data());
+            argv.push_back(nullptr);
+            while (next.fetch_add(1) < n) {
+                auto s = Clock::now();
+                int p[2];
+                if (::pipe2(p, O_CLOEXEC) != 0) {
+                    ++failures;
+                    continue;
+                }
+                posix_spawn_file_actions_t fa;
+                posix_spawn_file_actions_init(&fa);
+                posix_spawn_file_actions_adddup2(&fa, p[0], 0);
+                posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+                pid_t pid;
+                int st = 0;
+                bool ok = posix_spawn(&pid, prog.c_str(), &fa, nullptr, argv.data(), envp.data()) == 0;
+                posix_spawn_file_actions_destroy(&fa);
+                ::close(p[0]);
+                if (ok) ok = ::write(p[1], answer.data(), answer.size()) == static_cast<ssize_t>(answer.size());
+                ::close(p[1]);
+                if (ok) ok = waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+                if (!ok) {
+                    ++failures;
+                    continue;
+                }
+                mine.push_back(std::chrono::duration<double, std::milli>(Clock::now() - s).count());
+            }
+            std::lock_guard lock(mu);
+            ms.insert(ms.end(), mine.begin(), mine.end());
+        });
+    for (auto& t : ts) t.join();
+    double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    std::string name = "kinit(concurrency=" + std::to_string(conc) + ")";
+    report(name.c_str(), ms, secs, failures);
+    return failures ? 1 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -206,11 +272,13 @@ int main(int argc, char** argv) {
     if (mode == "factotum" && argc == 6) return bench_factotum(argv[2], argv[3], std::atoi(argv[4]), std::atoi(argv[5]));
     if (mode == "caphash" && argc == 4) return bench_caphash(argv[2], std::atoi(argv[3]));
     if (mode == "floor" && argc == 6) return bench_floor(argv[2], argv[3], argv[4], std::atoi(argv[5]));
+    if (mode == "kinit" && argc == 6) return bench_kinit(argv[2], argv[3], std::atoi(argv[4]), std::atoi(argv[5]));
     if (mode == "p9grant" && argc == 7) return bench_p9grant(argv[2], argv[3], argv[4], argv[5], std::atoi(argv[6]));
     std::fprintf(stderr,
                  "usage: factotum-bench factotum SOCKET TARGET N CONCURRENCY\n"
                  "       factotum-bench p9grant P9GRANT MOUNT FROM TO N\n"
                  "       factotum-bench caphash MOUNT N\n"
-                 "       factotum-bench floor SERVICE MOUNT TARGET N\n");
+                 "       factotum-bench floor SERVICE MOUNT TARGET N\n"
+                 "       factotum-bench kinit KINIT PRINCIPAL N CONCURRENCY\n");
     return 2;
 }

@@ -65,6 +65,7 @@ struct Options {
     bool log_stderr = false;
     bool check = false;
     bool max_connections_given = false;
+    bool network = false;  // --network: the monitor's modules may reach a KDC over IP
     Settings settings;
 };
 
@@ -76,7 +77,7 @@ void usage(std::FILE* to) {
                  "                [--fail-limit N] [--client-fail-limit N] [--target-fail-limit N]\n"
                  "                [--origin-fail-limit N] [--fail-window S] [--lockout S]\n"
                  "                [--grants-per-uid N] [--grant-window S]\n"
-                 "                [--tally-dir DIR] [--stderr]\n"
+                 "                [--tally-dir DIR] [--network] [--stderr]\n"
                  "       factotum --check [--policy FILE] [--user NAME] [--pam-service NAME] [...]\n"
                  "       factotum --help | --version\n"
                  "Grants p9auth capabilities to clients that authenticate as the target user.\n"
@@ -102,7 +103,7 @@ int bad_usage(const std::string& msg) {
 enum OptionId {
     kMount = 256, kSocket, kPolicy, kUser, kPamService, kWorkers, kWorkersPerUid, kQueuePerUid, kTimeout,
     kSessionTimeout, kMaxConnections, kMaxPerUid, kFailLimit, kClientFailLimit, kTargetFailLimit, kFailWindow,
-    kLockout, kStderr, kCheck, kVersion, kTallyDir, kGrantsPerUid, kGrantWindow, kOriginFailLimit, kFrontUser
+    kLockout, kStderr, kCheck, kVersion, kTallyDir, kGrantsPerUid, kGrantWindow, kOriginFailLimit, kFrontUser, kNetwork
 };
 
 int parse_args(int argc, char** argv, Options* o) {
@@ -133,6 +134,7 @@ int parse_args(int argc, char** argv, Options* o) {
         {"grants-per-uid", required_argument, nullptr, kGrantsPerUid},
         {"grant-window", required_argument, nullptr, kGrantWindow},
         {"tally-dir", required_argument, nullptr, kTallyDir},
+        {"network", no_argument, nullptr, kNetwork},
         {nullptr, 0, nullptr, 0},
     };
     ::opterr = 0;  // our own messages, in our own style
@@ -161,6 +163,7 @@ int parse_args(int argc, char** argv, Options* o) {
         case kUser: o->user = ::optarg; break;
         case kFrontUser: o->front_user = ::optarg; break;
         case kTallyDir: o->tally_dir = ::optarg; break;
+        case kNetwork: o->network = true; break;
         case kPamService: s.pam_service = ::optarg; break;
         case kWorkers: if (!num(1, 256)) return kExitUsage; s.workers = static_cast<unsigned>(n); break;
         case kWorkersPerUid: if (!num(1, 256)) return kExitUsage; s.workers_per_uid = static_cast<unsigned>(n); break;
@@ -371,7 +374,7 @@ int run_front(const Options& o, pid_t monitor, std::vector<int> channels, std::v
     Factotum server(o.settings, std::move(channels), std::move(sockets));
     if (int e = server.start()) return die(kExitSystem, std::string("front: start: ") + std::strerror(e));
 #ifdef FACTOTUM_SECCOMP
-    if (Error e = install_seccomp(Half::front, false)) return die(kExitSystem, "front: seccomp: " + e.message);
+    if (Error e = install_seccomp(Half::front, false, false)) return die(kExitSystem, "front: seccomp: " + e.message);
 #endif
     audit(LOG_NOTICE, "front started: socket=%s workers=%u %s; %s",
           nsockets == 1 && !o.socket.empty() ? o.socket.c_str() : "(systemd)", o.settings.workers,
@@ -411,19 +414,24 @@ int run_monitor(const Options& o, MonitorSettings ms, Policy policy, std::vector
             // A channel ends only with the front (or its misconduct): then
             // nobody may be served, and the service manager restarts both.
             int e = monitor.serve(chan);
-            if (stopping) return;
+            // Stopping: parked until the main thread's _exit, never ended. A
+            // thread that ends runs the thread-exit destructors modules
+            // registered, and pam_sss's (a pthread key) lives in code pam_end
+            // has unloaded: SIGSEGV at every stop (directory.sh, SSSD part).
+            while (stopping) std::this_thread::sleep_for(std::chrono::hours(1));
             if (e == 0) audit(LOG_ERR, "monitor: the front closed its channel; stopping");
             ::_exit(kExitSystem);
         });
     for (auto& t : threads) t.detach();
 #ifdef FACTOTUM_SECCOMP
-    if (Error e = install_seccomp(Half::monitor, confined->writes_confined)) {
+    if (Error e = install_seccomp(Half::monitor, confined->writes_confined, o.network)) {
         audit(LOG_ERR, "not starting: seccomp: %s", e.message.c_str());
         ::_exit(kExitSystem);
     }
 #endif
-    audit(LOG_NOTICE, "started: mount=%s service=%s front_pid=%d %s; %s", mount.c_str(), o.settings.pam_service.c_str(),
-          static_cast<int>(front), describe_privileges().c_str(), confined->note.c_str());
+    audit(LOG_NOTICE, "started: mount=%s service=%s front_pid=%d network=%s %s; %s", mount.c_str(),
+          o.settings.pam_service.c_str(), static_cast<int>(front), o.network ? "on" : "off",
+          describe_privileges().c_str(), confined->note.c_str());
     if (int e = sd_notify_send("READY=1\nSTATUS=granting on " + mount))
         audit(LOG_WARNING, "could not tell the service manager we are ready: %s", std::strerror(e));
     for (;;) {

@@ -49,8 +49,10 @@ Expected<Confinement> confine_writes(const std::string& writable_dir);
 // writes_confined (monitor): Landlock keeps writes under the tally
 // directory, so O_RDWR opens (pam_faillock) are allowed; otherwise opens
 // stay read-only.
+// network (monitor, --network): modules may open IPv4/IPv6 UDP and TCP
+// sockets (pam_krb5 to a KDC); the front never.
 enum class Half { monitor, front };
-Error install_seccomp(Half half, bool writes_confined);
+Error install_seccomp(Half half, bool writes_confined, bool network);
 
 // A forbidden system call the filter refused (with EPERM) in the calling
 // thread since the last look: its number (-1: none) and how many more

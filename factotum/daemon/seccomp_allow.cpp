@@ -81,7 +81,7 @@ std::string syscall_name(int nr) {
     return s + " (" + std::to_string(nr) + ")";
 }
 
-Error install_seccomp(Half half, bool writes_confined) {
+Error install_seccomp(Half half, bool writes_confined, bool network) {
     const bool monitor = half == Half::monitor;
     struct sigaction sa{};
     sa.sa_sigaction = on_sigsys;
@@ -119,6 +119,34 @@ Error install_seccomp(Half half, bool writes_confined) {
     // syslog(3) reconnects to /dev/log when the log daemon restarts; NSS
     // modules may talk to nscd or sssd: Unix sockets only.
     if (rc == 0) rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+    // --network (the monitor only): pam_krb5 asks a KDC over UDP, or TCP
+    // when the answer is too large or the site prefers it (strace of both).
+    // IPv4 and IPv6, datagram and stream, the default protocol: no raw
+    // sockets, no other family. The rest of such a conversation (connect,
+    // sendto, recvfrom, poll) is already allowed for Unix sockets.
+    if (monitor && network) {
+        constexpr scmp_datum_t kTypeMask = 0xffffffffu & ~scmp_datum_t(SOCK_CLOEXEC | SOCK_NONBLOCK);
+        for (scmp_datum_t family : {scmp_datum_t{AF_INET}, scmp_datum_t{AF_INET6}})
+            for (scmp_datum_t type : {scmp_datum_t{SOCK_DGRAM}, scmp_datum_t{SOCK_STREAM}})
+                if (rc == 0)
+                    rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 3, SCMP_A0(SCMP_CMP_EQ, family),
+                                            SCMP_A1(SCMP_CMP_MASKED_EQ, kTypeMask, type), SCMP_A2(SCMP_CMP_EQ, 0));
+        // libkrb5 makes its socket non-blocking with ioctl(FIONBIO), not
+        // fcntl (strace of a pam_krb5 login).
+        if (rc == 0) rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, FIONBIO));
+        // Over TCP it turns lingering off before connecting: SO_LINGER only.
+        if (rc == 0)
+            rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 2, SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET),
+                                    SCMP_A2(SCMP_CMP_EQ, SO_LINGER));
+        // getaddrinfo(AI_ADDRCONFIG), for the KDC's address, first asks the
+        // kernel which address families the host's interfaces have, over
+        // NETLINK_ROUTE. "No such protocol" makes glibc assume both
+        // (check_pf.c), which costs nothing with numeric or resolvable KDC
+        // addresses: no netlink socket, however read-only, for modules.
+        if (rc == 0)
+            rc = ::seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPROTONOSUPPORT), SCMP_SYS(socket), 2,
+                                    SCMP_A0(SCMP_CMP_EQ, AF_NETLINK), SCMP_A2(SCMP_CMP_EQ, NETLINK_ROUTE));
+    }
     // libpam sends its own audit records (USER_AUTH, USER_ACCT) over
     // netlink at every pam_authenticate and pam_acct_mgmt (found under
     // test). factotum holds no CAP_AUDIT_WRITE, so the kernel refused them

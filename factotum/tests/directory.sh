@@ -11,6 +11,8 @@
 #     files sss" and pam_sss, sssd's ldap id and auth providers.
 #  3. SSSD again with factotum as its dedicated user (--user, a
 #     grant_uid= mount): no shadow needed, pam_sss's unprivileged pipe.
+# And, with nslcd, dora logs in through p9su (a real pty) and p9logind
+# (TCP, as its own user p9login): the directory's uid, gid and groups.
 # Every daemon runs in the test's namespaces: slapd listens only on a Unix
 # socket (ldapi) in the private /run, nslcd and sssd read configuration
 # bind-mounted over /etc (fixtures in directory/) and keep their state in
@@ -111,6 +113,83 @@ printf 'passwd: files ldap\ngroup: files ldap\nshadow: files\nhosts: files\n' >"
 printf 'auth required pam_ldap.so minimum_uid=1000\naccount required pam_ldap.so minimum_uid=1000\n' \
     >"$FT_TMP/etc/pam.d/p9auth-ldap"
 directory_checks nslcd p9auth-ldap
+
+# dora logs in through the login programs, as a person would: p9su on a
+# real terminal and p9logind over TCP. Both get her capability from the
+# same factotum (pam_ldap) and run p9use; what she becomes is what the
+# directory says, names included (id asks NSS, that is nslcd).
+want_id='uid=5001(dora) gid=5001(dora) groups=5001(dora),5100(dirstaff),5101(dirlab)'
+login_module=
+if [[ -n ${PAM_P9AUTH:-} && -e $PAM_P9AUTH ]]; then
+    # The module is loaded by unprivileged programs: a world-readable copy.
+    login_module=$FT_TMP/pam_p9auth.so
+    install -m 0644 "$PAM_P9AUTH" "$login_module"
+    # p9logind asks as its own user, p9login.
+    echo 'p9login:x:3020:3020:p9logind:/nonexistent:/usr/sbin/nologin' >>"$FT_TMP/etc/passwd"
+    echo 'p9login:x:3020:' >>"$FT_TMP/etc/group"
+    echo 'permit p9login as dora' >>"$FT_TMP/etc/factotum.conf"
+    # Pseudo-terminals of our own (the private /dev has none).
+    mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 dir-test-pts /dev/pts
+    ln -sf pts/ptmx /dev/ptmx
+    chmod 0755 "$FT_TMP"
+    ft_start --pam-service p9auth-ldap
+fi
+if [[ -n $login_module && -n ${P9SU:-} && -x $P9SU ]]; then
+    printf 'session required pam_unix.so\n' >"$FT_TMP/etc/pam.d/p9su"
+    su_dora() {  # su_dora PASSWORD: alice runs p9su - dora -c id on a pty; sets rc
+        rc=0
+        printf '%s\n' "$1" | python3 "$here/../../tools/p9su/tests/pty_drive.py" "$FT_TMP/su" -- \
+            setpriv --reuid=alice --regid=alice --init-groups -- \
+            env -i TERM=xterm PATH=/usr/bin:/bin "$P9SU" --socket "$FT_SOCK" --p9use "$P9USE_CAPS" \
+            - dora -c 'id; echo "USER=$USER HOME=$HOME SHELL=$SHELL"' || rc=$?
+        out=$(tr -d '\r' <"$FT_TMP/su.out")
+    }
+    su_dora 'dora secret!'
+    [[ $rc == 0 ]] || ft_fail "p9su - dora: exit $rc: $out"
+    grep -qxF "$want_id" <<<"$out" || ft_fail "p9su - dora: id says '$(grep uid= <<<"$out")', want $want_id"
+    grep -qx 'USER=dora HOME=/nonexistent SHELL=/bin/sh' <<<"$out" || ft_fail "p9su - dora: login environment: $out"
+    ft_pass "p9su - dora on a pty: $want_id, the directory's home and shell"
+    su_dora 'not dora secret'
+    [[ $rc == 1 ]] || ft_fail "p9su, wrong password: exit $rc, want 1: $out"
+    ! grep -q 'uid=5001' <<<"$out" || ft_fail "p9su ran the command after a wrong password"
+    ft_pass "p9su - dora with a wrong password: exit 1, nothing run"
+else
+    echo "SKIP: \$P9SU or \$PAM_P9AUTH not set: no p9su login for dora" >&2
+fi
+if [[ -n $login_module && -n ${P9LOGIND:-} && -x $P9LOGIND ]] && command -v socat >/dev/null; then
+    printf 'auth required %s socket=%s\naccount required %s\nsession required pam_unix.so\n' \
+        "$login_module" "$FT_SOCK" "$login_module" >"$FT_TMP/etc/pam.d/p9login-dir"
+    # utmp, wtmp and lastlog of this namespace only, as on Debian.
+    echo 'utmp:x:43:p9login' >>"$FT_TMP/etc/group"
+    mount -t tmpfs -o mode=0755 dir-test-log /var/log
+    for f in /run/utmp /var/log/wtmp /var/log/lastlog; do install -m 0664 -o root -g utmp /dev/null "$f"; done
+    install -d -m 0700 -o p9login -g p9login "$FT_TMP/logind-state"
+    setpriv --reuid=p9login --regid=p9login --init-groups -- "$P9LOGIND" --listen 127.0.0.1:0 --service p9login-dir \
+        --p9use "$P9USE_CAPS" --state-dir "$FT_TMP/logind-state" --auth-timeout 10 2>"$FT_TMP/logind.err" &
+    logind_pid=$!
+    FT_DAEMONS+=("$logind_pid")
+    disown
+    p9_poll 15 grep -q 'listening on' "$FT_TMP/logind.err" || ft_fail "p9logind did not listen: $(cat "$FT_TMP/logind.err")"
+    port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$FT_TMP/logind.err")
+    login() { printf '%s\n' "$@" | timeout 30 socat -t 10 - "TCP:127.0.0.1:$port" | tr -d '\r'; }
+    out=$(login dora 'dora secret!' 'id; echo "USER=$USER HOME=$HOME"' exit)
+    # (lines the shell prints may follow its prompt, "$ ")
+    sed 's/^\$ //' <<<"$out" | grep -qxF "$want_id" || ft_fail "p9logind, dora: $out"
+    sed 's/^\$ //' <<<"$out" | grep -qx 'USER=dora HOME=/nonexistent' || ft_fail "p9logind, dora's environment: $out"
+    ft_pass "p9logind: dora logs in over TCP as $want_id"
+    out=$(login dora 'not dora secret' 'id')
+    grep -q 'Login incorrect' <<<"$out" || ft_fail "p9logind, wrong password: $out"
+    ! grep -q 'uid=5001' <<<"$out" || ft_fail "p9logind ran a command after a wrong password: $out"
+    ft_pass "p9logind: a wrong password for dora is 'Login incorrect'"
+    kill "$logind_pid"
+    p9_poll 10 p9_gone "$logind_pid" || ft_fail "p9logind did not stop"
+else
+    echo "SKIP: \$P9LOGIND, \$PAM_P9AUTH or socat missing: no p9logind login for dora" >&2
+fi
+if [[ -n $login_module ]]; then
+    ! grep "$(ft_who "$FT_PID")" "$FT_TMP/syslog" | grep -q seccomp || ft_fail "logins: something was trapped"
+    stop_factotum
+fi
 kill "$nslcd_pid"
 p9_poll 10 p9_gone "$nslcd_pid" || ft_fail "nslcd did not stop"
 
