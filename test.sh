@@ -21,7 +21,8 @@ run_build() {
   ctest --test-dir "build/$name" --output-on-failure --timeout 900
 }
 
-builds=("${@:-plain asan tsan}")
+builds=(plain asan tsan)
+(($# == 0)) || builds=("$@")
 for b in "${builds[@]}"; do
   case $b in
     plain) run_build plain ;;

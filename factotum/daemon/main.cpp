@@ -379,11 +379,14 @@ int run_front(const Options& o, pid_t monitor, std::vector<int> channels, std::v
     audit(LOG_NOTICE, "front started: socket=%s workers=%u %s; %s",
           nsockets == 1 && !o.socket.empty() ? o.socket.c_str() : "(systemd)", o.settings.workers,
           describe_privileges().c_str(), confined->note.c_str());
+    // Out through _exit, as the monitor goes: the workers are blocked on
+    // their channels, and nothing at exit (static destructors, a leak
+    // checker that would need clone(2) under the filter) has work to do.
     if (int e = server.run()) {
         audit(LOG_ERR, "front: event loop failed: %s", std::strerror(e));
-        return kExitSystem;
+        ::_exit(kExitSystem);
     }
-    return 0;  // the monitor hung up: factotum is stopping
+    ::_exit(0);  // the monitor hung up: factotum is stopping
 }
 
 // The monitor: a thread per channel, and this thread for SIGHUP (reload
