@@ -93,7 +93,17 @@ public:
         return true;
     }
 
+    // known, held back until the monitor's next message is ready, so that
+    // the front wakes once for both (it logs the request just before the
+    // first prompt or the verdict).
+    void announce(std::string shown) { known_ = std::move(shown); }
+
     bool send(Type type, std::string_view payload) {
+        if (known_ && type != Type::known) {
+            std::string k = std::move(*known_);
+            known_.reset();
+            if (!send(Type::known, k)) return false;
+        }
         int e = mon::send_packet(fd_, type, payload);
         if (e == ECONNRESET) return ended_ = true, false;
         if (e) return violate(std::string("sending: ") + std::strerror(e));
@@ -164,6 +174,7 @@ private:
     std::string violation_;
     std::string what_;
     std::optional<State> awaiting_;
+    std::optional<std::string> known_;
 };
 
 
@@ -379,10 +390,9 @@ int Monitor::serve(int chan) {
             // A name NSS does not know may be a password typed as a user name:
             // it never reaches the log. The policy and PAM still see it as asked.
             l.v.shown = l.user ? l.asked.target : "?(unknown)";
-            // Sent at once, for the front's record of the request; the
-            // monitor goes on without waiting (the front's own checks came
-            // before begin).
-            if (!ch.send(Type::known, l.v.shown)) return;
+            // For the front's record of the request; the monitor goes on
+            // without waiting (the front's own checks came before begin).
+            ch.announce(l.v.shown);
             if (l.trapped("the user lookup")) {
             } else if (nss_error) {
                 // NSS could not answer (not the same as "no such user"): nobody
