@@ -222,8 +222,8 @@ void print_machine() {
         }
     utsname u{};
     ::uname(&u);
-    std::printf("machine: %s, %u cores online, Linux %s (%s)\n", model.c_str(),
-                std::thread::hardware_concurrency(), u.release, u.machine);
+    std::printf("machine: %s, %u cores online, Linux %s (%s)\n", model.c_str(), std::thread::hardware_concurrency(),
+                u.release, u.machine);
 }
 
 struct Options {
@@ -238,18 +238,27 @@ Options parse(int argc, char** argv) {
         const std::string a = argv[i];
         if (i + 1 == argc) fail("usage: " + a + " needs a value");
         const std::string v = argv[++i];
-        if (a == "--p9authfs") o.p9authfs = v;
-        else if (a == "--nullfs") o.nullfs = v;
-        else if (a == "--dir") o.dir = v;
-        else if (a == "--rounds") o.rounds = std::stoi(v);
-        else if (a == "--cycles") o.cycles = std::stoi(v);
-        else if (a == "--uses") o.uses = std::stoi(v);
-        else if (a == "--outstanding") o.outstanding = std::stol(v);
-        else fail("usage: unknown argument " + a);
+        if (a == "--p9authfs")
+            o.p9authfs = v;
+        else if (a == "--nullfs")
+            o.nullfs = v;
+        else if (a == "--dir")
+            o.dir = v;
+        else if (a == "--rounds")
+            o.rounds = std::stoi(v);
+        else if (a == "--cycles")
+            o.cycles = std::stoi(v);
+        else if (a == "--uses")
+            o.uses = std::stoi(v);
+        else if (a == "--outstanding")
+            o.outstanding = std::stol(v);
+        else
+            fail("usage: unknown argument " + a);
     }
     if (o.p9authfs.empty() || o.nullfs.empty() || o.dir.empty())
-        fail("usage: fs_bench --p9authfs BIN --nullfs BIN --dir DIR [--rounds N] [--cycles N] [--uses N] "
-             "[--outstanding N]");
+        fail(
+            "usage: fs_bench --p9authfs BIN --nullfs BIN --dir DIR [--rounds N] [--cycles N] [--uses N] "
+            "[--outstanding N]");
     if (o.rounds < 1 || o.cycles < 1 || o.uses < o.rounds || o.outstanding < 1) fail("usage: counts must be positive");
     return o;
 }

@@ -21,7 +21,7 @@ constexpr const char* kNames[] = {"caphash", "capuse", "status"};  // inodes 2, 
 constexpr mode_t kModes[] = {S_IFREG | 0200, S_IFREG | 0222, S_IFREG | 0444};
 
 struct stat attr_of(fuse_ino_t ino) {
-    struct stat st{};
+    struct stat st {};
     st.st_ino = ino;
     st.st_nlink = 1;
     st.st_mode = ino == FUSE_ROOT_ID ? (S_IFDIR | 0555) : kModes[ino - 2];
@@ -83,8 +83,10 @@ int main(int argc, char** argv) {
     bool single = false;
     const char* mountpoint = nullptr;
     for (int i = 1; i < argc; ++i) {
-        if (std::string_view(argv[i]) == "-s") single = true;
-        else if (!mountpoint && argv[i][0] != '-') mountpoint = argv[i];
+        if (std::string_view(argv[i]) == "-s")
+            single = true;
+        else if (!mountpoint && argv[i][0] != '-')
+            mountpoint = argv[i];
         else {
             std::fprintf(stderr, "usage: %s [-s] MOUNTPOINT\n", argv[0]);
             return 2;

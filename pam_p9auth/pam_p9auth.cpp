@@ -37,11 +37,16 @@ Options parse_options(pam_handle_t* pamh, int argc, const char** argv) {
     Options o;
     for (int i = 0; i < argc; ++i) {
         std::string_view a = argv[i];
-        if (a == "debug") o.debug = true;
-        else if (a == "try_first_pass") o.try_first_pass = true;
-        else if (a == "use_first_pass") o.use_first_pass = true;
-        else if (a.starts_with("socket=")) o.socket = std::string(a.substr(7));
-        else pam_syslog(pamh, LOG_ERR, "unknown option '%s' ignored", argv[i]);
+        if (a == "debug")
+            o.debug = true;
+        else if (a == "try_first_pass")
+            o.try_first_pass = true;
+        else if (a == "use_first_pass")
+            o.use_first_pass = true;
+        else if (a.starts_with("socket="))
+            o.socket = std::string(a.substr(7));
+        else
+            pam_syslog(pamh, LOG_ERR, "unknown option '%s' ignored", argv[i]);
     }
     return o;
 }
@@ -110,12 +115,12 @@ void set_verdict(pam_handle_t* pamh, int verdict) {
 // protocol's reason byte).
 int pam_code(const p9auth::Error& e) {
     switch (e.errnum) {
-    case EACCES: return PAM_AUTH_ERR;
-    case EKEYEXPIRED: return PAM_ACCT_EXPIRED;
-    case EAGAIN: return PAM_MAXTRIES;
-    case ECANCELED: return PAM_CONV_ERR;
-    case ENOKEY: return PAM_AUTHTOK_RECOVERY_ERR;
-    default: return PAM_AUTHINFO_UNAVAIL;
+        case EACCES: return PAM_AUTH_ERR;
+        case EKEYEXPIRED: return PAM_ACCT_EXPIRED;
+        case EAGAIN: return PAM_MAXTRIES;
+        case ECANCELED: return PAM_CONV_ERR;
+        case ENOKEY: return PAM_AUTHTOK_RECOVERY_ERR;
+        default: return PAM_AUTHINFO_UNAVAIL;
     }
 }
 

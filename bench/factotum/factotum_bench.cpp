@@ -61,7 +61,9 @@ public:
 
 void report(const char* name, std::vector<double> ms, double seconds, int failures) {
     std::sort(ms.begin(), ms.end());
-    auto pct = [&](double p) { return ms.empty() ? 0.0 : ms[std::min(ms.size() - 1, static_cast<std::size_t>(p * ms.size()))]; };
+    auto pct = [&](double p) {
+        return ms.empty() ? 0.0 : ms[std::min(ms.size() - 1, static_cast<std::size_t>(p * ms.size()))];
+    };
     std::printf("%s n=%zu seconds=%.3f rate=%.1f/s p50=%.3fms p99=%.3fms failures=%d\n", name, ms.size(), seconds,
                 ms.size() / seconds, pct(0.50), pct(0.99), failures);
 }
@@ -82,7 +84,8 @@ int bench_factotum(const std::string& sock, const std::string& target, int n, in
                 auto cap = p9auth::request_capability(sock, target, conv);
                 auto e = std::chrono::duration<double, std::milli>(Clock::now() - s).count();
                 if (!cap) {
-                    if (failures.fetch_add(1) == 0) std::fprintf(stderr, "factotum-bench: %s\n", cap.error().message.c_str());
+                    if (failures.fetch_add(1) == 0)
+                        std::fprintf(stderr, "factotum-bench: %s\n", cap.error().message.c_str());
                     continue;
                 }
                 mine.push_back(e);
@@ -97,7 +100,8 @@ int bench_factotum(const std::string& sock, const std::string& target, int n, in
     return failures ? 1 : 0;
 }
 
-int bench_p9grant(const std::string& prog, const std::string& mount, const std::string& from, const std::string& to, int n) {
+int bench_p9grant(const std::string& prog, const std::string& mount, const std::string& from, const std::string& to,
+                  int n) {
     std::vector<double> ms;
     int failures = 0;
     posix_spawn_file_actions_t fa;
@@ -269,7 +273,8 @@ int bench_kinit(const std::string& prog, const std::string& principal, int n, in
 
 int main(int argc, char** argv) {
     std::string mode = argc > 1 ? argv[1] : "";
-    if (mode == "factotum" && argc == 6) return bench_factotum(argv[2], argv[3], std::atoi(argv[4]), std::atoi(argv[5]));
+    if (mode == "factotum" && argc == 6)
+        return bench_factotum(argv[2], argv[3], std::atoi(argv[4]), std::atoi(argv[5]));
     if (mode == "caphash" && argc == 4) return bench_caphash(argv[2], std::atoi(argv[3]));
     if (mode == "floor" && argc == 6) return bench_floor(argv[2], argv[3], argv[4], std::atoi(argv[5]));
     if (mode == "kinit" && argc == 6) return bench_kinit(argv[2], argv[3], std::atoi(argv[4]), std::atoi(argv[5]));

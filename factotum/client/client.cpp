@@ -42,13 +42,13 @@ Error in_context(const Error& e, const std::string& what) { return fail(e.errnum
 // The largest payload the client accepts for each message factotum may send.
 std::size_t max_payload(Msg type) {
     switch (type) {
-    case Msg::prompt_echo_off:
-    case Msg::prompt_echo_on:
-    case Msg::error_msg:
-    case Msg::text_info: return wire::kMaxText;
-    case Msg::granted: return wire::kMaxServerPayload;
-    case Msg::refused: return 1 + wire::kMaxText;
-    default: return 0;
+        case Msg::prompt_echo_off:
+        case Msg::prompt_echo_on:
+        case Msg::error_msg:
+        case Msg::text_info: return wire::kMaxText;
+        case Msg::granted: return wire::kMaxServerPayload;
+        case Msg::refused: return 1 + wire::kMaxText;
+        default: return 0;
     }
 }
 
@@ -60,14 +60,14 @@ Error refusal_error(std::string_view payload) {
     std::string text = "factotum: " + std::string(wire::refusal_name(why));
     if (payload.size() > 1) text += " (" + std::string(payload.substr(1)) + ")";
     switch (why) {
-    case wire::Refusal::not_permitted:
-    case wire::Refusal::auth_failed: return fail(EACCES, text);
-    case wire::Refusal::account: return fail(EKEYEXPIRED, text);
-    case wire::Refusal::throttled:
-    case wire::Refusal::busy: return fail(EAGAIN, text);
-    case wire::Refusal::timeout: return fail(ETIMEDOUT, text);
-    case wire::Refusal::internal: return fail(EIO, text);
-    case wire::Refusal::protocol: return fail(EPROTO, text);
+        case wire::Refusal::not_permitted:
+        case wire::Refusal::auth_failed: return fail(EACCES, text);
+        case wire::Refusal::account: return fail(EKEYEXPIRED, text);
+        case wire::Refusal::throttled:
+        case wire::Refusal::busy: return fail(EAGAIN, text);
+        case wire::Refusal::timeout: return fail(ETIMEDOUT, text);
+        case wire::Refusal::internal: return fail(EIO, text);
+        case wire::Refusal::protocol: return fail(EPROTO, text);
     }
     return fail(EPROTO, text);
 }
@@ -157,29 +157,32 @@ Expected<SecretString> request_capability(const std::string& socket_path, const 
         if (Error e = wire::recv_exact(sock.get(), buf, step())) return in_context(e, "read from factotum");
         std::string_view text(reinterpret_cast<const char*>(buf.data()), buf.size());
         switch (h->type) {
-        case Msg::prompt_echo_off:
-        case Msg::prompt_echo_on: {
-            auto answer = conv.prompt(text, h->type == Msg::prompt_echo_on);
-            if (!answer) return answer.error();
-            if (answer->size() > wire::kMaxAnswer)  // the tools' reader refuses first (terminal.hpp); a library caller may not
-                return fail(EMSGSIZE, "answer longer than " + std::to_string(wire::kMaxAnswer) + " bytes: refused, not sent");
-            const auto* a = reinterpret_cast<const std::uint8_t*>(answer->data());
-            if (Error e = wire::send_frame(sock.get(), Msg::answer, {a, answer->size()}, step()))
-                return in_context(e, "send an answer to factotum");
-            break;
-        }
-        case Msg::text_info: conv.info(text); break;
-        case Msg::error_msg: conv.error(text); break;
-        case Msg::granted: {
-            // Only a capability for us is worth handing on.
-            auto cap = parse_capability(text);
-            if (!cap) return fail(EPROTO, "factotum sent a malformed capability: " + cap.error().message);
-            if (cap->from != ::getuid())
-                return fail(EPROTO, "factotum sent a capability for uid " + std::to_string(cap->from) + ", not ours");
-            return SecretString(text);
-        }
-        case Msg::refused: return refusal_error(text);
-        default: return fail(EPROTO, "factotum sent an unexpected message");
+            case Msg::prompt_echo_off:
+            case Msg::prompt_echo_on: {
+                auto answer = conv.prompt(text, h->type == Msg::prompt_echo_on);
+                if (!answer) return answer.error();
+                if (answer->size() >
+                    wire::kMaxAnswer)  // the tools' reader refuses first (terminal.hpp); a library caller may not
+                    return fail(EMSGSIZE,
+                                "answer longer than " + std::to_string(wire::kMaxAnswer) + " bytes: refused, not sent");
+                const auto* a = reinterpret_cast<const std::uint8_t*>(answer->data());
+                if (Error e = wire::send_frame(sock.get(), Msg::answer, {a, answer->size()}, step()))
+                    return in_context(e, "send an answer to factotum");
+                break;
+            }
+            case Msg::text_info: conv.info(text); break;
+            case Msg::error_msg: conv.error(text); break;
+            case Msg::granted: {
+                // Only a capability for us is worth handing on.
+                auto cap = parse_capability(text);
+                if (!cap) return fail(EPROTO, "factotum sent a malformed capability: " + cap.error().message);
+                if (cap->from != ::getuid())
+                    return fail(EPROTO,
+                                "factotum sent a capability for uid " + std::to_string(cap->from) + ", not ours");
+                return SecretString(text);
+            }
+            case Msg::refused: return refusal_error(text);
+            default: return fail(EPROTO, "factotum sent an unexpected message");
         }
     }
 }

@@ -22,23 +22,24 @@
 namespace {
 
 void usage(std::FILE* to) {
-    std::fprintf(to,
-                 "usage: p9auth-request [--socket PATH] [--stdin] [--timeout SECONDS] [--tty TTY] [--rhost HOST] TARGET\n"
-                 "       p9auth-request --help | --version\n"
-                 "Asks factotum for a capability to become TARGET, answering its prompts on the\n"
-                 "terminal (/dev/tty), or one line of standard input each with --stdin, and\n"
-                 "prints the capability on standard output: p9auth-request bob | p9use id\n"
-                 "\n"
-                 "      --socket PATH      factotum's socket (default: factotum_socket in\n"
-                 "                         /etc/p9auth/p9auth.conf)\n"
-                 "      --stdin            read each answer as a line of standard input\n"
-                 "      --timeout SECONDS  how long to wait for each of factotum's steps, 1..86400\n"
-                 "      --tty TTY          the terminal the request comes from (PAM_TTY)\n"
-                 "      --rhost HOST       the remote host it comes from (PAM_RHOST)\n"
-                 "  -h, --help             show this text\n"
-                 "  -V, --version          show the version\n"
-                 "Exit status: 0 granted, 1 refused, 2 usage, 3 no answer from factotum.\n"
-                 "See p9auth-request(1).\n");
+    std::fprintf(
+        to,
+        "usage: p9auth-request [--socket PATH] [--stdin] [--timeout SECONDS] [--tty TTY] [--rhost HOST] TARGET\n"
+        "       p9auth-request --help | --version\n"
+        "Asks factotum for a capability to become TARGET, answering its prompts on the\n"
+        "terminal (/dev/tty), or one line of standard input each with --stdin, and\n"
+        "prints the capability on standard output: p9auth-request bob | p9use id\n"
+        "\n"
+        "      --socket PATH      factotum's socket (default: factotum_socket in\n"
+        "                         /etc/p9auth/p9auth.conf)\n"
+        "      --stdin            read each answer as a line of standard input\n"
+        "      --timeout SECONDS  how long to wait for each of factotum's steps, 1..86400\n"
+        "      --tty TTY          the terminal the request comes from (PAM_TTY)\n"
+        "      --rhost HOST       the remote host it comes from (PAM_RHOST)\n"
+        "  -h, --help             show this text\n"
+        "  -V, --version          show the version\n"
+        "Exit status: 0 granted, 1 refused, 2 usage, 3 no answer from factotum.\n"
+        "See p9auth-request(1).\n");
 }
 
 int usage_error(const std::string& msg) {
@@ -100,32 +101,33 @@ int main(int argc, char** argv) {
         const int c = ::getopt_long(argc, argv, ":hV", kLong, nullptr);
         if (c == -1) break;
         switch (c) {
-        case 'h': usage(stdout); return 0;
-        case 'V': std::printf("p9auth-request %s\n", P9AUTH_VERSION); return 0;
-        case kStdin: from_stdin = true; break;
-        // What the client library checks, it refuses (exit 3, EINVAL).
-        case kTty: options.tty = optarg; break;
-        case kRhost: options.rhost = optarg; break;
-        case kSocket:
-            if (!*optarg) return usage_error("--socket needs a path");
-            socket = optarg;
-            break;
-        case kTimeout: {
-            const std::string v = optarg;
-            char* end = nullptr;
-            errno = 0;
-            const unsigned long s = std::strtoul(v.c_str(), &end, 10);
-            if (v.empty() || v[0] < '0' || v[0] > '9' || *end || errno || s == 0 || s > 86400)
-                return usage_error("--timeout wants 1..86400 seconds, not '" + v + "'");
-            options.step_timeout = std::chrono::seconds(s);
-            break;
-        }
-        case ':': return usage_error(std::string(argv[optind - 1]) + " needs a value");
-        default: {
-            const std::string_view last = argv[optind - 1];
-            return usage_error(last.starts_with("--") ? "unknown option " + std::string(last)
-                                                      : std::string("unknown option -") + static_cast<char>(optopt));
-        }
+            case 'h': usage(stdout); return 0;
+            case 'V': std::printf("p9auth-request %s\n", P9AUTH_VERSION); return 0;
+            case kStdin: from_stdin = true; break;
+            // What the client library checks, it refuses (exit 3, EINVAL).
+            case kTty: options.tty = optarg; break;
+            case kRhost: options.rhost = optarg; break;
+            case kSocket:
+                if (!*optarg) return usage_error("--socket needs a path");
+                socket = optarg;
+                break;
+            case kTimeout: {
+                const std::string v = optarg;
+                char* end = nullptr;
+                errno = 0;
+                const unsigned long s = std::strtoul(v.c_str(), &end, 10);
+                if (v.empty() || v[0] < '0' || v[0] > '9' || *end || errno || s == 0 || s > 86400)
+                    return usage_error("--timeout wants 1..86400 seconds, not '" + v + "'");
+                options.step_timeout = std::chrono::seconds(s);
+                break;
+            }
+            case ':': return usage_error(std::string(argv[optind - 1]) + " needs a value");
+            default: {
+                const std::string_view last = argv[optind - 1];
+                return usage_error(last.starts_with("--")
+                                       ? "unknown option " + std::string(last)
+                                       : std::string("unknown option -") + static_cast<char>(optopt));
+            }
         }
     }
     if (argc - optind != 1) return usage_error(argc == optind ? "no TARGET given" : "more than one TARGET");
@@ -140,7 +142,10 @@ int main(int argc, char** argv) {
     auto cap = p9auth::request_capability(socket, target, conv, options);
     if (!cap) {
         const int e = cap.error().errnum;
-        return p9auth::fatal("p9auth-request", e == EACCES || e == EKEYEXPIRED || e == EAGAIN ? 1 : e == EINVAL ? 2 : 3,
+        return p9auth::fatal("p9auth-request",
+                             e == EACCES || e == EKEYEXPIRED || e == EAGAIN ? 1
+                             : e == EINVAL                                  ? 2
+                                                                            : 3,
                              cap.error().message);
     }
     p9auth::SecretString out(cap->view());

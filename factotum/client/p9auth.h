@@ -59,7 +59,7 @@ P9AUTH_API int p9auth_exec_as(const char* p9use_path, const char* cap, size_t ca
  * login shell's "-sh"), while argv[0] is still the program run. Either may
  * be NULL: unchanged. */
 P9AUTH_API int p9auth_exec_as_login(const char* p9use_path, const char* cap, size_t cap_len, const char* dir,
-                         const char* argv0, char* const argv[]);
+                                    const char* argv0, char* const argv[]);
 
 /* Asks factotum directly (without PAM) for a capability to become user.
  * converse is called for each prompt (echo 0/1; write the answer, NUL-
@@ -72,7 +72,7 @@ P9AUTH_API int p9auth_exec_as_login(const char* p9use_path, const char* cap, siz
  * the message for a person goes to err (may be NULL). */
 typedef int (*p9auth_converse_fn)(void* ctx, const char* text, int echo, char* answer, size_t answer_len);
 P9AUTH_API long p9auth_request(const char* socket_path, const char* user, p9auth_converse_fn converse, void* ctx,
-                    char* cap, size_t cap_len, char* err, size_t err_len);
+                               char* cap, size_t cap_len, char* err, size_t err_len);
 
 /* Zeroes memory that held a secret, in a way the compiler keeps. */
 P9AUTH_API void p9auth_zero(void* p, size_t n);

@@ -32,7 +32,8 @@ public:
         std::vector<char> answer(p9auth::kMaxClientAnswer + 2, '\0');
         int rc = fn_(ctx_, t.c_str(), echo ? 1 : 0, answer.data(), answer.size());
         const char* end = static_cast<const char*>(std::memchr(answer.data(), '\0', answer.size()));
-        p9auth::SecretString s(std::string_view(answer.data(), end ? static_cast<std::size_t>(end - answer.data()) : 0));
+        p9auth::SecretString s(
+            std::string_view(answer.data(), end ? static_cast<std::size_t>(end - answer.data()) : 0));
         p9auth_zero(answer.data(), answer.size());
         if (rc != 0) return p9auth::fail(ECANCELED, "the conversation was abandoned");
         if (!end)
@@ -103,8 +104,8 @@ int p9auth_exec_as(const char* p9use_path, const char* cap, size_t cap_len, char
     return p9auth_exec_as_login(p9use_path, cap, cap_len, nullptr, nullptr, argv);
 }
 
-int p9auth_exec_as_login(const char* p9use_path, const char* cap, size_t cap_len, const char* dir,
-                         const char* argv0, char* const argv[]) {
+int p9auth_exec_as_login(const char* p9use_path, const char* cap, size_t cap_len, const char* dir, const char* argv0,
+                         char* const argv[]) {
     if ((dir && !*dir) || (argv0 && !*argv0)) {
         errno = EINVAL;
         return -1;

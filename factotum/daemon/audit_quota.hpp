@@ -22,8 +22,8 @@ class AuditQuota {
 public:
     using Clock = std::chrono::steady_clock;
     using Now = std::function<Clock::time_point()>;
-    static constexpr unsigned kBurst = 200;          // records at once ...
-    static constexpr unsigned kPerSecond = 10;       // ... and this many a second after
+    static constexpr unsigned kBurst = 200;           // records at once ...
+    static constexpr unsigned kPerSecond = 10;        // ... and this many a second after
     static constexpr std::size_t kMaxTracked = 4096;  // uids remembered
 
     explicit AuditQuota(Now now = &Clock::now) : now_(std::move(now)) {}

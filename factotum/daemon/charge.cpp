@@ -37,9 +37,9 @@ bool same_file(const struct stat& a, const struct stat& b) {
 
 }  // namespace
 
-std::vector<SubordinateRange> parse_subordinate_ranges(std::string_view text,
-                                                       const std::function<std::optional<uid_t>(const std::string&)>& resolve,
-                                                       unsigned* unknown, unsigned* malformed) {
+std::vector<SubordinateRange> parse_subordinate_ranges(
+    std::string_view text, const std::function<std::optional<uid_t>(const std::string&)>& resolve, unsigned* unknown,
+    unsigned* malformed) {
     std::vector<SubordinateRange> out;
     *unknown = *malformed = 0;
     while (!text.empty()) {
@@ -89,7 +89,7 @@ uid_t charged_uid(const std::vector<SubordinateRange>& ranges, uid_t uid) {
 }
 
 void ChargeTable::refresh(std::string* note) {
-    struct stat st{};
+    struct stat st {};
     if (::stat(path_.c_str(), &st) != 0) {
         if (errno == ENOENT) {  // no subordinate ranges: nobody but root can map a namespace beyond their own uid
             if (!loaded_ || seen_.st_ino != 0) {
@@ -109,7 +109,7 @@ void ChargeTable::refresh(std::string* note) {
     int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
     std::string why;
     std::string text;
-    struct stat opened{};
+    struct stat opened {};
     if (fd < 0) {
         why = std::string("open: ") + std::strerror(errno);
     } else if (::fstat(fd, &opened) != 0 || !S_ISREG(opened.st_mode)) {

@@ -33,9 +33,9 @@ struct SubordinateRange {
 // Malformed lines are skipped and counted in *malformed. The result is
 // sorted and its ranges do not overlap: where two overlap, the one that
 // starts first keeps the overlap.
-std::vector<SubordinateRange> parse_subordinate_ranges(std::string_view text,
-                                                       const std::function<std::optional<uid_t>(const std::string&)>& resolve,
-                                                       unsigned* unknown, unsigned* malformed);
+std::vector<SubordinateRange> parse_subordinate_ranges(
+    std::string_view text, const std::function<std::optional<uid_t>(const std::string&)>& resolve, unsigned* unknown,
+    unsigned* malformed);
 
 // The owner of the range holding uid, or uid itself.
 uid_t charged_uid(const std::vector<SubordinateRange>& ranges, uid_t uid);
@@ -55,9 +55,9 @@ public:
 private:
     void refresh(std::string* note);
     const std::string path_;
-    bool loaded_ = false;      // ranges_ holds a table read from the file (or its absence)
-    bool failing_ = false;     // the last reread failed: logged once until one works
-    struct stat seen_{};       // the file the table came from (st_ino 0: absent)
+    bool loaded_ = false;   // ranges_ holds a table read from the file (or its absence)
+    bool failing_ = false;  // the last reread failed: logged once until one works
+    struct stat seen_ {};   // the file the table came from (st_ino 0: absent)
     std::vector<SubordinateRange> ranges_;
 };
 

@@ -18,8 +18,8 @@
 namespace p9auth::factotum {
 
 struct GrantQuotaLimits {
-    unsigned burst = 512;                // grants a client uid may have in hand ...
-    std::chrono::seconds window{120};    // ... refilled over this long (the mount's default timeout)
+    unsigned burst = 512;              // grants a client uid may have in hand ...
+    std::chrono::seconds window{120};  // ... refilled over this long (the mount's default timeout)
 };
 
 class GrantQuota {

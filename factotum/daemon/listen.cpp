@@ -74,8 +74,9 @@ Expected<SystemdFds> fds_from_systemd() {
         ok = ok && ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening;
         len = sizeof domain;
         ok = ok && ::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == AF_UNIX;
-        if (!ok) return fail(EINVAL, "socket activation: descriptor " + std::to_string(fd) +
-                                         " is not a listening Unix stream socket (ListenStream= a path)");
+        if (!ok)
+            return fail(EINVAL, "socket activation: descriptor " + std::to_string(fd) +
+                                    " is not a listening Unix stream socket (ListenStream= a path)");
         out.sockets.push_back(fd);
     }
     return out;
@@ -86,10 +87,12 @@ Error check_stored_caphash(int fd, const std::string& caphash) {
     int fl = ::fcntl(fd, F_GETFL);
     if (fl < 0 || (fl & O_ACCMODE) != O_WRONLY) return fail(EBADF, what + " is not open write-only");
     if (int e = p9auth_filesystem_check(fd))
-        return fail(e, what + (e == EPERM ? " is not on a p9auth filesystem" : ": fstatfs: " + std::string(std::strerror(e))));
+        return fail(
+            e, what + (e == EPERM ? " is not on a p9auth filesystem" : ": fstatfs: " + std::string(std::strerror(e))));
     // The caphash of the mount we were told to grant on, not a stale one
     // from a mount since replaced: same device, same inode.
-    struct stat held{}, named{};
+    struct stat held {
+    }, named{};
     if (::fstat(fd, &held) != 0) return fail(errno, what + ": fstat: " + std::strerror(errno));
     if (::stat(caphash.c_str(), &named) != 0) return fail(errno, caphash + ": " + std::strerror(errno));
     if (!S_ISREG(held.st_mode) || held.st_dev != named.st_dev || held.st_ino != named.st_ino)
@@ -102,7 +105,7 @@ Expected<int> bind_socket(const std::string& path) {
     addr.sun_family = AF_UNIX;
     if (path.empty() || path.size() >= sizeof addr.sun_path) return fail(ENAMETOOLONG, "socket path too long: " + path);
     std::memcpy(addr.sun_path, path.data(), path.size());
-    struct stat st{};
+    struct stat st {};
     if (::lstat(path.c_str(), &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) return fail(EEXIST, path + " exists and is not a socket; not replacing it");
         // A socket someone still listens on belongs to a running factotum

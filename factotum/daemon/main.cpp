@@ -70,22 +70,23 @@ struct Options {
 };
 
 void usage(std::FILE* to) {
-    std::fprintf(to,
-                 "usage: factotum [--mount DIR] [--socket PATH] [--policy FILE] [--pam-service NAME]\n"
-                 "                [--user NAME] [--front-user NAME] [--workers N] [--workers-per-uid N] [--queue-per-uid N]\n"
-                 "                [--timeout S] [--session-timeout S] [--max-connections N] [--max-per-uid N]\n"
-                 "                [--fail-limit N] [--client-fail-limit N] [--target-fail-limit N]\n"
-                 "                [--origin-fail-limit N] [--fail-window S] [--lockout S]\n"
-                 "                [--grants-per-uid N] [--grant-window S]\n"
-                 "                [--tally-dir DIR] [--network] [--stderr]\n"
-                 "       factotum --check [--policy FILE] [--user NAME] [--pam-service NAME] [...]\n"
-                 "       factotum --help | --version\n"
-                 "Grants p9auth capabilities to clients that authenticate as the target user.\n"
-                 "--mount and --socket default to /etc/p9auth/p9auth.conf's mountpoint and\n"
-                 "factotum_socket. --check reads the configuration and the policy, reports\n"
-                 "problems and users or groups the user database does not know, and exits\n"
-                 "0 (usable) or 78 (not); it touches no mount, socket or caphash.\n"
-                 "SIGHUP rereads the policy. See factotum(8) and factotum.conf(5).\n");
+    std::fprintf(
+        to,
+        "usage: factotum [--mount DIR] [--socket PATH] [--policy FILE] [--pam-service NAME]\n"
+        "                [--user NAME] [--front-user NAME] [--workers N] [--workers-per-uid N] [--queue-per-uid N]\n"
+        "                [--timeout S] [--session-timeout S] [--max-connections N] [--max-per-uid N]\n"
+        "                [--fail-limit N] [--client-fail-limit N] [--target-fail-limit N]\n"
+        "                [--origin-fail-limit N] [--fail-window S] [--lockout S]\n"
+        "                [--grants-per-uid N] [--grant-window S]\n"
+        "                [--tally-dir DIR] [--network] [--stderr]\n"
+        "       factotum --check [--policy FILE] [--user NAME] [--pam-service NAME] [...]\n"
+        "       factotum --help | --version\n"
+        "Grants p9auth capabilities to clients that authenticate as the target user.\n"
+        "--mount and --socket default to /etc/p9auth/p9auth.conf's mountpoint and\n"
+        "factotum_socket. --check reads the configuration and the policy, reports\n"
+        "problems and users or groups the user database does not know, and exits\n"
+        "0 (usable) or 78 (not); it touches no mount, socket or caphash.\n"
+        "SIGHUP rereads the policy. See factotum(8) and factotum.conf(5).\n");
 }
 
 bool number(const char* s, unsigned long lo, unsigned long hi, unsigned long* out) {
@@ -101,9 +102,32 @@ int bad_usage(const std::string& msg) {
 }
 
 enum OptionId {
-    kMount = 256, kSocket, kPolicy, kUser, kPamService, kWorkers, kWorkersPerUid, kQueuePerUid, kTimeout,
-    kSessionTimeout, kMaxConnections, kMaxPerUid, kFailLimit, kClientFailLimit, kTargetFailLimit, kFailWindow,
-    kLockout, kStderr, kCheck, kVersion, kTallyDir, kGrantsPerUid, kGrantWindow, kOriginFailLimit, kFrontUser, kNetwork
+    kMount = 256,
+    kSocket,
+    kPolicy,
+    kUser,
+    kPamService,
+    kWorkers,
+    kWorkersPerUid,
+    kQueuePerUid,
+    kTimeout,
+    kSessionTimeout,
+    kMaxConnections,
+    kMaxPerUid,
+    kFailLimit,
+    kClientFailLimit,
+    kTargetFailLimit,
+    kFailWindow,
+    kLockout,
+    kStderr,
+    kCheck,
+    kVersion,
+    kTallyDir,
+    kGrantsPerUid,
+    kGrantWindow,
+    kOriginFailLimit,
+    kFrontUser,
+    kNetwork
 };
 
 int parse_args(int argc, char** argv, Options* o) {
@@ -153,39 +177,81 @@ int parse_args(int argc, char** argv, Options* o) {
             return false;
         };
         switch (c) {
-        case 'h': usage(stdout); std::exit(0);
-        case kVersion: std::printf("factotum %s\n", P9AUTH_VERSION); std::exit(0);
-        case kCheck: o->check = true; break;
-        case kStderr: o->log_stderr = true; break;
-        case kMount: o->mount = ::optarg; break;
-        case kSocket: o->socket = ::optarg; break;
-        case kPolicy: o->policy = ::optarg; break;
-        case kUser: o->user = ::optarg; break;
-        case kFrontUser: o->front_user = ::optarg; break;
-        case kTallyDir: o->tally_dir = ::optarg; break;
-        case kNetwork: o->network = true; break;
-        case kPamService: s.pam_service = ::optarg; break;
-        case kWorkers: if (!num(1, 256)) return kExitUsage; s.workers = static_cast<unsigned>(n); break;
-        case kWorkersPerUid: if (!num(1, 256)) return kExitUsage; s.workers_per_uid = static_cast<unsigned>(n); break;
-        case kQueuePerUid: if (!num(1, 65536)) return kExitUsage; s.queue_per_uid = static_cast<unsigned>(n); break;
-        case kTimeout: if (!num(1, 3600)) return kExitUsage; s.step_timeout = std::chrono::seconds(n); break;
-        case kSessionTimeout: if (!num(1, 86400)) return kExitUsage; s.session_timeout = std::chrono::seconds(n); break;
-        case kMaxConnections:
-            if (!num(1, 65536)) return kExitUsage;
-            s.max_connections = static_cast<unsigned>(n);
-            o->max_connections_given = true;
-            break;
-        case kMaxPerUid: if (!num(1, 65536)) return kExitUsage; s.max_per_uid = static_cast<unsigned>(n); break;
-        case kFailLimit: if (!num(1, 1000)) return kExitUsage; s.throttle.per_pair = static_cast<unsigned>(n); break;
-        case kClientFailLimit: if (!num(1, 100000)) return kExitUsage; s.throttle.per_client = static_cast<unsigned>(n); break;
-        case kTargetFailLimit: if (!num(1, 100000)) return kExitUsage; s.throttle.per_target = static_cast<unsigned>(n); break;
-        case kOriginFailLimit: if (!num(1, 100000)) return kExitUsage; s.throttle.per_origins = static_cast<unsigned>(n); break;
-        case kFailWindow: if (!num(1, 86400)) return kExitUsage; s.throttle.window = std::chrono::seconds(n); break;
-        case kLockout: if (!num(1, 86400)) return kExitUsage; s.throttle.lockout = std::chrono::seconds(n); break;
-        case kGrantsPerUid: if (!num(1, 1 << 24)) return kExitUsage; s.grants.burst = static_cast<unsigned>(n); break;
-        case kGrantWindow: if (!num(1, 86400)) return kExitUsage; s.grants.window = std::chrono::seconds(n); break;
-        case ':': return bad_usage(std::string(argv[::optind - 1]) + ": missing value");
-        default: return bad_usage(std::string("unknown option ") + argv[::optind - 1]);
+            case 'h': usage(stdout); std::exit(0);
+            case kVersion: std::printf("factotum %s\n", P9AUTH_VERSION); std::exit(0);
+            case kCheck: o->check = true; break;
+            case kStderr: o->log_stderr = true; break;
+            case kMount: o->mount = ::optarg; break;
+            case kSocket: o->socket = ::optarg; break;
+            case kPolicy: o->policy = ::optarg; break;
+            case kUser: o->user = ::optarg; break;
+            case kFrontUser: o->front_user = ::optarg; break;
+            case kTallyDir: o->tally_dir = ::optarg; break;
+            case kNetwork: o->network = true; break;
+            case kPamService: s.pam_service = ::optarg; break;
+            case kWorkers:
+                if (!num(1, 256)) return kExitUsage;
+                s.workers = static_cast<unsigned>(n);
+                break;
+            case kWorkersPerUid:
+                if (!num(1, 256)) return kExitUsage;
+                s.workers_per_uid = static_cast<unsigned>(n);
+                break;
+            case kQueuePerUid:
+                if (!num(1, 65536)) return kExitUsage;
+                s.queue_per_uid = static_cast<unsigned>(n);
+                break;
+            case kTimeout:
+                if (!num(1, 3600)) return kExitUsage;
+                s.step_timeout = std::chrono::seconds(n);
+                break;
+            case kSessionTimeout:
+                if (!num(1, 86400)) return kExitUsage;
+                s.session_timeout = std::chrono::seconds(n);
+                break;
+            case kMaxConnections:
+                if (!num(1, 65536)) return kExitUsage;
+                s.max_connections = static_cast<unsigned>(n);
+                o->max_connections_given = true;
+                break;
+            case kMaxPerUid:
+                if (!num(1, 65536)) return kExitUsage;
+                s.max_per_uid = static_cast<unsigned>(n);
+                break;
+            case kFailLimit:
+                if (!num(1, 1000)) return kExitUsage;
+                s.throttle.per_pair = static_cast<unsigned>(n);
+                break;
+            case kClientFailLimit:
+                if (!num(1, 100000)) return kExitUsage;
+                s.throttle.per_client = static_cast<unsigned>(n);
+                break;
+            case kTargetFailLimit:
+                if (!num(1, 100000)) return kExitUsage;
+                s.throttle.per_target = static_cast<unsigned>(n);
+                break;
+            case kOriginFailLimit:
+                if (!num(1, 100000)) return kExitUsage;
+                s.throttle.per_origins = static_cast<unsigned>(n);
+                break;
+            case kFailWindow:
+                if (!num(1, 86400)) return kExitUsage;
+                s.throttle.window = std::chrono::seconds(n);
+                break;
+            case kLockout:
+                if (!num(1, 86400)) return kExitUsage;
+                s.throttle.lockout = std::chrono::seconds(n);
+                break;
+            case kGrantsPerUid:
+                if (!num(1, 1 << 24)) return kExitUsage;
+                s.grants.burst = static_cast<unsigned>(n);
+                break;
+            case kGrantWindow:
+                if (!num(1, 86400)) return kExitUsage;
+                s.grants.window = std::chrono::seconds(n);
+                break;
+            case ':': return bad_usage(std::string(argv[::optind - 1]) + ": missing value");
+            default: return bad_usage(std::string("unknown option ") + argv[::optind - 1]);
         }
     }
     if (::optind < argc) return bad_usage(std::string("unexpected argument '") + argv[::optind] + "'");
@@ -247,13 +313,14 @@ int check_config(Options& o) {
         ++warnings;
     };
     std::string lowered;
-    if (Error e = fit_descriptor_limit(o.settings.max_connections, o.max_connections_given, o.settings.max_per_uid,
-                                       &lowered))
+    if (Error e =
+            fit_descriptor_limit(o.settings.max_connections, o.max_connections_given, o.settings.max_per_uid, &lowered))
         problem(e.message);
     if (!lowered.empty()) warn(lowered);
     if (o.mount.empty() || o.socket.empty()) {
         auto config = load_config();
-        if (!config) problem(config.error().message);
+        if (!config)
+            problem(config.error().message);
         else {
             if (o.mount.empty()) o.mount = config->mountpoint;
             if (o.socket.empty()) o.socket = config->factotum_socket;
@@ -273,22 +340,30 @@ int check_config(Options& o) {
                 bool known = true;
                 if (user) {
                     auto u = identity::user_by_name(id->name);
-                    if (!u) failed = u.error();
-                    else known = u->has_value();
+                    if (!u)
+                        failed = u.error();
+                    else
+                        known = u->has_value();
                 } else {
                     auto g = identity::group_by_name(id->name);
-                    if (!g) failed = g.error();
-                    else known = g->has_value();
+                    if (!g)
+                        failed = g.error();
+                    else
+                        known = g->has_value();
                 }
-                if (failed) problem(where + "cannot look up " + what + ": " + failed.message);
-                else if (!known) warn(where + what + " is not known to the user database (NSS)");
+                if (failed)
+                    problem(where + "cannot look up " + what + ": " + failed.message);
+                else if (!known)
+                    warn(where + what + " is not known to the user database (NSS)");
             }
         if (policy->rules().empty()) warn(o.policy + ": no rules: every request will be denied");
     }
     if (!o.user.empty()) {
         auto u = identity::user_by_name(o.user);
-        if (!u) problem("--user " + o.user + ": " + u.error().message);
-        else if (!*u) problem("--user " + o.user + ": no such user");
+        if (!u)
+            problem("--user " + o.user + ": " + u.error().message);
+        else if (!*u)
+            problem("--user " + o.user + ": no such user");
     }
     if (auto f = identity::user_by_name(o.front_user); !f)
         problem("--front-user " + o.front_user + ": " + f.error().message);
@@ -297,7 +372,7 @@ int check_config(Options& o) {
     else if ((*f)->uid == 0)
         problem("--front-user " + o.front_user + ": has uid 0");
     const std::string pam_file = "/etc/pam.d/" + o.settings.pam_service;
-    struct stat st{};
+    struct stat st {};
     if (::stat(pam_file.c_str(), &st) != 0)
         warn(pam_file + ": " + std::strerror(errno) + " (PAM will use /etc/pam.d/other for service " +
              o.settings.pam_service + ")");
@@ -306,8 +381,8 @@ int check_config(Options& o) {
         return kExitConfig;
     }
     std::printf("factotum: %s: %zu rule%s; mount %s, socket %s, PAM service %s: usable (%d warning%s)\n",
-                o.policy.c_str(), policy->rules().size(), policy->rules().size() == 1 ? "" : "s", o.mount.c_str(), o.socket.c_str(),
-                o.settings.pam_service.c_str(), warnings, warnings == 1 ? "" : "s");
+                o.policy.c_str(), policy->rules().size(), policy->rules().size() == 1 ? "" : "s", o.mount.c_str(),
+                o.socket.c_str(), o.settings.pam_service.c_str(), warnings, warnings == 1 ? "" : "s");
     return 0;
 }
 
@@ -331,8 +406,7 @@ Expected<int> obtain_caphash(const std::string& mount, int stored) {
     // open on a grant_once mount cannot be taken back, and a file of that
     // name elsewhere (a tmpfs, a FIFO) must be neither written nor waited on.
     const int dir = ::open(mount.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (dir < 0)
-        return fail(errno, "--mount " + mount + ": " + std::strerror(errno) + " (is p9authfs mounted there?)");
+    if (dir < 0) return fail(errno, "--mount " + mount + ": " + std::strerror(errno) + " (is p9authfs mounted there?)");
     struct Closer {
         int fd;
         ~Closer() { ::close(fd); }
@@ -346,7 +420,7 @@ Expected<int> obtain_caphash(const std::string& mount, int stored) {
     int fd = ::openat(dir, "caphash", O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
     if (fd < 0) {
         int e = errno;
-        struct stat st{};
+        struct stat st {};
         if (e == EPERM && ::stat(caphash.c_str(), &st) == 0 && may_grant_on(st))
             return fail(EALREADY,  // the one errno obtain_caphash gives for this
                         "configuration error: caphash was already opened on this grant_once mount; open " + caphash +
@@ -355,7 +429,7 @@ Expected<int> obtain_caphash(const std::string& mount, int stored) {
                             "the unit's descriptor store (FileDescriptorStoreMax=1 in factotum.service); otherwise "
                             "remount p9authfs to start over");
         return fail(e, "open " + caphash + ": " + std::strerror(e) +
-                                     " (is p9authfs mounted there, and may factotum grant on it?)");
+                           " (is p9authfs mounted there, and may factotum grant on it?)");
     }
     return fd;
 }
@@ -480,8 +554,7 @@ int run_monitor(const Options& o, MonitorSettings ms, Policy policy, std::vector
 
 }  // namespace
 
-int main(
-int argc, char** argv) {
+int main(int argc, char** argv) {
     Options o;
     if (int rc = parse_args(argc, argv, &o)) return rc;
     ::signal(SIGPIPE, SIG_IGN);
@@ -490,8 +563,8 @@ int argc, char** argv) {
     audit_open(o.log_stderr);
 
     std::string lowered;
-    if (Error e = fit_descriptor_limit(o.settings.max_connections, o.max_connections_given, o.settings.max_per_uid,
-                                       &lowered))
+    if (Error e =
+            fit_descriptor_limit(o.settings.max_connections, o.max_connections_given, o.settings.max_per_uid, &lowered))
         return die(kExitConfig, e.message);
     if (!lowered.empty()) audit(LOG_NOTICE, "%s", lowered.c_str());
     // The login daemon's user may name the remote host its logins come
@@ -531,8 +604,9 @@ int argc, char** argv) {
     // for a duplicate, and logs a full store).
     const bool from_store = *cfd == fds->caphash;
     if (int e = from_store ? 0 : sd_notify_send("FDSTORE=1\nFDNAME=caphash", {*cfd}))
-        audit(LOG_WARNING, "could not hand caphash to the service manager's store (NOTIFY_SOCKET): %s; "
-                           "a restart on a grant_once mount will not be able to grant",
+        audit(LOG_WARNING,
+              "could not hand caphash to the service manager's store (NOTIFY_SOCKET): %s; "
+              "a restart on a grant_once mount will not be able to grant",
               std::strerror(e));
     // The channels between the halves, then the front.
     MonitorSettings ms;

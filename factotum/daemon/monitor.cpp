@@ -39,7 +39,8 @@ struct Client {
 bool identify(int fd, const std::vector<std::string>& addresses, Client* c, std::string* why) {
     int v = 0;
     socklen_t len = sizeof v;
-    if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len) != 0 || v != AF_UNIX) return *why = "not a Unix socket", false;
+    if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len) != 0 || v != AF_UNIX)
+        return *why = "not a Unix socket", false;
     len = sizeof v;
     if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) != 0 || v != SOCK_STREAM)
         return *why = "not a stream socket", false;
@@ -177,7 +178,6 @@ private:
     std::optional<std::string> known_;
 };
 
-
 // One login on a channel, from the lookup to the verdict.
 struct Login {
     mon::Begin asked;
@@ -216,8 +216,10 @@ void authenticate_and_grant(const Policy& policy, const MonitorSettings& setting
     auto client_user = identity::user_by_uid(l.client.ids.uid);
     if (client_user && *client_user && policy.judges_client_groups()) {
         auto groups = identity::login_groups(**client_user);
-        if (groups) l.client.ids.login_groups = std::move(*groups);
-        else client_user = groups.error();
+        if (groups)
+            l.client.ids.login_groups = std::move(*groups);
+        else
+            client_user = groups.error();
     }
     if (!client_user)
         return l.refuse(Refusal::internal, "nss (the client: " + client_user.error().message + ")",
@@ -235,31 +237,31 @@ void authenticate_and_grant(const Policy& policy, const MonitorSettings& setting
     PamResult r = pam_check(settings.pam_service, l.asked.target, client_name, l.asked.origin, ch);
     if (ch.broken() || l.trapped("PAM")) return;
     switch (r.outcome) {
-    case PamOutcome::ok: break;
-    case PamOutcome::auth_failed:
-        l.v.throttle = Verdict::Throttle::failed;
-        return l.refuse(Refusal::auth_failed, "auth (" + r.detail() + ")", "");
-    case PamOutcome::account:
-        return l.refuse(Refusal::account, "account (" + r.detail() + ")", r.message);
-    case PamOutcome::unavailable:  // nothing was checked: not a failure of the client's
-        return l.refuse(Refusal::internal, "unavailable (" + r.detail() + ")",
-                        "the authentication service is unavailable; try later");
-    case PamOutcome::client_error: {
-        // What broke: the conversation function's own finding, or the front's account of the client.
-        const std::string what = !r.conversation.empty() ? r.conversation : ch.what();
-        if (r.channel_errno == EPROTO)  // PAM never saw an answer: no guess, no charge
-            return l.refuse(Refusal::protocol, "protocol (" + what + ")", what);
-        // Walking away after an answer counts as a failure: the answer may
-        // have been a guess whose verdict showed in what PAM sent next.
-        if (r.answers > 0) l.v.throttle = Verdict::Throttle::failed;
-        if (r.channel_errno == ETIMEDOUT) return l.refuse(Refusal::timeout, "timeout (" + what + ")", "no answer in time");
-        l.v.quiet = true;
-        return l.refuse(Refusal::internal,
-                        "client gone (" + what + ": " + std::strerror(r.channel_errno) + ")", "");
-    }
-    case PamOutcome::error:
-        return l.refuse(Refusal::internal, "pam error (" + r.detail() + ")",
-                        "authentication could not run; see factotum's log");
+        case PamOutcome::ok: break;
+        case PamOutcome::auth_failed:
+            l.v.throttle = Verdict::Throttle::failed;
+            return l.refuse(Refusal::auth_failed, "auth (" + r.detail() + ")", "");
+        case PamOutcome::account: return l.refuse(Refusal::account, "account (" + r.detail() + ")", r.message);
+        case PamOutcome::unavailable:  // nothing was checked: not a failure of the client's
+            return l.refuse(Refusal::internal, "unavailable (" + r.detail() + ")",
+                            "the authentication service is unavailable; try later");
+        case PamOutcome::client_error: {
+            // What broke: the conversation function's own finding, or the front's account of the client.
+            const std::string what = !r.conversation.empty() ? r.conversation : ch.what();
+            if (r.channel_errno == EPROTO)  // PAM never saw an answer: no guess, no charge
+                return l.refuse(Refusal::protocol, "protocol (" + what + ")", what);
+            // Walking away after an answer counts as a failure: the answer may
+            // have been a guess whose verdict showed in what PAM sent next.
+            if (r.answers > 0) l.v.throttle = Verdict::Throttle::failed;
+            if (r.channel_errno == ETIMEDOUT)
+                return l.refuse(Refusal::timeout, "timeout (" + what + ")", "no answer in time");
+            l.v.quiet = true;
+            return l.refuse(Refusal::internal, "client gone (" + what + ": " + std::strerror(r.channel_errno) + ")",
+                            "");
+        }
+        case PamOutcome::error:
+            return l.refuse(Refusal::internal, "pam error (" + r.detail() + ")",
+                            "authentication could not run; see factotum's log");
     }
     l.v.throttle = Verdict::Throttle::succeeded;
 
@@ -269,8 +271,9 @@ void authenticate_and_grant(const Policy& policy, const MonitorSettings& setting
     // (identity.hpp), from the groups the policy judged.
     auto to = identity::login_target(*l.user, l.target.groups);
     if (!to)
-        return l.refuse(Refusal::internal, "nss (" + to.error().message + ")",
-                        to.error().errnum == E2BIG ? "target has too many groups" : "the user database could not be read");
+        return l.refuse(
+            Refusal::internal, "nss (" + to.error().message + ")",
+            to.error().errnum == E2BIG ? "target has too many groups" : "the user database could not be read");
     NewGrant g = make_grant(l.client.ids.uid, *to);
     {
         std::lock_guard lock(grant_mu);
@@ -384,8 +387,10 @@ int Monitor::serve(int chan) {
             if (user && *user) {
                 l.user = **user;
                 l.target.uid = l.user->uid;
-                if (auto groups = identity::login_groups(*l.user)) l.target.groups = std::move(*groups);
-                else nss_error = groups.error();
+                if (auto groups = identity::login_groups(*l.user))
+                    l.target.groups = std::move(*groups);
+                else
+                    nss_error = groups.error();
             }
             // A name NSS does not know may be a password typed as a user name:
             // it never reaches the log. The policy and PAM still see it as asked.

@@ -41,8 +41,8 @@ void put_string(std::string& out, std::string_view s) {
 
 bool get_string(std::string_view& in, std::string_view* s) {
     if (in.size() < 2) return false;
-    const std::size_t n = (static_cast<std::size_t>(static_cast<std::uint8_t>(in[0])) << 8) |
-                          static_cast<std::uint8_t>(in[1]);
+    const std::size_t n =
+        (static_cast<std::size_t>(static_cast<std::uint8_t>(in[0])) << 8) | static_cast<std::uint8_t>(in[1]);
     if (in.size() - 2 < n) return false;
     *s = in.substr(2, n);
     in.remove_prefix(2 + n);
@@ -175,7 +175,8 @@ int recv_packet(int chan, std::span<std::uint8_t> buf, Packet* out) {
             continue;
         }
         const std::size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (std::size_t i = 0; i < k && nfds < 4; ++i) std::memcpy(&fds[nfds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+        for (std::size_t i = 0; i < k && nfds < 4; ++i)
+            std::memcpy(&fds[nfds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
     }
     if (odd || nfds > 1) {
         for (std::size_t i = 0; i < nfds; ++i) ::close(fds[i]);

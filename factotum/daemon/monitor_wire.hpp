@@ -30,15 +30,15 @@ enum class Type : std::uint8_t {
     told = 0x04,       // a message was passed on: an errno byte (0: delivered), then what happened
     lookup = 0x05,     // a name only: how may the log show it? (a login the front refused itself)
     // monitor -> front
-    known = 0x80,   // the target as the log shows it: the name, or "?(unknown)"; after begin or lookup
-    prompt = 0x81,  // a wire::Msg byte (prompt_echo_off, prompt_echo_on), then the text
-    tell = 0x82,    // a wire::Msg byte (error_msg, text_info), then the text
-    verdict = 0x83, // how the login ended (Verdict); the channel is idle again
+    known = 0x80,    // the target as the log shows it: the name, or "?(unknown)"; after begin or lookup
+    prompt = 0x81,   // a wire::Msg byte (prompt_echo_off, prompt_echo_on), then the text
+    tell = 0x82,     // a wire::Msg byte (error_msg, text_info), then the text
+    verdict = 0x83,  // how the login ended (Verdict); the channel is idle again
 };
 
 // Where one login on a channel is; which packets the monitor takes.
 enum class State : std::uint8_t {
-    idle,        // between logins: only begin or lookup
+    idle,      // between logins: only begin or lookup
     prompted,  // a prompt is with the client: only answer or no_answer
     telling,   // a message is with the client: only told
 };
@@ -71,12 +71,12 @@ struct Verdict {
     bool granted = false;
     wire::Refusal refusal = wire::Refusal::internal;  // when not granted
     Throttle throttle = Throttle::none;               // what this login tells the failure throttle
-    bool quiet = false;         // nothing to send the client (it is gone): the front only logs
-    std::string shown;          // the target as the log shows it: the name, or "?(unknown)"
-    std::string reason;         // for the log: "auth (...)", "policy (line 3)"; never a secret
-    std::string to_client;      // the refusal's message for the client
-    std::string to;             // granted: the target's ids, as the grant record shows them
-    SecretString capability;    // granted: FROM@TO@KEY, for the client alone
+    bool quiet = false;                               // nothing to send the client (it is gone): the front only logs
+    std::string shown;                                // the target as the log shows it: the name, or "?(unknown)"
+    std::string reason;                               // for the log: "auth (...)", "policy (line 3)"; never a secret
+    std::string to_client;                            // the refusal's message for the client
+    std::string to;                                   // granted: the target's ids, as the grant record shows them
+    SecretString capability;                          // granted: FROM@TO@KEY, for the client alone
 };
 std::string encode_verdict(const Verdict& v);  // wiped by the caller after sending (it holds the key)
 std::optional<Verdict> decode_verdict(std::string_view payload);

@@ -41,36 +41,37 @@ int converse(int n, const pam_message** msg, pam_response** out, void* data) {
         std::string_view t(text, std::min(std::strlen(text), wire::kMaxText));
         int e = 0;
         switch (msg[i]->msg_style) {
-        case PAM_PROMPT_ECHO_OFF:
-        case PAM_PROMPT_ECHO_ON: {
-            auto type = msg[i]->msg_style == PAM_PROMPT_ECHO_OFF ? wire::Msg::prompt_echo_off : wire::Msg::prompt_echo_on;
-            e = st->channel->ask(type, t, st->answer);
-            if (e) break;
-            auto a = st->answer.view();
-            if (a.find('\0') != std::string_view::npos) {
-                e = EPROTO;  // PAM's strings end at NUL: an answer must not hide one
-                st->what = "an answer holding a NUL byte";
+            case PAM_PROMPT_ECHO_OFF:
+            case PAM_PROMPT_ECHO_ON: {
+                auto type =
+                    msg[i]->msg_style == PAM_PROMPT_ECHO_OFF ? wire::Msg::prompt_echo_off : wire::Msg::prompt_echo_on;
+                e = st->channel->ask(type, t, st->answer);
+                if (e) break;
+                auto a = st->answer.view();
+                if (a.find('\0') != std::string_view::npos) {
+                    e = EPROTO;  // PAM's strings end at NUL: an answer must not hide one
+                    st->what = "an answer holding a NUL byte";
+                    st->answer.wipe();
+                    break;
+                }
+                ++st->answers;
+                resp[i].resp = static_cast<char*>(std::malloc(a.size() + 1));
+                if (!resp[i].resp) {
+                    st->answer.wipe();
+                    drop_responses(resp, n);
+                    return PAM_BUF_ERR;
+                }
+                std::memcpy(resp[i].resp, a.data(), a.size());
+                resp[i].resp[a.size()] = '\0';
                 st->answer.wipe();
                 break;
             }
-            ++st->answers;
-            resp[i].resp = static_cast<char*>(std::malloc(a.size() + 1));
-            if (!resp[i].resp) {
-                st->answer.wipe();
-                drop_responses(resp, n);
-                return PAM_BUF_ERR;
-            }
-            std::memcpy(resp[i].resp, a.data(), a.size());
-            resp[i].resp[a.size()] = '\0';
-            st->answer.wipe();
-            break;
-        }
-        case PAM_ERROR_MSG: e = st->channel->tell(wire::Msg::error_msg, t); break;
-        case PAM_TEXT_INFO: e = st->channel->tell(wire::Msg::text_info, t); break;
-        default:  // binary prompts and the like: the protocol has no frame for them
-            e = EPROTO;
-            st->what = "PAM message style " + std::to_string(msg[i]->msg_style) + " cannot be relayed";
-            break;
+            case PAM_ERROR_MSG: e = st->channel->tell(wire::Msg::error_msg, t); break;
+            case PAM_TEXT_INFO: e = st->channel->tell(wire::Msg::text_info, t); break;
+            default:  // binary prompts and the like: the protocol has no frame for them
+                e = EPROTO;
+                st->what = "PAM message style " + std::to_string(msg[i]->msg_style) + " cannot be relayed";
+                break;
         }
         if (e) {
             st->channel_errno = e;
@@ -129,12 +130,14 @@ PamResult pam_check(const std::string& service, const std::string& user, const s
         if (auto b = broken("pam_authenticate", rc); b.channel_errno) return finish(pamh, rc, b);
         const std::string why = ::pam_strerror(pamh, rc);
         switch (rc) {
-        case PAM_AUTH_ERR:
-        case PAM_USER_UNKNOWN:
-        case PAM_MAXTRIES:
-        case PAM_CRED_INSUFFICIENT: return finish(pamh, rc, result(PamOutcome::auth_failed, "pam_authenticate", rc, why));
-        case PAM_AUTHINFO_UNAVAIL: return finish(pamh, rc, result(PamOutcome::unavailable, "pam_authenticate", rc, why));
-        default: return finish(pamh, rc, result(PamOutcome::error, "pam_authenticate", rc, why));
+            case PAM_AUTH_ERR:
+            case PAM_USER_UNKNOWN:
+            case PAM_MAXTRIES:
+            case PAM_CRED_INSUFFICIENT:
+                return finish(pamh, rc, result(PamOutcome::auth_failed, "pam_authenticate", rc, why));
+            case PAM_AUTHINFO_UNAVAIL:
+                return finish(pamh, rc, result(PamOutcome::unavailable, "pam_authenticate", rc, why));
+            default: return finish(pamh, rc, result(PamOutcome::error, "pam_authenticate", rc, why));
         }
     }
     rc = ::pam_acct_mgmt(pamh, PAM_DISALLOW_NULL_AUTHTOK);
@@ -147,8 +150,9 @@ PamResult pam_check(const std::string& service, const std::string& user, const s
     // A module may map the name; factotum grants only the user it was asked for.
     const void* item = nullptr;
     if (::pam_get_item(pamh, PAM_USER, &item) != PAM_SUCCESS || !item || user != static_cast<const char*>(item))
-        return finish(pamh, PAM_PERM_DENIED,
-                      result(PamOutcome::error, "pam_get_item", PAM_PERM_DENIED, "PAM changed the user name; refusing"));
+        return finish(
+            pamh, PAM_PERM_DENIED,
+            result(PamOutcome::error, "pam_get_item", PAM_PERM_DENIED, "PAM changed the user name; refusing"));
     return finish(pamh, PAM_SUCCESS, result(PamOutcome::ok, "pam", PAM_SUCCESS, "success"));
 }
 

@@ -33,15 +33,15 @@ enum class PamOutcome {
 // What PAM said, in separate fields, so that nobody re-parses a text.
 struct PamResult {
     PamOutcome outcome = PamOutcome::error;
-    std::string step;      // the call that decided: "pam_start", "pam_authenticate", "pam_acct_mgmt", ...
-    int pam_code = 0;      // its PAM return code (PAM_SUCCESS is 0)
-    std::string message;   // pam_strerror's words for pam_code, or what factotum found; never a secret
+    std::string step;     // the call that decided: "pam_start", "pam_authenticate", "pam_acct_mgmt", ...
+    int pam_code = 0;     // its PAM return code (PAM_SUCCESS is 0)
+    std::string message;  // pam_strerror's words for pam_code, or what factotum found; never a secret
     // client_error: ETIMEDOUT, EPROTO, or what the socket said. EPROTO is
     // set here too, without the channel: an answer holding a NUL byte, or a
     // PAM message style the protocol cannot carry; conversation says which.
     int channel_errno = 0;
     std::string conversation{};  // client_error found by the conversation function itself; else empty
-    unsigned answers = 0;      // answers the client gave (a walk-away after one may hide a guess)
+    unsigned answers = 0;        // answers the client gave (a walk-away after one may hide a guess)
 
     // "step: message", for the audit log.
     std::string detail() const { return step.empty() ? message : step + ": " + message; }

@@ -28,7 +28,8 @@ std::optional<unsigned> parse_id(std::string_view s) {
 
 bool valid_name(std::string_view s) {
     if (s.empty() || s.size() > 256 || s[0] == '-') return false;
-    return std::all_of(s.begin(), s.end(), [](unsigned char c) { return c > 0x20 && c < 0x7f && c != ':' && c != '/'; });
+    return std::all_of(s.begin(), s.end(),
+                       [](unsigned char c) { return c > 0x20 && c < 0x7f && c != ':' && c != '/'; });
 }
 
 Expected<Identity> parse_identity(std::string_view word) {
@@ -68,7 +69,9 @@ std::optional<gid_t> group_id(const Identity& id, Error* err) {
     return (*g)->gid;
 }
 
-bool has(const std::vector<gid_t>& groups, gid_t g) { return std::find(groups.begin(), groups.end(), g) != groups.end(); }
+bool has(const std::vector<gid_t>& groups, gid_t g) {
+    return std::find(groups.begin(), groups.end(), g) != groups.end();
+}
 
 bool client_in_group(const Identity& id, bool permit, const ClientIds& c, Error* err) {
     const std::optional<gid_t> g = group_id(id, err);
@@ -82,9 +85,9 @@ bool client_in_group(const Identity& id, bool permit, const ClientIds& c, Error*
 
 bool client_matches(const Rule& r, const ClientIds& c, Error* err) {
     switch (r.client.kind) {
-    case Identity::Kind::any: return true;
-    case Identity::Kind::user: return user_is(r.client, c.uid, err);
-    case Identity::Kind::group: return client_in_group(r.client, r.permit, c, err);
+        case Identity::Kind::any: return true;
+        case Identity::Kind::user: return user_is(r.client, c.uid, err);
+        case Identity::Kind::group: return client_in_group(r.client, r.permit, c, err);
     }
     return false;
 }
@@ -92,15 +95,15 @@ bool client_matches(const Rule& r, const ClientIds& c, Error* err) {
 bool target_matches(const Identity& id, const TargetIds& t, Error* err) {
     bool root = t.uid && *t.uid == 0;
     switch (id.kind) {
-    case Identity::Kind::any: return !root;  // root only when a rule names it
-    case Identity::Kind::user:
-        if (!t.uid) return !id.id && id.name == t.name;
-        return user_is(id, *t.uid, err);
-    case Identity::Kind::group: {
-        if (root || !t.uid) return false;
-        const std::optional<gid_t> g = group_id(id, err);
-        return g && has(t.groups, *g);
-    }
+        case Identity::Kind::any: return !root;  // root only when a rule names it
+        case Identity::Kind::user:
+            if (!t.uid) return !id.id && id.name == t.name;
+            return user_is(id, *t.uid, err);
+        case Identity::Kind::group: {
+            if (root || !t.uid) return false;
+            const std::optional<gid_t> g = group_id(id, err);
+            return g && has(t.groups, *g);
+        }
     }
     return false;
 }

@@ -16,8 +16,8 @@ namespace p9auth::factotum {
 // One side of a rule: "*", a user (name or uid), or ":group" (name or gid).
 struct Identity {
     enum class Kind { any, user, group } kind = Kind::any;
-    std::string name;             // as written, without the ':'
-    std::optional<unsigned> id;   // when written as a number
+    std::string name;            // as written, without the ':'
+    std::optional<unsigned> id;  // when written as a number
 };
 
 struct Rule {

@@ -67,7 +67,8 @@ Error become_fs_identity(const std::string& run_as) {
     if (Error e = take_login_groups(*user)) return e;
     ::setfsgid(user->gid);
     ::setfsuid(user->uid);
-    if (static_cast<uid_t>(::setfsuid(static_cast<uid_t>(-1))) != user->uid) return fail(EPERM, "setfsuid did not take");
+    if (static_cast<uid_t>(::setfsuid(static_cast<uid_t>(-1))) != user->uid)
+        return fail(EPERM, "setfsuid did not take");
     return Error::ok();
 }
 
@@ -75,15 +76,16 @@ Error drop_privileges(const std::string& run_as) {
     // Bounding set first: dropping needs CAP_SETPCAP, which we still hold.
     for (int cap = 0; cap <= 63; ++cap) {
         int in = ::prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
-        if (in < 0) break;  // past the kernel's last capability
+        if (in < 0) break;      // past the kernel's last capability
         if (in == 0) continue;  // already gone (a unit's CapabilityBoundingSet=)
         if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) return sys("prctl(PR_CAPBSET_DROP)");
     }
     if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
         return sys("prctl(PR_CAP_AMBIENT_CLEAR_ALL)");
     // uid 0 must never regain capabilities (execve of anything, setuid games).
-    if (::prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
-                                       SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED | SECBIT_KEEP_CAPS_LOCKED,
+    if (::prctl(PR_SET_SECUREBITS,
+                SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
+                    SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED | SECBIT_KEEP_CAPS_LOCKED,
                 0, 0, 0) != 0)
         return sys("prctl(PR_SET_SECUREBITS)");
 
@@ -165,8 +167,8 @@ Expected<Confinement> confine_writes(const std::string& writable_dir) {
     if (dir >= 0) {
         // A tally is opened, created, locked, truncated and rewritten in place.
         landlock_path_beneath_attr beneath{};
-        beneath.allowed_access = writes & (LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_MAKE_REG |
-                                           LANDLOCK_ACCESS_FS_TRUNCATE);
+        beneath.allowed_access =
+            writes & (LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_TRUNCATE);
         beneath.parent_fd = dir;
         long rc = ::syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &beneath, 0);
         int e = errno;
@@ -191,9 +193,9 @@ std::string syscall_name(int nr) { return "syscall " + std::to_string(nr); }
 #endif
 
 std::string describe_privileges() {
-    return "uid=" + std::to_string(::getuid()) + " gid=" + std::to_string(::getgid()) + " CapEff=" +
-           status_field("CapEff") + " CapBnd=" + status_field("CapBnd") + " NoNewPrivs=" + status_field("NoNewPrivs") +
-           " Seccomp=" + status_field("Seccomp");
+    return "uid=" + std::to_string(::getuid()) + " gid=" + std::to_string(::getgid()) +
+           " CapEff=" + status_field("CapEff") + " CapBnd=" + status_field("CapBnd") +
+           " NoNewPrivs=" + status_field("NoNewPrivs") + " Seccomp=" + status_field("Seccomp");
 }
 
 }  // namespace p9auth::factotum

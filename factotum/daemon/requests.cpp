@@ -5,7 +5,8 @@ namespace p9auth::factotum {
 const RequestRule* admit(const wire::Header& h, Phase phase, std::string* why) {
     for (const RequestRule& r : kRequestTable) {
         if (r.type != h.type) continue;
-        bool now = ((r.flags & kFirst) && phase == Phase::first) || ((r.flags & kPrompted) && phase == Phase::prompted) ||
+        bool now = ((r.flags & kFirst) && phase == Phase::first) ||
+                   ((r.flags & kPrompted) && phase == Phase::prompted) ||
                    ((r.flags & kAfterOrigin) && phase == Phase::origin);
         if (!now) {
             *why = std::string("'") + r.name + "' not allowed now";

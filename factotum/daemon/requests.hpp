@@ -12,8 +12,8 @@
 namespace p9auth::factotum {
 
 enum RequestFlag : unsigned {
-    kFirst = 1u << 0,     // only as the connection's first message (and so only once)
-    kPrompted = 1u << 1,  // only while a PAM prompt waits for its answer
+    kFirst = 1u << 0,        // only as the connection's first message (and so only once)
+    kPrompted = 1u << 1,     // only while a PAM prompt waits for its answer
     kAfterOrigin = 1u << 2,  // right after an origin frame
 };
 

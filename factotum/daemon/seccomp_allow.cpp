@@ -52,8 +52,10 @@ void set_return(void* ctx, long value) {
 void on_sigsys(int, siginfo_t* si, void* ctx) {
 #ifdef FACTOTUM_TRAP_RETURNS
     set_return(ctx, -EPERM);
-    if (t_first_trap < 0) t_first_trap = si->si_syscall;
-    else ++t_more_traps;
+    if (t_first_trap < 0)
+        t_first_trap = si->si_syscall;
+    else
+        ++t_more_traps;
 #else
     // No known way to set the return register here: the old behaviour.
     (void)ctx;
@@ -83,7 +85,7 @@ std::string syscall_name(int nr) {
 
 Error install_seccomp(Half half, bool writes_confined, bool network) {
     const bool monitor = half == Half::monitor;
-    struct sigaction sa{};
+    struct sigaction sa {};
     sa.sa_sigaction = on_sigsys;
     sa.sa_flags = SA_SIGINFO;
     sigemptyset(&sa.sa_mask);
@@ -103,14 +105,14 @@ Error install_seccomp(Half half, bool writes_confined, bool network) {
     };
     // Descriptors factotum already holds: client sockets, caphash (the
     // grant), files PAM and NSS opened.
-    for (int nr : {SCMP_SYS(read), SCMP_SYS(readv), SCMP_SYS(pread64), SCMP_SYS(write), SCMP_SYS(writev),
-                   SCMP_SYS(close), SCMP_SYS(lseek), SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(statx),
-                   SCMP_SYS(fcntl)})
+    for (int nr :
+         {SCMP_SYS(read), SCMP_SYS(readv), SCMP_SYS(pread64), SCMP_SYS(write), SCMP_SYS(writev), SCMP_SYS(close),
+          SCMP_SYS(lseek), SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(fcntl)})
         allow(nr);
     // The event loop and the workers' deadlines; clients and the log socket.
     for (int nr : {SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl), SCMP_SYS(poll), SCMP_SYS(ppoll),
-                   SCMP_SYS(select), SCMP_SYS(pselect6), SCMP_SYS(recvfrom), SCMP_SYS(recvmsg),
-                   SCMP_SYS(sendto), SCMP_SYS(sendmsg), SCMP_SYS(getsockopt), SCMP_SYS(shutdown), SCMP_SYS(connect),
+                   SCMP_SYS(select), SCMP_SYS(pselect6), SCMP_SYS(recvfrom), SCMP_SYS(recvmsg), SCMP_SYS(sendto),
+                   SCMP_SYS(sendmsg), SCMP_SYS(getsockopt), SCMP_SYS(shutdown), SCMP_SYS(connect),
                    SCMP_SYS(getsockname), SCMP_SYS(getpeername)})
         allow(nr);
     // Only the front accepts clients; only the monitor waits for the front
@@ -169,48 +171,50 @@ Error install_seccomp(Half half, bool writes_confined, bool network) {
     constexpr scmp_datum_t kOpenMask = O_ACCMODE | O_CREAT | O_TRUNC | kTmpfileBit;
     for (scmp_datum_t flags : {scmp_datum_t{O_RDONLY}, scmp_datum_t{O_RDWR}, scmp_datum_t{O_RDWR | O_CREAT}})
         if (rc == 0 && (flags == O_RDONLY || (monitor && writes_confined)))
-            rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, kOpenMask, flags));
+            rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+                                    SCMP_A2(SCMP_CMP_MASKED_EQ, kOpenMask, flags));
     // The rest of a tally's update: lock, rewrite, hand the new file to its user.
     if (monitor)
         for (int nr : {SCMP_SYS(flock), SCMP_SYS(ftruncate), SCMP_SYS(fchown), SCMP_SYS(fchmod)}) allow(nr);
     // The same for open(2), which glibc no longer calls but the ASan and
     // TSan runtimes do (reading /proc/self/maps when PAM loads a module).
     if (rc == 0)
-        rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(open), 1, SCMP_A1(SCMP_CMP_MASKED_EQ, kOpenMask, O_RDONLY));
+        rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(open), 1,
+                                SCMP_A1(SCMP_CMP_MASKED_EQ, kOpenMask, O_RDONLY));
     // From here to the memory rules: the monitor's modules only.
     if (monitor) {
-    for (int nr : {SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(faccessat2), SCMP_SYS(readlink),
-                   SCMP_SYS(getdents64), SCMP_SYS(uname)})
-        allow(nr);
-    // libnss-systemd (Debian 12's default "passwd: files systemd"): it
-    // resolves paths itself (readlinkat, under chase()) and talks varlink
-    // to each socket in /run/systemd/userdb over a Unix socket it waits on
-    // with an epoll set and a timerfd of its own (strace of a getpwnam and a
-    // getgrouplist; factotum/tests/nss_pam.sh).
-    for (int nr : {SCMP_SYS(readlinkat), SCMP_SYS(epoll_create1), SCMP_SYS(timerfd_create),
-                   SCMP_SYS(timerfd_settime), SCMP_SYS(timerfd_gettime)})
-        allow(nr);
-    // isatty(3) (libaudit asks whether a descriptor is a terminal; found under
-    // test): TCGETS only.
-    if (rc == 0) rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, TCGETS));
-    // libselinux, which pam_unix links, probes for selinuxfs with statfs
-    // each time the module is loaded (found under test).
-    for (int nr : {SCMP_SYS(statfs), SCMP_SYS(fstatfs)}) allow(nr);
-    // pam_unix logs a failure with getlogin(), which reads utmp; glibc
-    // bounds its utmp lock wait with alarm(2) (found with a real /run/utmp,
-    // as every booted system has, in the p9logind test).
-    allow(SCMP_SYS(alarm));
-    // libcap-ng, under libpam's libaudit, reads our capabilities (found
-    // under test): capget; and the bounding set from /proc/self/status,
-    // and when it cannot open it (out of descriptors: found under test)
-    // asks prctl instead. Only the questions: PR_CAPBSET_READ,
-    // PR_CAP_AMBIENT_IS_SET.
-    allow(SCMP_SYS(capget));
-    if (rc == 0)
-        rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, SCMP_A0(SCMP_CMP_EQ, PR_CAPBSET_READ));
-    if (rc == 0)
-        rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 2, SCMP_A0(SCMP_CMP_EQ, PR_CAP_AMBIENT),
-                                SCMP_A1(SCMP_CMP_EQ, PR_CAP_AMBIENT_IS_SET));
+        for (int nr : {SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(faccessat2), SCMP_SYS(readlink),
+                       SCMP_SYS(getdents64), SCMP_SYS(uname)})
+            allow(nr);
+        // libnss-systemd (Debian 12's default "passwd: files systemd"): it
+        // resolves paths itself (readlinkat, under chase()) and talks varlink
+        // to each socket in /run/systemd/userdb over a Unix socket it waits on
+        // with an epoll set and a timerfd of its own (strace of a getpwnam and a
+        // getgrouplist; factotum/tests/nss_pam.sh).
+        for (int nr : {SCMP_SYS(readlinkat), SCMP_SYS(epoll_create1), SCMP_SYS(timerfd_create),
+                       SCMP_SYS(timerfd_settime), SCMP_SYS(timerfd_gettime)})
+            allow(nr);
+        // isatty(3) (libaudit asks whether a descriptor is a terminal; found under
+        // test): TCGETS only.
+        if (rc == 0) rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, TCGETS));
+        // libselinux, which pam_unix links, probes for selinuxfs with statfs
+        // each time the module is loaded (found under test).
+        for (int nr : {SCMP_SYS(statfs), SCMP_SYS(fstatfs)}) allow(nr);
+        // pam_unix logs a failure with getlogin(), which reads utmp; glibc
+        // bounds its utmp lock wait with alarm(2) (found with a real /run/utmp,
+        // as every booted system has, in the p9logind test).
+        allow(SCMP_SYS(alarm));
+        // libcap-ng, under libpam's libaudit, reads our capabilities (found
+        // under test): capget; and the bounding set from /proc/self/status,
+        // and when it cannot open it (out of descriptors: found under test)
+        // asks prctl instead. Only the questions: PR_CAPBSET_READ,
+        // PR_CAP_AMBIENT_IS_SET.
+        allow(SCMP_SYS(capget));
+        if (rc == 0)
+            rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, SCMP_A0(SCMP_CMP_EQ, PR_CAPBSET_READ));
+        if (rc == 0)
+            rc = ::seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 2, SCMP_A0(SCMP_CMP_EQ, PR_CAP_AMBIENT),
+                                    SCMP_A1(SCMP_CMP_EQ, PR_CAP_AMBIENT_IS_SET));
     }
     // Memory: the allocator, dlopen of PAM modules (mmap/mprotect with
     // PROT_EXEC), libsodium's guarded memory (mlock, madvise, mprotect).
@@ -218,11 +222,11 @@ Error install_seccomp(Half half, bool writes_confined, bool network) {
                    SCMP_SYS(madvise), SCMP_SYS(mlock), SCMP_SYS(munlock), SCMP_SYS(getrandom)})
         allow(nr);
     // Threads that already exist, time, PAM's failure delay, signals.
-    for (int nr : {SCMP_SYS(futex), SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep),
-                   SCMP_SYS(gettimeofday), SCMP_SYS(sched_yield), SCMP_SYS(sched_getaffinity), SCMP_SYS(rseq),
-                   SCMP_SYS(set_robust_list), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigaction),
-                   SCMP_SYS(rt_sigreturn), SCMP_SYS(sigaltstack), SCMP_SYS(restart_syscall), SCMP_SYS(exit),
-                   SCMP_SYS(exit_group), SCMP_SYS(getrlimit)})
+    for (int nr :
+         {SCMP_SYS(futex), SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep),
+          SCMP_SYS(gettimeofday), SCMP_SYS(sched_yield), SCMP_SYS(sched_getaffinity), SCMP_SYS(rseq),
+          SCMP_SYS(set_robust_list), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigreturn),
+          SCMP_SYS(sigaltstack), SCMP_SYS(restart_syscall), SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(getrlimit)})
         allow(nr);
     // getrlimit(3)/setrlimit(3) are prlimit64 on our own process (pid 0).
     // Any other pid traps: as uid 0, factotum could otherwise lower the hard
@@ -236,8 +240,8 @@ Error install_seccomp(Half half, bool writes_confined, bool network) {
     // than trapped, so a module that tries (pam_unix's unix_chkpwd helper
     // when factotum is not uid 0, pam_exec) fails its own authentication
     // instead of taking the server down.
-    for (int nr : {SCMP_SYS(clone), SCMP_SYS(clone3), SCMP_SYS(fork), SCMP_SYS(vfork), SCMP_SYS(execve),
-                   SCMP_SYS(execveat)})
+    for (int nr :
+         {SCMP_SYS(clone), SCMP_SYS(clone3), SCMP_SYS(fork), SCMP_SYS(vfork), SCMP_SYS(execve), SCMP_SYS(execveat)})
         if (rc == 0) rc = ::seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
 #ifdef FACTOTUM_SANITIZER
     // Sanitizer builds only: UBSan's vptr check and ASan probe whether

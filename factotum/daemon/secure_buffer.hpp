@@ -22,10 +22,16 @@ public:
     SecureBuffer& operator=(const SecureBuffer&) = delete;
     ~SecureBuffer() { sodium_free(p_); }  // zeroes, then frees
 
-    std::span<std::uint8_t> writable(std::size_t n) { len_ = n <= cap_ ? n : cap_; return {p_, len_}; }
+    std::span<std::uint8_t> writable(std::size_t n) {
+        len_ = n <= cap_ ? n : cap_;
+        return {p_, len_};
+    }
     std::string_view view() const { return {reinterpret_cast<const char*>(p_), len_}; }
     std::size_t size() const { return len_; }
-    void wipe() { sodium_memzero(p_, cap_); len_ = 0; }
+    void wipe() {
+        sodium_memzero(p_, cap_);
+        len_ = 0;
+    }
 
 private:
     std::uint8_t* p_;

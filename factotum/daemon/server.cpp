@@ -44,8 +44,8 @@ constexpr std::uint64_t kChannelTag = std::uint64_t{1} << 62;
 void log_stray_trap(const char* where) {
     Trap t = seccomp_take_trap();
     if (t.nr < 0) return;
-    audit(LOG_ERR, "seccomp: refused forbidden system call %s %s (and %u more); continuing",
-          syscall_name(t.nr).c_str(), where, t.more);
+    audit(LOG_ERR, "seccomp: refused forbidden system call %s %s (and %u more); continuing", syscall_name(t.nr).c_str(),
+          where, t.more);
 }
 
 // The worker's end of one client's PAM conversation: frames under deadlines,
@@ -76,7 +76,8 @@ public:
 
     int tell(Msg type, std::string_view text) override {
         const auto* p = reinterpret_cast<const std::uint8_t*>(text.data());
-        if (Error e = wire::send_frame(fd_, type, {p, text.size()}, next_deadline())) return note(e.errnum, "sending a prompt");
+        if (Error e = wire::send_frame(fd_, type, {p, text.size()}, next_deadline()))
+            return note(e.errnum, "sending a prompt");
         return 0;
     }
 
@@ -237,15 +238,14 @@ void Factotum::fail_connection(std::uint64_t id, const char* what) {
         return;
     }
     Pending* c = it->second;
-    audit(LOG_ERR, "deny client_uid=%u client_pid=%d target=- reason=internal (%s); serving on", c->uid, c->pid,
-          what);
+    audit(LOG_ERR, "deny client_uid=%u client_pid=%d target=- reason=internal (%s); serving on", c->uid, c->pid, what);
     (void)catch_all([&] { refuse_now(c->fd, Refusal::internal, "internal error; see factotum's log"); });
     close_pending(id);
 }
 
 bool Factotum::trusts_origin(uid_t uid) const {
-    return uid == 0 || std::find(settings_.origin_uids.begin(), settings_.origin_uids.end(), uid) !=
-                           settings_.origin_uids.end();
+    return uid == 0 ||
+           std::find(settings_.origin_uids.begin(), settings_.origin_uids.end(), uid) != settings_.origin_uids.end();
 }
 
 // Until the first deadline of a pending connection or a queued job; -1: none.
@@ -371,8 +371,8 @@ void Factotum::admit_connection(int fd) {
         if (!note.empty()) audit(charge ? LOG_NOTICE : LOG_ERR, "charge: %s", note.c_str());
         if (!charge) {  // whom to charge cannot be told: refused, not guessed
             audit_for(cred.uid, LOG_WARNING,
-                      "deny client_uid=%u client_pid=%d target=- reason=internal (cannot read %s)", cred.uid,
-                      cred.pid, settings_.subuid_path.c_str());
+                      "deny client_uid=%u client_pid=%d target=- reason=internal (cannot read %s)", cred.uid, cred.pid,
+                      settings_.subuid_path.c_str());
             refuse_now(fd, Refusal::internal, "factotum cannot read its configuration; see its log");
             return;
         }
@@ -454,12 +454,13 @@ void Factotum::on_readable(Pending& c) {
         c.have += static_cast<std::size_t>(n);
         if (c.have < c.want) continue;
         if (c.want == wire::kHeaderSize) {
-            auto h = wire::decode_header(std::span<const std::uint8_t, wire::kHeaderSize>(c.buf.data(), wire::kHeaderSize));
+            auto h =
+                wire::decode_header(std::span<const std::uint8_t, wire::kHeaderSize>(c.buf.data(), wire::kHeaderSize));
             std::string why = "wrong protocol version";
             const RequestRule* rule = h ? admit(*h, c.phase, &why) : nullptr;
             if (!rule) {
-                audit_for(c.charge, LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=protocol (%s)", c.uid,
-                          c.pid, why.c_str());
+                audit_for(c.charge, LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=protocol (%s)",
+                          c.uid, c.pid, why.c_str());
                 refuse_now(c.fd, Refusal::protocol, why);
                 close_pending(c.id);
                 return;
@@ -473,8 +474,9 @@ void Factotum::on_readable(Pending& c) {
             auto o = wire::decode_origin(
                 {reinterpret_cast<const char*>(c.buf.data() + wire::kHeaderSize), c.want - wire::kHeaderSize}, &why);
             if (!o) {
-                audit_for(c.charge, LOG_WARNING, "deny client_uid=%u client_pid=%d target=- reason=protocol (bad origin: %s)",
-                          c.uid, c.pid, why.c_str());
+                audit_for(c.charge, LOG_WARNING,
+                          "deny client_uid=%u client_pid=%d target=- reason=protocol (bad origin: %s)", c.uid, c.pid,
+                          why.c_str());
                 refuse_now(c.fd, Refusal::protocol, "bad origin: " + why);
                 close_pending(c.id);
                 return;
@@ -536,8 +538,8 @@ void Factotum::on_readable(Pending& c) {
         delete &c;
         queue_cv_.notify_one();
         if (waits)
-            audit_for(charge, LOG_INFO, "wait client_uid=%u client_pid=%d (this uid: %u served, %u waiting)", uid,
-                      pid, running, queued + 1);
+            audit_for(charge, LOG_INFO, "wait client_uid=%u client_pid=%d (this uid: %u served, %u waiting)", uid, pid,
+                      running, queued + 1);
         return;
     }
 }
@@ -627,8 +629,8 @@ void Factotum::serve(Job& job, int chan, bool& mid_login, Scratch& scratch) {
     auto session_end = Clock::now() + settings_.session_timeout;
     ClientChannel channel(job.fd, settings_.step_timeout, session_end);
     auto deny = [&](Refusal why, const std::string& reason, const std::string& to_client) {
-        audit_for(job.charge, LOG_WARNING, "deny client_uid=%u client_pid=%d target=%s reason=%s %s", job.uid,
-                  job.pid, shown.c_str(), reason.c_str(), o);
+        audit_for(job.charge, LOG_WARNING, "deny client_uid=%u client_pid=%d target=%s reason=%s %s", job.uid, job.pid,
+                  shown.c_str(), reason.c_str(), o);
         send_refusal(job.fd, why, to_client, channel.next_deadline());
     };
 
@@ -731,8 +733,8 @@ void Factotum::serve(Job& job, int chan, bool& mid_login, Scratch& scratch) {
         }
         failed[0] = static_cast<char>(e);
         if (e) failed += channel.what().substr(0, wire::kMaxText);
-        if (int se = mon::send_packet(chan, p.type == mon::Type::prompt ? mon::Type::no_answer : mon::Type::told,
-                                      failed))
+        if (int se =
+                mon::send_packet(chan, p.type == mon::Type::prompt ? mon::Type::no_answer : mon::Type::told, failed))
             monitor_lost("no_answer", se);
         next("no_answer");
     }
@@ -748,17 +750,19 @@ void Factotum::serve(Job& job, int chan, bool& mid_login, Scratch& scratch) {
         FailureEffect e = throttle_.failed(who, job.target);
         if (e.target_attacked)
             audit(LOG_WARNING,
-                  "attack target=%s (%u failures from all clients within %llds): each client is now locked after one failure",
+                  "attack target=%s (%u failures from all clients within %llds): each client is now locked after one "
+                  "failure",
                   t, settings_.throttle.per_target, static_cast<long long>(settings_.throttle.window.count()));
         const std::string from = who.rhost.empty() ? "" : " rhost=" + who.rhost;
         if (e.client_locked || e.pair_locked)
             audit(LOG_WARNING, "lock client_uid=%u target=%s for %llds%s", job.charge, e.client_locked ? "*" : t,
                   static_cast<long long>(settings_.throttle.lockout.count()), from.c_str());
         if (e.origins_locked)
-            audit(LOG_WARNING,
-                  "lock client_uid=%u target=%s for %llds from every rhost (%u failures from all its hosts within %llds)",
-                  job.charge, t, static_cast<long long>(settings_.throttle.lockout.count()),
-                  settings_.throttle.per_origins, static_cast<long long>(settings_.throttle.window.count()));
+            audit(
+                LOG_WARNING,
+                "lock client_uid=%u target=%s for %llds from every rhost (%u failures from all its hosts within %llds)",
+                job.charge, t, static_cast<long long>(settings_.throttle.lockout.count()),
+                settings_.throttle.per_origins, static_cast<long long>(settings_.throttle.window.count()));
     } else if (v->throttle == mon::Verdict::Throttle::succeeded) {
         throttle_.succeeded(who, job.target);
     }

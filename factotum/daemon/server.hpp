@@ -42,7 +42,7 @@ struct Settings {
     unsigned workers = 8;                       // concurrent PAM conversations
     unsigned workers_per_uid = 2;               // of those, at most this many for one client uid
     unsigned queue_per_uid = 32;                // requests of one client uid waiting for a worker
-    unsigned max_connections = 4096;  // well above max_per_uid: 32 uids at their cap still leave room
+    unsigned max_connections = 4096;            // well above max_per_uid: 32 uids at their cap still leave room
     unsigned max_per_uid = 128;
     ThrottleLimits throttle;
     GrantQuotaLimits grants;  // successful grants per client uid
@@ -75,7 +75,7 @@ public:
         uid_t charge = 0;  // whom its limits are charged to (charge.hpp)
         pid_t pid = 0;
         std::string target;
-        wire::Origin origin;  // PAM_TTY/PAM_RHOST as the client claims them (checked shape)
+        wire::Origin origin;                             // PAM_TTY/PAM_RHOST as the client claims them (checked shape)
         std::chrono::steady_clock::time_point deadline;  // a worker must take it by then (connect + timeout)
     };
 
@@ -127,7 +127,7 @@ private:
     std::uint64_t next_id_ = 1;                  // event loop only
     static constexpr std::chrono::milliseconds kAcceptPause{100};
     std::optional<std::chrono::steady_clock::time_point> accept_resume_;  // event loop only: listening paused until
-    unsigned long accept_errors_ = 0;            // event loop only: failed accepts since the last success
+    unsigned long accept_errors_ = 0;  // event loop only: failed accepts since the last success
 
     std::mutex conn_mu_;  // guards the counts below (loop and workers)
     unsigned connections_ = 0;
@@ -141,9 +141,9 @@ private:
     };
     std::mutex queue_mu_;  // guards jobs_, load_, idle_ and stopping_
     std::condition_variable queue_cv_;
-    std::deque<Job> jobs_;            // oldest first
-    std::map<uid_t, UidLoad> load_;   // by charged uid; only those with running or queued jobs
-    unsigned idle_ = 0;               // workers waiting for a job
+    std::deque<Job> jobs_;           // oldest first
+    std::map<uid_t, UidLoad> load_;  // by charged uid; only those with running or queued jobs
+    unsigned idle_ = 0;              // workers waiting for a job
     bool stopping_ = false;
     std::vector<std::thread> workers_;
 };

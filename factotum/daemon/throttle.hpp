@@ -31,12 +31,12 @@
 namespace p9auth::factotum {
 
 struct ThrottleLimits {
-    unsigned per_pair = 5;     // failures of one client for one target ...
-    unsigned per_client = 20;  // ... or of one client for all targets ...
+    unsigned per_pair = 5;              // failures of one client for one target ...
+    unsigned per_client = 20;           // ... or of one client for all targets ...
     std::chrono::seconds window{900};   // ... within this window lock that key ...
     std::chrono::seconds lockout{300};  // ... for this long.
-    unsigned per_target = 20;  // failures for one target from all clients within the window: under attack
-    unsigned per_origins = 50;  // failures of one charged uid for one target from all its remote hosts: locked
+    unsigned per_target = 20;           // failures for one target from all clients within the window: under attack
+    unsigned per_origins = 50;          // failures of one charged uid for one target from all its remote hosts: locked
 };
 
 // Who failed: the charged uid, and the remote host when the client is
@@ -51,8 +51,8 @@ struct ThrottleKey {
 
 // What one failure changed, for the audit log.
 struct FailureEffect {
-    bool pair_locked = false;     // this client is now locked for this target
-    bool client_locked = false;   // this client is now locked for every target
+    bool pair_locked = false;      // this client is now locked for this target
+    bool client_locked = false;    // this client is now locked for every target
     bool target_attacked = false;  // this failure put the target under attack
     bool origins_locked = false;   // this charged uid is now locked for this target from every host
 };
@@ -66,7 +66,8 @@ public:
     // Seconds until the client may try this target again; 0 when it may now.
     long blocked_for(const ThrottleKey& client, const std::string& target);
     FailureEffect failed(const ThrottleKey& client, const std::string& target);
-    void succeeded(const ThrottleKey& client, const std::string& target);  // clears the pair's failures, not the client's
+    void succeeded(const ThrottleKey& client,
+                   const std::string& target);  // clears the pair's failures, not the client's
     bool under_attack(const std::string& target);
 
 private:
@@ -92,7 +93,7 @@ private:
     std::map<ThrottleKey, Count> clients_;
     std::map<std::pair<ThrottleKey, std::string>, PairCount> pairs_;
     std::map<std::pair<uid_t, std::string>, Count> origins_;  // (charged uid, target), all hosts together
-    std::map<std::string, Count> targets_;  // locked_until unused: a target is never locked
+    std::map<std::string, Count> targets_;                    // locked_until unused: a target is never locked
 };
 
 }  // namespace p9auth::factotum

@@ -88,14 +88,14 @@ std::optional<Origin> decode_origin(std::string_view payload, std::string* why) 
 
 const char* refusal_name(Refusal r) {
     switch (r) {
-    case Refusal::not_permitted: return "not permitted by policy";
-    case Refusal::auth_failed: return "authentication failed";
-    case Refusal::account: return "account not usable";
-    case Refusal::throttled: return "too many failures, try later";
-    case Refusal::busy: return "factotum busy, try later";
-    case Refusal::protocol: return "protocol error";
-    case Refusal::timeout: return "timed out";
-    case Refusal::internal: return "internal error";
+        case Refusal::not_permitted: return "not permitted by policy";
+        case Refusal::auth_failed: return "authentication failed";
+        case Refusal::account: return "account not usable";
+        case Refusal::throttled: return "too many failures, try later";
+        case Refusal::busy: return "factotum busy, try later";
+        case Refusal::protocol: return "protocol error";
+        case Refusal::timeout: return "timed out";
+        case Refusal::internal: return "internal error";
     }
     return "refused";
 }

@@ -38,14 +38,14 @@ enum class Msg : std::uint8_t {
 
 // Why factotum refused; the first byte of a `refused` payload.
 enum class Refusal : std::uint8_t {
-    not_permitted = 1,   // the policy does not let this client ask for this target
-    auth_failed = 2,     // authentication failed (wrong answer, unknown user: not told apart)
-    account = 3,         // authenticated, but the account may not be used (expired, locked)
-    throttled = 4,       // too many failures lately; try again later
-    busy = 5,            // too many connections; try again later
-    protocol = 6,        // the client broke the protocol
-    timeout = 7,         // the client did not answer in time
-    internal = 8,        // factotum could not grant (see its log)
+    not_permitted = 1,  // the policy does not let this client ask for this target
+    auth_failed = 2,    // authentication failed (wrong answer, unknown user: not told apart)
+    account = 3,        // authenticated, but the account may not be used (expired, locked)
+    throttled = 4,      // too many failures lately; try again later
+    busy = 5,           // too many connections; try again later
+    protocol = 6,       // the client broke the protocol
+    timeout = 7,        // the client did not answer in time
+    internal = 8,       // factotum could not grant (see its log)
 };
 
 inline constexpr std::size_t kMaxUserName = 256;  // bytes of a target name

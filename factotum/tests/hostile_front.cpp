@@ -166,8 +166,8 @@ std::optional<mon::Verdict> honest(int chan, int client_fd, const std::string& t
 
 // One scenario: a fresh monitor, alice's connection (uid 2001), the body,
 // then the checks: how many grants, and whether the monitor stopped.
-void scenario(const std::string& name, long grants, int monitor_exit,
-              const std::function<void(Rig&, Client&)>& body, uid_t client_uid = 2001) {
+void scenario(const std::string& name, long grants, int monitor_exit, const std::function<void(Rig&, Client&)>& body,
+              uid_t client_uid = 2001) {
     const long before = granted_count();
     Rig rig = start_monitor();
     Client c = connect_as(client_uid, g_socket, g_listen);
@@ -213,12 +213,13 @@ int main(int argc, char** argv) {
                   v->throttle == mon::Verdict::Throttle::failed,
               "refused as auth_failed, charged");
     });
-    scenario("policy judged by the monitor: carol as bob, right password: no grant, no prompt", 0, 0,
-             [&](Rig& r, Client& c) {
-                 auto v = honest(r.chan, c.accepted, "bob", right);
-                 check(v && !v->granted && v->refusal == wire::Refusal::not_permitted, "refused as not permitted");
-             },
-             2003);
+    scenario(
+        "policy judged by the monitor: carol as bob, right password: no grant, no prompt", 0, 0,
+        [&](Rig& r, Client& c) {
+            auto v = honest(r.chan, c.accepted, "bob", right);
+            check(v && !v->granted && v->refusal == wire::Refusal::not_permitted, "refused as not permitted");
+        },
+        2003);
     scenario("a lookup (a login the front refused itself), then an honest login on the same channel: one grant", 1, 0,
              [&](Rig& r, Client& c) {
                  mon::send_packet(r.chan, mon::Type::lookup, "bob");
@@ -278,11 +279,10 @@ int main(int argc, char** argv) {
     });
 
     // Out of turn: every packet only in its state.
-    scenario("an answer (the right password) before any begin: monitor stops, no grant", 0, 3,
-             [&](Rig& r, Client&) {
-                 mon::send_packet(r.chan, mon::Type::answer, right);
-                 next(r.chan);
-             });
+    scenario("an answer (the right password) before any begin: monitor stops, no grant", 0, 3, [&](Rig& r, Client&) {
+        mon::send_packet(r.chan, mon::Type::answer, right);
+        next(r.chan);
+    });
     scenario("a told before any tell: monitor stops", 0, 3,
              [&](Rig& r, Client&) { mon::send_packet(r.chan, mon::Type::told, std::string(1, '\0')); });
     scenario("a second begin at the prompt: monitor stops, no grant", 0, 3, [&](Rig& r, Client& c) {

@@ -72,9 +72,9 @@ TEST(SeccompNetwork, MonitorWithNetworkRefusesTheRest) {
     EXPECT_EQ(filtered(Half::monitor, true, [] { return try_socket(AF_PACKET, SOCK_DGRAM, 0); }), EPERM);
     EXPECT_EQ(filtered(Half::monitor, true, [] { return try_socket(AF_INET, SOCK_SEQPACKET, 0); }), EPERM);
     // getaddrinfo's interface question: "no such protocol", not a trap.
-    EXPECT_EQ(filtered(Half::monitor, true,
-                       [] { return try_socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE); }),
-              EPROTONOSUPPORT);
+    EXPECT_EQ(
+        filtered(Half::monitor, true, [] { return try_socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE); }),
+        EPROTONOSUPPORT);
     // No listening, no other socket option.
     EXPECT_EQ(filtered(Half::monitor, true,
                        [] {

@@ -50,19 +50,20 @@ int connect_to(const std::string& path) {
 
 std::vector<std::uint8_t> unhex(const std::string& h) {
     std::vector<std::uint8_t> out;
-    for (std::size_t i = 0; i + 1 < h.size(); i += 2) out.push_back(static_cast<std::uint8_t>(std::stoul(h.substr(i, 2), nullptr, 16)));
+    for (std::size_t i = 0; i + 1 < h.size(); i += 2)
+        out.push_back(static_cast<std::uint8_t>(std::stoul(h.substr(i, 2), nullptr, 16)));
     return out;
 }
 
 const char* type_name(unsigned t) {
     switch (t) {
-    case 0x81: return "prompt_echo_off";
-    case 0x82: return "prompt_echo_on";
-    case 0x83: return "error_msg";
-    case 0x84: return "text_info";
-    case 0x90: return "granted";
-    case 0x91: return "refused";
-    default: return "unknown";
+        case 0x81: return "prompt_echo_off";
+        case 0x82: return "prompt_echo_on";
+        case 0x83: return "error_msg";
+        case 0x84: return "text_info";
+        case 0x90: return "granted";
+        case 0x91: return "refused";
+        default: return "unknown";
     }
 }
 
@@ -73,7 +74,8 @@ int raw(const std::string& path, int argc, char** argv) {
         std::string op = argv[i];
         if (op.rfind("w:", 0) == 0) {
             auto b = unhex(op.substr(2));
-            if (p9auth::Error e = p9auth::wire::send_all(fd, b, deadline())) std::printf("send-error %s\n", e.message.c_str());
+            if (p9auth::Error e = p9auth::wire::send_all(fd, b, deadline()))
+                std::printf("send-error %s\n", e.message.c_str());
         } else if (op.rfind("frame:", 0) == 0) {
             auto rest = op.substr(6);
             auto colon = rest.find(':');
@@ -82,7 +84,8 @@ int raw(const std::string& path, int argc, char** argv) {
             auto h = p9auth::wire::encode_header(static_cast<p9auth::wire::Msg>(type), text.size());
             std::vector<std::uint8_t> b(h.begin(), h.end());
             b.insert(b.end(), text.begin(), text.end());
-            if (p9auth::Error e = p9auth::wire::send_all(fd, b, deadline())) std::printf("send-error %s\n", e.message.c_str());
+            if (p9auth::Error e = p9auth::wire::send_all(fd, b, deadline()))
+                std::printf("send-error %s\n", e.message.c_str());
         } else if (op.rfind("p:", 0) == 0) {
             std::printf("%s\n", op.substr(2).c_str());
             std::fflush(stdout);
@@ -103,7 +106,8 @@ int raw(const std::string& path, int argc, char** argv) {
             }
             std::string text(p.begin(), p.end());
             if (h[1] == 0x91 && !text.empty())
-                std::printf("refused %u %s\n", static_cast<unsigned>(static_cast<unsigned char>(text[0])), text.substr(1).c_str());
+                std::printf("refused %u %s\n", static_cast<unsigned>(static_cast<unsigned char>(text[0])),
+                            text.substr(1).c_str());
             else if (h[1] == 0x90)
                 std::printf("granted %s\n", text.substr(0, text.rfind('@')).c_str());
             else
@@ -138,8 +142,10 @@ int many(const std::string& path, const std::string& target, int n) {
             FixedAnswer conv(answer);
             auto c = p9auth::request_capability(path, target, conv);
             std::lock_guard lock(mu);
-            if (c) caps.emplace_back(c->view());
-            else errors.push_back(c.error().message);
+            if (c)
+                caps.emplace_back(c->view());
+            else
+                errors.push_back(c.error().message);
         });
     for (auto& t : ts) t.join();
     for (auto& c : caps) std::printf("%s\n", c.c_str());

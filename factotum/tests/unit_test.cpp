@@ -74,7 +74,8 @@ TEST(FactotumPolicy, ClientGroupDenyHoldsOnNssGroupsAPeerDropped) {
     EXPECT_FALSE(d.permit);
     EXPECT_EQ(d.line, 2);
     // Holding the group now without NSS's word (newgrp, a set-gid program): denied too.
-    EXPECT_FALSE(decide(p, ClientIds{2003, 2003, {2100}, std::vector<gid_t>{2003}}, target("bob", 2002, {2002})).permit);
+    EXPECT_FALSE(
+        decide(p, ClientIds{2003, 2003, {2100}, std::vector<gid_t>{2003}}, target("bob", 2002, {2002})).permit);
     EXPECT_FALSE(decide(p, ClientIds{2003, 2100, {}, std::vector<gid_t>{2003}}, target("bob", 2002, {2002})).permit);
     // A uid NSS does not know (a subordinate uid): its groups cannot be
     // proven, so a deny on a group holds.
@@ -86,9 +87,11 @@ TEST(FactotumPolicy, ClientGroupDenyHoldsOnNssGroupsAPeerDropped) {
 TEST(FactotumPolicy, ClientGroupPermitNeedsNssGroups) {
     Policy p = parse("permit :2100 as 2002\n");
     // In the group per NSS, whatever the peer holds now.
-    EXPECT_TRUE(decide(p, ClientIds{2001, 2001, {}, std::vector<gid_t>{2001, 2100}}, target("bob", 2002, {2002})).permit);
+    EXPECT_TRUE(
+        decide(p, ClientIds{2001, 2001, {}, std::vector<gid_t>{2001, 2100}}, target("bob", 2002, {2002})).permit);
     // Holding it without NSS's word, or a uid NSS does not know: no permit.
-    EXPECT_FALSE(decide(p, ClientIds{2003, 2003, {2100}, std::vector<gid_t>{2003}}, target("bob", 2002, {2002})).permit);
+    EXPECT_FALSE(
+        decide(p, ClientIds{2003, 2003, {2100}, std::vector<gid_t>{2003}}, target("bob", 2002, {2002})).permit);
     EXPECT_FALSE(decide(p, ClientIds{100000, 2100, {2100}, std::nullopt}, target("bob", 2002, {2002})).permit);
 }
 
@@ -200,8 +203,8 @@ TEST(FactotumThrottle, TargetUnderAttackLocksEachClientAfterOneFailureButRefuses
     FakeClock c;
     Throttle t(limits(3, 1000, 5), c.fn());
     for (int i = 0; i < 3; ++i) t.failed(2001, "bob");  // 3 counted
-    t.failed(2003, "bob");                               // 4
-    FailureEffect e = t.failed(2003, "bob");             // 5: under attack now
+    t.failed(2003, "bob");                              // 4
+    FailureEffect e = t.failed(2003, "bob");            // 5: under attack now
     EXPECT_TRUE(e.target_attacked);
     EXPECT_FALSE(e.pair_locked);  // carol's second failure: her usual allowance still applied to it
     EXPECT_TRUE(t.under_attack("bob"));
@@ -251,9 +254,9 @@ TEST(FactotumWire, UserNames) {
 
 TEST(FactotumWire, OriginRoundTripsAndRefusesAnythingElse) {
     std::string why;
-    for (const wire::Origin& o : {wire::Origin{"pts/3", ""}, wire::Origin{"", "192.0.2.1"},
-                                  wire::Origin{"/dev/pts/12", "fe80::1%eth0"},
-                                  wire::Origin{std::string(32, 't'), std::string(253, 'h')}}) {
+    for (const wire::Origin& o :
+         {wire::Origin{"pts/3", ""}, wire::Origin{"", "192.0.2.1"}, wire::Origin{"/dev/pts/12", "fe80::1%eth0"},
+          wire::Origin{std::string(32, 't'), std::string(253, 'h')}}) {
         auto d = wire::decode_origin(wire::encode_origin(o), &why);
         ASSERT_TRUE(d.has_value()) << why;
         EXPECT_EQ(d->tty, o.tty);
@@ -427,8 +430,8 @@ TEST(FactotumCharge, SubordinateUidsAreChargedToTheirOwner) {
 
 TEST(FactotumCharge, OverlapsGoToTheRangeThatStartsFirstAndTheTopIsBounded) {
     unsigned unknown = 0, malformed = 0;
-    auto r = parse_subordinate_ranges("bob:150000:100000\nalice:100000:65536\nalice:4294967000:100000\n",
-                                      fixture_names, &unknown, &malformed);
+    auto r = parse_subordinate_ranges("bob:150000:100000\nalice:100000:65536\nalice:4294967000:100000\n", fixture_names,
+                                      &unknown, &malformed);
     ASSERT_EQ(r.size(), 3u);
     EXPECT_EQ(charged_uid(r, 160000), 2001u);  // in both: alice's starts first
     EXPECT_EQ(charged_uid(r, 170000), 2002u);

@@ -25,7 +25,7 @@ std::string mode_str(mode_t m) {
 }
 
 void check_file(const std::string& path, mode_t want_mode, uid_t uid, gid_t gid) {
-    struct stat st{};
+    struct stat st {};
     check(::stat(path.c_str(), &st) == 0, "stat " + path + ": " + errno_name(errno));
     check(st.st_mode == want_mode && st.st_uid == uid && st.st_gid == gid,
           path + ": mode " + mode_str(st.st_mode) + " owner " + std::to_string(st.st_uid) + ":" +
@@ -72,8 +72,10 @@ CONFORMANCE_CASE(files_open_direction, "files/wrong-open-direction-EACCES", kBot
     check_errno(open_errno(m.capuse(), O_RDWR), EACCES, "capuse O_RDWR");
     check_errno(open_errno(m.status_file(), O_WRONLY), EACCES, "status O_WRONLY");
     check_errno(open_errno(m.status_file(), O_RDWR), EACCES, "status O_RDWR");
-    check_errno(run_as(alice(), [&] { return open_errno(m.capuse(), O_RDONLY); }), EACCES, "capuse O_RDONLY by uid 2001");
-    check_errno(run_as(alice(), [&] { return open_errno(m.status_file(), O_RDONLY); }), 0, "status O_RDONLY by uid 2001");
+    check_errno(run_as(alice(), [&] { return open_errno(m.capuse(), O_RDONLY); }), EACCES,
+                "capuse O_RDONLY by uid 2001");
+    check_errno(run_as(alice(), [&] { return open_errno(m.status_file(), O_RDONLY); }), 0,
+                "status O_RDONLY by uid 2001");
     check_errno(run_as(alice(), [&] { return open_errno(m.capuse(), O_WRONLY); }), 0, "capuse O_WRONLY by uid 2001");
     check(m.status() == before, "counters changed: " + describe(m.status()));
 }
@@ -118,7 +120,7 @@ CONFORMANCE_CASE(files_other_ops, "files/section-8-operations", kBoth) {
     check_errno(err(::setxattr((p + "/capuse").c_str(), "trusted.test", "x", 1, 0)), EOPNOTSUPP, "setxattr trusted");
     check_errno(err(static_cast<int>(::listxattr((p + "/caphash").c_str(), buf, sizeof buf))), EOPNOTSUPP, "listxattr");
     check_errno(err(::removexattr((p + "/capuse").c_str(), "user.test")), EOPNOTSUPP, "removexattr");
-    struct stat st{};
+    struct stat st {};
     check_errno(err(::stat((p + "/nothing").c_str(), &st)), ENOENT, "lookup of another name");
     check_errno(err(::stat((p + "/CAPUSE").c_str(), &st)), ENOENT, "lookup of CAPUSE");
     check_errno(err(::rmdir((p + "/nothing").c_str())), ENOENT, "rmdir of another name");
@@ -139,7 +141,7 @@ CONFORMANCE_CASE(files_identity, "files/mountinfo-and-statfs-identity", kBoth) {
     check(mounted_at(m.path(), &type), "not in mountinfo");
     const std::string want_type = fuse() ? "fuse." P9AUTH_FUSE_SUBTYPE : P9AUTH_FS_TYPE;
     check(type == want_type, "fstype " + type + ", want " + want_type);
-    struct statfs sf{};
+    struct statfs sf {};
     check(::statfs(m.path().c_str(), &sf) == 0, "statfs");
     const unsigned long want_magic = fuse() ? P9AUTH_FUSE_SUPER_MAGIC : P9AUTH_SUPER_MAGIC;
     check(static_cast<unsigned long>(sf.f_type) == want_magic, "f_type " + std::to_string(sf.f_type));
@@ -147,9 +149,9 @@ CONFORMANCE_CASE(files_identity, "files/mountinfo-and-statfs-identity", kBoth) {
 
 CONFORMANCE_CASE(files_status_format, "status/format-and-counters", kBoth) {
     Mount m("maxcaps=7,timeout=33");
-    check(read_file(m.status_file()) ==
-              "outstanding 0\ngranted 0\nused 0\nexpired 0\nrefused 0\nmaxcaps 7\ntimeout 33\n",
-          "fresh status: " + read_file(m.status_file()));
+    check(
+        read_file(m.status_file()) == "outstanding 0\ngranted 0\nused 0\nexpired 0\nrefused 0\nmaxcaps 7\ntimeout 33\n",
+        "fresh status: " + read_file(m.status_file()));
     const auto to = target(kBob, kBob);
     const Grant a = make(kAlice, to), b = make(kAlice, to);
     check_errno(m.grant(a.hash), 0, "grant a");
@@ -219,9 +221,9 @@ CONFORMANCE_CASE(mount_options_bad, "mount/bad-options-refused", kBoth) {
     const std::string over_id = "grant_uid=" + std::to_string(P9AUTH_MAX_ID + 1ull);
     const std::pair<const char*, const char*> bad[] = {
         {"timeout=0", "timeout"},          {over_timeout.c_str(), "timeout"}, {"timeout=-1", "timeout"},
-        {"timeout=abc", "timeout"},        {"timeout=", "timeout"},          {"maxcaps=0", "maxcaps"},
-        {over_maxcaps.c_str(), "maxcaps"}, {over_id.c_str(), "grant_uid"},  {"grant_gid=x", "grant_gid"},
-        {"legacy_sha1=1", "legacy_sha1"},  {"grant_once=yes", "grant_once"}, {"bogus", "bogus"},
+        {"timeout=abc", "timeout"},        {"timeout=", "timeout"},           {"maxcaps=0", "maxcaps"},
+        {over_maxcaps.c_str(), "maxcaps"}, {over_id.c_str(), "grant_uid"},    {"grant_gid=x", "grant_gid"},
+        {"legacy_sha1=1", "legacy_sha1"},  {"grant_once=yes", "grant_once"},  {"bogus", "bogus"},
         {"timeout=10,bogus=1", "bogus"},
     };
     for (const auto& [opts, name] : bad) {

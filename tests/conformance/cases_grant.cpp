@@ -77,10 +77,10 @@ CONFORMANCE_CASE(grant_caps_not_mode, "grant/capabilities-not-file-mode-decide",
 
 CONFORMANCE_CASE(grant_uid_option, "grant/grant_uid", kBoth) {
     Mount m("grant_uid=3001");
-    struct stat st{};
+    struct stat st {};
     check(::stat(m.caphash().c_str(), &st) == 0, "stat caphash");
-    check(st.st_uid == kGranter && st.st_gid == 0, "caphash owner " + std::to_string(st.st_uid) + ":" +
-                                                        std::to_string(st.st_gid) + ", want 3001:0");
+    check(st.st_uid == kGranter && st.st_gid == 0,
+          "caphash owner " + std::to_string(st.st_uid) + ":" + std::to_string(st.st_gid) + ", want 3001:0");
     const auto to = target(kBob, kBob);
     const Grant g = make(kAlice, to);
     check_errno(grant_as(user(kGranter), m, g.hash), 0, "grant as uid 3001");
@@ -117,10 +117,10 @@ CONFORMANCE_CASE(grant_uid_fsuid, "grant/grant_uid-checks-filesystem-uid", kBoth
 
 CONFORMANCE_CASE(grant_gid_option, "grant/grant_gid", kBoth) {
     Mount m("grant_gid=3100");
-    struct stat st{};
+    struct stat st {};
     check(::stat(m.caphash().c_str(), &st) == 0, "stat caphash");
-    check(st.st_uid == 0 && st.st_gid == kGrantGroup, "caphash owner " + std::to_string(st.st_uid) + ":" +
-                                                          std::to_string(st.st_gid) + ", want 0:3100");
+    check(st.st_uid == 0 && st.st_gid == kGrantGroup,
+          "caphash owner " + std::to_string(st.st_uid) + ":" + std::to_string(st.st_gid) + ", want 0:3100");
     const auto to = target(kBob, kBob);
     check_errno(grant_as(Ids{kOther, kOther, {kGrantGroup}}, m, make(kAlice, to).hash), 0,
                 "grant as uid 3002 with supplementary group 3100");
@@ -172,7 +172,8 @@ CONFORMANCE_CASE(grant_table_full, "grant/table-full-ENOSPC", kBoth) {
     check_errno(m.grant(b.hash), 0, "grant 2");
     check_errno(m.grant(c.hash), ENOSPC, "grant 3 into a full table");
     Status s = m.status();
-    check(s.outstanding == 2 && s.granted == 2 && s.refused == 1 && s.maxcaps == 2, "counters when full: " + describe(s));
+    check(s.outstanding == 2 && s.granted == 2 && s.refused == 1 && s.maxcaps == 2,
+          "counters when full: " + describe(s));
     check_errno(use_direct(alice(), c.capability, m.path()).code, EPERM, "use of the refused grant");
     check_errno(use_direct(alice(), a.capability, m.path()).code, 0, "grant 1 still usable");
     check_errno(m.grant(c.hash), 0, "grant 3 once there is room");

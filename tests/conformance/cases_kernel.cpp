@@ -72,7 +72,6 @@ CONFORMANCE_CASE(kernel_userns_refusals, "use/kernel-writer-userns-refusals", kK
                  "2001@2001:2001:2100 from the initial namespace");
 }
 
-
 // A switch made by the module must leave the per-user accounting as
 // setresuid(2) would: a later setresuid() with the same ids, a fork and the
 // exits must not underflow the target's process count (the VM runner fails
@@ -108,7 +107,8 @@ CONFORMANCE_CASE(kernel_writev_one_message, "write/kernel-writev-is-one-message"
     const auto b = g.hash.bytes();
     const int hfd = ::open(m.caphash().c_str(), O_WRONLY | O_CLOEXEC);
     check(hfd >= 0, "open caphash: " + errno_name(errno));
-    iovec hv[2] = {{const_cast<std::uint8_t*>(b.data()), 16}, {const_cast<std::uint8_t*>(b.data()) + 16, b.size() - 16}};
+    iovec hv[2] = {{const_cast<std::uint8_t*>(b.data()), 16},
+                   {const_cast<std::uint8_t*>(b.data()) + 16, b.size() - 16}};
     const ssize_t hn = ::writev(hfd, hv, 2);
     const int herr = hn < 0 ? errno : 0;
     ::close(hfd);
@@ -296,7 +296,8 @@ CONFORMANCE_CASE(kernel_unwatchable, "files/kernel-caphash-capuse-unwatchable", 
         }
         const int fan = ::fanotify_init(FAN_CLASS_NOTIF | FAN_REPORT_FID, O_RDONLY);
         if (fan >= 0) {
-            if (::fanotify_mark(fan, FAN_MARK_ADD, FAN_MODIFY | FAN_OPEN | FAN_CLOSE, AT_FDCWD, m.capuse().c_str()) == 0)
+            if (::fanotify_mark(fan, FAN_MARK_ADD, FAN_MODIFY | FAN_OPEN | FAN_CLOSE, AT_FDCWD, m.capuse().c_str()) ==
+                0)
                 return 241;
             if (errno != EACCES) return errno;
         }
@@ -325,7 +326,8 @@ CONFORMANCE_CASE(kernel_unwatchable, "files/kernel-caphash-capuse-unwatchable", 
             const auto* ev = reinterpret_cast<const inotify_event*>(buf + off);
             const std::string name = ev->len ? std::string(ev->name) : "";
             if (ev->wd == wd_use || name == "caphash" || name == "capuse")
-                leaked += (ev->wd == wd_use ? std::string("capuse") : name) + " mask " + std::to_string(ev->mask) + "; ";
+                leaked +=
+                    (ev->wd == wd_use ? std::string("capuse") : name) + " mask " + std::to_string(ev->mask) + "; ";
             if (name == "status") saw_status = true;
             off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
         }
@@ -476,8 +478,10 @@ long uring_write_once(int fd, const std::string& text) {
     if (ring < 0) return -1000 - errno;
     const std::size_t sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned);
     const std::size_t cq_len = p.cq_off.cqes + p.cq_entries * sizeof(io_uring_cqe);
-    auto* sq = static_cast<char*>(::mmap(nullptr, sq_len, PROT_READ | PROT_WRITE, MAP_SHARED, ring, IORING_OFF_SQ_RING));
-    auto* cq = static_cast<char*>(::mmap(nullptr, cq_len, PROT_READ | PROT_WRITE, MAP_SHARED, ring, IORING_OFF_CQ_RING));
+    auto* sq =
+        static_cast<char*>(::mmap(nullptr, sq_len, PROT_READ | PROT_WRITE, MAP_SHARED, ring, IORING_OFF_SQ_RING));
+    auto* cq =
+        static_cast<char*>(::mmap(nullptr, cq_len, PROT_READ | PROT_WRITE, MAP_SHARED, ring, IORING_OFF_CQ_RING));
     auto* sqes = static_cast<io_uring_sqe*>(::mmap(nullptr, p.sq_entries * sizeof(io_uring_sqe), PROT_READ | PROT_WRITE,
                                                    MAP_SHARED, ring, IORING_OFF_SQES));
     long res = -2000;
@@ -521,8 +525,8 @@ CONFORMANCE_CASE(kernel_aio_and_io_uring, "use/kernel-aio-switches-io-uring-refu
         if (r != -EPERM) return 252;
         return ::getuid() == kAlice ? 0 : 253;
     });
-    check(u == 0, "io_uring write of 2001@2002:2002 must complete with EPERM and change nothing: step " +
-                      std::to_string(u));
+    check(u == 0,
+          "io_uring write of 2001@2002:2002 must complete with EPERM and change nothing: step " + std::to_string(u));
     Status s = m.status();
     check(s.outstanding == 1 && s.used == 0 && s.refused == 1, "after io_uring, counters: " + describe(s));
     const int a = run_as(alice(), [&] {

@@ -66,17 +66,15 @@ CONFORMANCE_CASE(open_setuid_helper, "open/set-uid-helper-refused", kBoth) {
 // again: the saved uid counts.
 CONFORMANCE_CASE(open_saved_uid, "open/saved-uid-0-refused", kBoth) {
     Mount m;
-    const int code = open_both_as(m, [] {
-        return ::setresgid(kAlice, kAlice, kAlice) == 0 && ::setresuid(kAlice, kAlice, 0) == 0;
-    });
+    const int code =
+        open_both_as(m, [] { return ::setresgid(kAlice, kAlice, kAlice) == 0 && ::setresuid(kAlice, kAlice, 0) == 0; });
     check(code == both(EPERM, EPERM), "uids 2001 2001 0: want capuse EPERM, caphash EPERM; got " + describe_both(code));
 }
 
 CONFORMANCE_CASE(open_setgid, "open/set-gid-opener-refused", kBoth) {
     Mount m;
-    const int code = open_both_as(m, [] {
-        return ::setresgid(kAlice, kStaff, kStaff) == 0 && ::setresuid(kAlice, kAlice, kAlice) == 0;
-    });
+    const int code = open_both_as(
+        m, [] { return ::setresgid(kAlice, kStaff, kStaff) == 0 && ::setresuid(kAlice, kAlice, kAlice) == 0; });
     check(code == both(EPERM, EPERM),
           "gids 2001 2100 2100, uids 2001: want capuse EPERM, caphash EPERM; got " + describe_both(code));
 }
@@ -89,8 +87,7 @@ CONFORMANCE_CASE(open_capable_helper, "open/cap-sys-admin-non-root-refused", kBo
           "uid 2001 with CAP_SYS_ADMIN: want capuse EPERM, caphash EPERM; got " + describe_both(code));
     // p9use's capabilities (and a granter's) are not a mounter's.
     code = open_both_as(m, [] { return drop_keeping({CAP_SETUID, CAP_SETGID}); });
-    check(code == both(0, 0),
-          "uid 2001 with CAP_SETUID and CAP_SETGID: want both opened; got " + describe_both(code));
+    check(code == both(0, 0), "uid 2001 with CAP_SETUID and CAP_SETGID: want both opened; got " + describe_both(code));
 }
 
 // factotum --user opens caphash as root with the fsuid of its grant_uid=

@@ -224,8 +224,7 @@ CONFORMANCE_CASE(use_only_uid_counts, "use/only-the-writer-uid-counts", kBoth) {
     check_errno(use_direct(Ids{kCarol, kAlice, {kAlice}}, g.capability, m.path()).code, EPERM,
                 "writer uid 2003 with gid and groups 2001");
     const Ids odd{kAlice, kCarol, {kDev}};
-    check_became(use_native(odd, g.capability, m.path()), expected_after(odd, to), fuse(),
-                 "uid 2001 with another gid");
+    check_became(use_native(odd, g.capability, m.path()), expected_after(odd, to), fuse(), "uid 2001 with another gid");
 }
 
 CONFORMANCE_CASE(use_forged, "use/forged-or-altered-refused", kBoth) {
@@ -361,9 +360,12 @@ CONFORMANCE_CASE(use_race, "use/100-racers-exactly-one-wins", kBoth) {
         r.raw = rep.substr(rep.find('\n') + 1);
         r.creds = parse_creds(r.raw);
         const bool became = r.creds && r.creds->uid[0] == kBob;
-        if (r.code == 0 && became) ++winners;
-        else if (r.code != 0 && !became) ++losers;
-        else odd = "racer " + std::to_string(i) + " code " + std::to_string(r.code) + " creds " + r.raw;
+        if (r.code == 0 && became)
+            ++winners;
+        else if (r.code != 0 && !became)
+            ++losers;
+        else
+            odd = "racer " + std::to_string(i) + " code " + std::to_string(r.code) + " creds " + r.raw;
     }
     check(odd.empty(), odd);
     check(winners == 1 && losers == kRacers - 1,

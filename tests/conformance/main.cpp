@@ -99,9 +99,12 @@ int main(int argc, char** argv) {
         if (a == "--list") {
             list = true;
         } else if (a == "--impl" && (v = value())) {
-            if (std::string_view(v) == "fuse") cfg.impl = Impl::fuse;
-            else if (std::string_view(v) == "kernel") cfg.impl = Impl::kernel;
-            else return usage();
+            if (std::string_view(v) == "fuse")
+                cfg.impl = Impl::fuse;
+            else if (std::string_view(v) == "kernel")
+                cfg.impl = Impl::kernel;
+            else
+                return usage();
             have_impl = true;
         } else if (a == "--mount" && (v = value())) {
             cfg.mount = v;

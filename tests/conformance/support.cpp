@@ -79,7 +79,8 @@ std::optional<int> wait_child_for(pid_t pid, int deadline_ms) {
     if (pidfd >= 0) {
         pollfd p{pidfd, POLLIN, 0};
         int r;
-        do r = ::poll(&p, 1, deadline_ms); while (r < 0 && errno == EINTR);
+        do r = ::poll(&p, 1, deadline_ms);
+        while (r < 0 && errno == EINTR);
         ::close(pidfd);
         if (r == 0) return std::nullopt;
         return wait_child(pid);
@@ -95,8 +96,8 @@ std::optional<int> wait_child_for(pid_t pid, int deadline_ms) {
 }
 
 void drop_to(const Ids& ids) {
-    if (::setgroups(ids.groups.size(), ids.groups.data()) != 0 ||
-        ::setresgid(ids.gid, ids.gid, ids.gid) != 0 || ::setresuid(ids.uid, ids.uid, ids.uid) != 0) {
+    if (::setgroups(ids.groups.size(), ids.groups.data()) != 0 || ::setresgid(ids.gid, ids.gid, ids.gid) != 0 ||
+        ::setresuid(ids.uid, ids.uid, ids.uid) != 0) {
         std::fprintf(stderr, "conformance: cannot drop to uid %u: %s\n", ids.uid, std::strerror(errno));
         ::_exit(kChildDropFailed);
     }
@@ -294,8 +295,10 @@ UseResult use_direct(const Ids& as, std::string_view capability, const std::stri
             e = errno;
         } else {
             const ssize_t n = ::write(fd, capability.data(), capability.size());
-            if (n < 0) e = errno;
-            else if (static_cast<std::size_t>(n) != capability.size()) e = -1;
+            if (n < 0)
+                e = errno;
+            else if (static_cast<std::size_t>(n) != capability.size())
+                e = -1;
             ::close(fd);
         }
         const std::string report = "errno " + std::to_string(e) + "\n" + format_creds(read_creds());
@@ -337,8 +340,7 @@ void check_became(const UseResult& r, const Creds& want, bool via_p9use, const s
     if (!r.creds) fail(what + ": no credentials reported: " + r.raw);
     const Creds& got = *r.creds;
     bool same = std::equal(std::begin(got.uid), std::end(got.uid), std::begin(want.uid)) &&
-                std::equal(std::begin(got.gid), std::end(got.gid), std::begin(want.gid)) &&
-                got.groups == want.groups;
+                std::equal(std::begin(got.gid), std::end(got.gid), std::begin(want.gid)) && got.groups == want.groups;
     if (!same) fail(what + ": ran as " + describe(got) + ", want " + describe(want));
     // decisions.md 29: no no_new_privs (set-uid programs work in a session);
     // a uid-0 target is held by SECBIT_NOROOT, locked, instead.
@@ -422,8 +424,8 @@ std::string read_file(const std::string& path, std::size_t chunk) {
 
 std::string describe(const Status& s) {
     std::ostringstream o;
-    o << "{outstanding " << s.outstanding << " granted " << s.granted << " used " << s.used << " expired "
-      << s.expired << " refused " << s.refused << " maxcaps " << s.maxcaps << " timeout " << s.timeout << "}";
+    o << "{outstanding " << s.outstanding << " granted " << s.granted << " used " << s.used << " expired " << s.expired
+      << " refused " << s.refused << " maxcaps " << s.maxcaps << " timeout " << s.timeout << "}";
     return o.str();
 }
 
@@ -436,11 +438,13 @@ Status parse_status(const std::string& text) {
     std::string_view rest = text;
     for (std::size_t i = 0; i < 7; ++i) {
         const auto nl = rest.find('\n');
-        if (nl == std::string_view::npos) fail("status: line " + std::to_string(i + 1) + " missing or unterminated in: " + text);
+        if (nl == std::string_view::npos)
+            fail("status: line " + std::to_string(i + 1) + " missing or unterminated in: " + text);
         const std::string_view line = rest.substr(0, nl);
         rest.remove_prefix(nl + 1);
         const std::string prefix = std::string(names[i]) + " ";
-        if (line.substr(0, prefix.size()) != prefix) fail("status: line " + std::to_string(i + 1) + " is not '" + names[i] + " N': " + std::string(line));
+        if (line.substr(0, prefix.size()) != prefix)
+            fail("status: line " + std::to_string(i + 1) + " is not '" + names[i] + " N': " + std::string(line));
         const std::string_view num = line.substr(prefix.size());
         if (num.empty() || num.size() > 20 || (num.size() > 1 && num[0] == '0') ||
             !std::all_of(num.begin(), num.end(), [](char c) { return c >= '0' && c <= '9'; }))
@@ -562,8 +566,8 @@ Mount::Mount(std::string opts, std::string path) : path_(path.empty() ? config()
         daemon_ = -1;
         const std::string log = log_text(log_fd_);
         close_fd(log_fd_);
-        fail("p9authfs -o '" + opts + "' " + path_ + (exited ? " exited " + std::to_string(*exited) : " did not mount in time") +
-             ": " + log);
+        fail("p9authfs -o '" + opts + "' " + path_ +
+             (exited ? " exited " + std::to_string(*exited) : " did not mount in time") + ": " + log);
     }
     mounted_ = true;
 }
@@ -594,8 +598,8 @@ void Mount::unmount() {
             wait_child(daemon_);
             deferred_failures().push_back("p9authfs did not exit within 15 s of the unmount of " + path_);
         } else if (*code != 0) {
-            deferred_failures().push_back("p9authfs exited " + std::to_string(*code) + " after the unmount: " +
-                                          log_text(log_fd_));
+            deferred_failures().push_back("p9authfs exited " + std::to_string(*code) +
+                                          " after the unmount: " + log_text(log_fd_));
         }
         daemon_ = -1;
     }
@@ -669,8 +673,10 @@ std::string mount_must_fail(const std::string& opts, const std::string& name, co
         why = "p9authfs kept running with '" + opts + "'";
     } else {
         const std::string log = log_text(log_fd);
-        if (*code != 2) why = "p9authfs -o '" + opts + "' exited " + std::to_string(*code) + ", want 2: " + log;
-        else if (log.find(name) == std::string::npos) why = "the message does not name '" + name + "': " + log;
+        if (*code != 2)
+            why = "p9authfs -o '" + opts + "' exited " + std::to_string(*code) + ", want 2: " + log;
+        else if (log.find(name) == std::string::npos)
+            why = "the message does not name '" + name + "': " + log;
         if (mounted_at(path)) {
             ::umount2(path.c_str(), MNT_DETACH);
             why += " (and left a mount behind)";

@@ -90,9 +90,9 @@ std::string describe(const Creds& c);
 
 // What a use did.
 struct UseResult {
-    int code = -1;              // p9use's exit code, or the errno of the direct write
+    int code = -1;               // p9use's exit code, or the errno of the direct write
     std::optional<Creds> creds;  // what the program (or the writer) ran as afterwards
-    std::string raw;            // the child's output, for messages
+    std::string raw;             // the child's output, for messages
 };
 // Runs p9use as `as`, capability on stdin, PROGRAM = this suite in --report-creds mode.
 UseResult use_via_p9use(const Ids& as, std::string_view capability, const std::vector<std::string>& options = {});

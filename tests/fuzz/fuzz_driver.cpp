@@ -38,8 +38,12 @@ int main(int argc, char** argv) {
             const std::size_t pos = s.empty() ? 0 : rng() % (s.size() + 1);
             switch (rng() % 4) {
                 case 0: s.insert(pos, 1, alphabet[rng() % alphabet.size()]); break;
-                case 1: if (pos < s.size()) s.erase(pos, 1); break;
-                case 2: if (pos < s.size()) s[pos] = static_cast<char>(rng() & 0xff); break;
+                case 1:
+                    if (pos < s.size()) s.erase(pos, 1);
+                    break;
+                case 2:
+                    if (pos < s.size()) s[pos] = static_cast<char>(rng() & 0xff);
+                    break;
                 case 3: s.insert(pos, s.substr(0, rng() % (s.size() + 1))); break;
             }
         }

@@ -35,7 +35,8 @@ int fake_getattr(const char* path, struct stat* st, fuse_file_info*) {
 
 int fake_readdir(const char* path, void* buf, fuse_fill_dir_t fill, off_t, fuse_file_info*, fuse_readdir_flags) {
     if (std::string_view(path) != "/") return -ENOTDIR;
-    for (const char* name : {".", "..", "caphash", "capuse", "status"}) fill(buf, name, nullptr, 0, fuse_fill_dir_flags{});
+    for (const char* name : {".", "..", "caphash", "capuse", "status"})
+        fill(buf, name, nullptr, 0, fuse_fill_dir_flags{});
     return 0;
 }
 

@@ -26,8 +26,8 @@ TEST(Config, DefaultsAndSettings) {
 
 TEST(Config, BadLinesFailClosedWithTheLineNumber) {
     for (const char* bad : {"mountpoint", "mountpoint relative", "mountpoint /a/../b", "mountpoint /a/",
-                            "mountpoint /a//b", "mountpoint /a/./b", "mountpoint /", "mountpoint /a b",
-                            "frobnicate /x", "mountpoint /a\\040b", "mountpoint /a\r", "mountpoint /run/p9auth extra"}) {
+                            "mountpoint /a//b", "mountpoint /a/./b", "mountpoint /", "mountpoint /a b", "frobnicate /x",
+                            "mountpoint /a\\040b", "mountpoint /a\r", "mountpoint /run/p9auth extra"}) {
         auto c = parse_config(std::string("\n") + bad + "\n");
         ASSERT_FALSE(c) << bad;
         EXPECT_EQ(c.error().errnum, EINVAL);
@@ -96,8 +96,8 @@ TEST(Config, TheSharedLoaderNamesWhatItRefused) {
     auto t = read_root_owned_file(path, 1024, "policy");
     if (::geteuid() == 0) {
         ASSERT_FALSE(t);
-        EXPECT_EQ(t.error().message, "policy: " + std::string(dir) +
-                                         " is writable by group or others: refusing to trust it (chmod go-w)");
+        EXPECT_EQ(t.error().message,
+                  "policy: " + std::string(dir) + " is writable by group or others: refusing to trust it (chmod go-w)");
         ASSERT_EQ(::chmod(dir, 0700), 0);
         t = read_root_owned_file(path, 1024, "policy");
         ASSERT_TRUE(t) << t.error().message;
@@ -118,7 +118,8 @@ TEST(Config, ASettingTwiceIsAnError) {
     auto c = parse_config("mountpoint /a\n# x\nmountpoint /b\n");
     ASSERT_FALSE(c);
     EXPECT_EQ(c.error().errnum, EINVAL);
-    EXPECT_NE(c.error().message.find(":3: mountpoint is already set on line 1"), std::string::npos) << c.error().message;
+    EXPECT_NE(c.error().message.find(":3: mountpoint is already set on line 1"), std::string::npos)
+        << c.error().message;
 }
 
 TEST(Config, NulInAValueIsRefused) {

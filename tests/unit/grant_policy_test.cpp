@@ -70,9 +70,9 @@ TEST(MountOptions, ParsesAndChecksBounds) {
     EXPECT_EQ(o.describe(), "timeout=5,maxcaps=10,grant_uid=999,grant_gid=50,grant_once,legacy_sha1");
     MountOptions d;
     EXPECT_EQ(d.describe(), "timeout=120,maxcaps=16384");
-    for (const char* bad : {"timeout=0", "timeout=86401", "timeout=x", "timeout=", "timeout=-1", "maxcaps=0",
-                            "maxcaps=16777217", "grant_uid=4294967295", "grant_uid=abc", "grant_once=1",
-                            "legacy_sha1=yes", "frobnicate", "timeout=5 "}) {
+    for (const char* bad :
+         {"timeout=0", "timeout=86401", "timeout=x", "timeout=", "timeout=-1", "maxcaps=0", "maxcaps=16777217",
+          "grant_uid=4294967295", "grant_uid=abc", "grant_once=1", "legacy_sha1=yes", "frobnicate", "timeout=5 "}) {
         MountOptions m;
         Error e = m.parse(bad);
         EXPECT_EQ(e.errnum, EINVAL) << bad;

@@ -28,8 +28,8 @@ namespace {
 std::string g_dir;     // the fixtures' directory, once made
 bool g_ready = false;  // the fixtures are mounted over /etc in this process's namespace
 
-constexpr int kManyGroups = 1500;   // more than a capability carries (1024)
-constexpr int kCrowd = 30000;       // members of one group: ~270 KB, past the first buffer
+constexpr int kManyGroups = 1500;  // more than a capability carries (1024)
+constexpr int kCrowd = 30000;      // members of one group: ~270 KB, past the first buffer
 constexpr std::size_t kBigGecos = 200000;
 
 void write_file(const std::string& path, const std::string& text) {
@@ -38,7 +38,9 @@ void write_file(const std::string& path, const std::string& text) {
     if (!out) std::abort();
 }
 
-bool bind_over(const std::string& from, const char* to) { return ::mount(from.c_str(), to, nullptr, MS_BIND, nullptr) == 0; }
+bool bind_over(const std::string& from, const char* to) {
+    return ::mount(from.c_str(), to, nullptr, MS_BIND, nullptr) == 0;
+}
 
 // The fixture world. zed's primary gid (2300) sorts after his supplementary
 // staff (2100), so "sorted" and "primary first" are different texts for him.
@@ -67,7 +69,8 @@ bool make_world() {
     group += "crowd:x:2200:";
     for (int i = 0; i < kCrowd; ++i) group += (i ? "," : "") + std::string("member") + std::to_string(i);
     group += ",alice\n";
-    for (int i = 0; i < kManyGroups; ++i) group += "g" + std::to_string(i) + ":x:" + std::to_string(10000 + i) + ":many\n";
+    for (int i = 0; i < kManyGroups; ++i)
+        group += "g" + std::to_string(i) + ":x:" + std::to_string(10000 + i) + ":many\n";
     write_file(g_dir + "/group", group);
     write_file(g_dir + "/nsswitch.conf", "passwd: files\ngroup: files\n");
     write_file(g_dir + "/unreadable", "");

@@ -152,7 +152,8 @@ TEST(Spec, FilesystemIdentity) {
     EXPECT_EQ(num(ko[1]), P9AUTH_SUPER_MAGIC);
     // "p9au": the magic's bytes, most significant first.
     std::string ascii;
-    for (int shift = 24; shift >= 0; shift -= 8) ascii.push_back(static_cast<char>((P9AUTH_SUPER_MAGIC >> shift) & 0xff));
+    for (int shift = 24; shift >= 0; shift -= 8)
+        ascii.push_back(static_cast<char>((P9AUTH_SUPER_MAGIC >> shift) & 0xff));
     EXPECT_EQ(ko[2], ascii);
 }
 

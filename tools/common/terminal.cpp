@@ -40,7 +40,8 @@ Expected<SecretString> read_answer(int fd, long long deadline_ms) {
     // One byte at a time: what follows the line belongs to whoever reads next (a shell).
     for (;;) {
         if (const int e = wait_readable(fd, deadline_ms))
-            return fail(e, e == ETIMEDOUT ? std::string("no answer in time") : std::string("waiting for an answer: ") + std::strerror(e));
+            return fail(e, e == ETIMEDOUT ? std::string("no answer in time")
+                                          : std::string("waiting for an answer: ") + std::strerror(e));
         char c;
         const ssize_t n = ::read(fd, &c, 1);
         if (n < 0 && errno == EINTR) continue;
@@ -100,7 +101,8 @@ Expected<SecretString> ask(int in, int out, std::string_view text, bool echo, lo
     while (off < shown.size()) {
         const ssize_t n = ::write(out, shown.data() + off, shown.size() - off);
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return fail(n < 0 ? errno : EIO, std::string("showing a prompt: ") + std::strerror(n < 0 ? errno : EIO));
+        if (n <= 0)
+            return fail(n < 0 ? errno : EIO, std::string("showing a prompt: ") + std::strerror(n < 0 ? errno : EIO));
         off += static_cast<std::size_t>(n);
     }
     return read_answer(in, deadline_ms);
@@ -111,7 +113,8 @@ std::string check_user_name(std::string_view name) {
     if (name.empty()) return "the user name is empty";
     if (name.size() > wire::kMaxUserName)
         return "the user name is longer than " + std::to_string(wire::kMaxUserName) + " bytes";
-    return "'" + printable(name) + "' is not a user name (printable ASCII without spaces, ':' or '/', not starting with '-')";
+    return "'" + printable(name) +
+           "' is not a user name (printable ASCII without spaces, ':' or '/', not starting with '-')";
 }
 
 }  // namespace p9auth::term

@@ -93,8 +93,20 @@ int main(int argc, char** argv) {
     std::string where = "127.0.0.1:2323";
     int max_sessions = 64, max_unauthenticated = 16, max_per_source = 4;
     enum {
-        kInetd = 256, kListen, kService, kP9use, kAuthTimeout, kIdleTimeout, kMaxSessions, kMaxUnauth, kMaxPerSource,
-        kStateDir, kFailLimit, kFailWindow, kLockout, kVersion
+        kInetd = 256,
+        kListen,
+        kService,
+        kP9use,
+        kAuthTimeout,
+        kIdleTimeout,
+        kMaxSessions,
+        kMaxUnauth,
+        kMaxPerSource,
+        kStateDir,
+        kFailLimit,
+        kFailWindow,
+        kLockout,
+        kVersion
     };
     static const option longopts[] = {{"inetd", no_argument, nullptr, kInetd},
                                       {"listen", required_argument, nullptr, kListen},
@@ -116,32 +128,34 @@ int main(int argc, char** argv) {
     for (int c; (c = ::getopt_long(argc, argv, ":h", longopts, nullptr)) != -1;) {
         const std::string opt = ::optind > 0 && ::optind <= argc ? argv[::optind - 1] : "?";
         switch (c) {
-        case kInetd: inetd = true; break;
-        case kListen: where = ::optarg; break;
-        case kService: s.service = ::optarg; break;
-        case kP9use: s.p9use = ::optarg; break;
-        case kAuthTimeout: s.auth_timeout = parse_number("--auth-timeout", ::optarg); break;
-        case kIdleTimeout: s.idle_timeout = parse_number("--idle-timeout", ::optarg); break;
-        case kMaxSessions: max_sessions = parse_number("--max-sessions", ::optarg); break;
-        case kMaxUnauth: max_unauthenticated = parse_number("--max-unauthenticated", ::optarg); break;
-        case kMaxPerSource: max_per_source = parse_number("--max-per-source", ::optarg); break;
-        case kStateDir:
-            if (::optarg[0] != '/') usage_error(std::string("--state-dir wants an absolute path, not ") + ::optarg);
-            s.state_dir = ::optarg;
-            break;
-        case kFailLimit: s.throttle.fail_limit = static_cast<unsigned>(parse_number("--fail-limit", ::optarg)); break;
-        case kFailWindow: s.throttle.window = parse_number("--fail-window", ::optarg); break;
-        case kLockout: s.throttle.lockout = parse_number("--lockout", ::optarg); break;
-        case 'h':
-            std::printf("%sA login daemon without privilege (see p9logind(8)); listens on 127.0.0.1:2323 by default.\n",
-                        kUsageText);
-            return std::fflush(stdout) == 0 ? 0 : 1;
-        case kVersion:
-            std::printf("p9logind %s\n", P9AUTH_VERSION);
-            return std::fflush(stdout) == 0 ? 0 : 1;
-        case ':': usage_error(opt + " needs a value");
-        default:
-            usage_error("unknown option " + (::optopt && ::optopt < 256 ? "-" + std::string(1, static_cast<char>(::optopt)) : opt));
+            case kInetd: inetd = true; break;
+            case kListen: where = ::optarg; break;
+            case kService: s.service = ::optarg; break;
+            case kP9use: s.p9use = ::optarg; break;
+            case kAuthTimeout: s.auth_timeout = parse_number("--auth-timeout", ::optarg); break;
+            case kIdleTimeout: s.idle_timeout = parse_number("--idle-timeout", ::optarg); break;
+            case kMaxSessions: max_sessions = parse_number("--max-sessions", ::optarg); break;
+            case kMaxUnauth: max_unauthenticated = parse_number("--max-unauthenticated", ::optarg); break;
+            case kMaxPerSource: max_per_source = parse_number("--max-per-source", ::optarg); break;
+            case kStateDir:
+                if (::optarg[0] != '/') usage_error(std::string("--state-dir wants an absolute path, not ") + ::optarg);
+                s.state_dir = ::optarg;
+                break;
+            case kFailLimit:
+                s.throttle.fail_limit = static_cast<unsigned>(parse_number("--fail-limit", ::optarg));
+                break;
+            case kFailWindow: s.throttle.window = parse_number("--fail-window", ::optarg); break;
+            case kLockout: s.throttle.lockout = parse_number("--lockout", ::optarg); break;
+            case 'h':
+                std::printf(
+                    "%sA login daemon without privilege (see p9logind(8)); listens on 127.0.0.1:2323 by default.\n",
+                    kUsageText);
+                return std::fflush(stdout) == 0 ? 0 : 1;
+            case kVersion: std::printf("p9logind %s\n", P9AUTH_VERSION); return std::fflush(stdout) == 0 ? 0 : 1;
+            case ':': usage_error(opt + " needs a value");
+            default:
+                usage_error("unknown option " +
+                            (::optopt && ::optopt < 256 ? "-" + std::string(1, static_cast<char>(::optopt)) : opt));
         }
     }
     if (::optind < argc) usage_error(std::string("unexpected argument ") + argv[::optind]);

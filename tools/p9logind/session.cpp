@@ -83,33 +83,33 @@ int converse(int n, const struct pam_message** msg, struct pam_response** resp, 
     for (int i = 0; i < n; ++i) {
         std::string text = msg[i]->msg ? msg[i]->msg : "";
         switch (msg[i]->msg_style) {
-        case PAM_PROMPT_ECHO_OFF:
-        case PAM_PROMPT_ECHO_ON: {
-            std::string line;
-            bool ok;
-            if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF && !ctx->password_used) {
-                ctx->password_used = true;
-                line = ctx->password;  // (a copy, zeroed below, not a swap of short-string buffers)
-                p9auth_zero(ctx->password.data(), ctx->password.size());
-                ok = true;
-            } else {
-                ok = say(ctx->out, text) && read_line(ctx->in, ctx->out, ctx->deadline, line);
-            }
-            if (ok) r[i].resp = ::strdup(line.c_str());
-            p9auth_zero(line.data(), line.size());
-            if (!ok || !r[i].resp) {
-                for (int j = 0; j < i; ++j) {
-                    if (r[j].resp) {
-                        p9auth_zero(r[j].resp, std::strlen(r[j].resp));
-                        std::free(r[j].resp);
-                    }
+            case PAM_PROMPT_ECHO_OFF:
+            case PAM_PROMPT_ECHO_ON: {
+                std::string line;
+                bool ok;
+                if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF && !ctx->password_used) {
+                    ctx->password_used = true;
+                    line = ctx->password;  // (a copy, zeroed below, not a swap of short-string buffers)
+                    p9auth_zero(ctx->password.data(), ctx->password.size());
+                    ok = true;
+                } else {
+                    ok = say(ctx->out, text) && read_line(ctx->in, ctx->out, ctx->deadline, line);
                 }
-                std::free(r);
-                return PAM_CONV_ERR;
+                if (ok) r[i].resp = ::strdup(line.c_str());
+                p9auth_zero(line.data(), line.size());
+                if (!ok || !r[i].resp) {
+                    for (int j = 0; j < i; ++j) {
+                        if (r[j].resp) {
+                            p9auth_zero(r[j].resp, std::strlen(r[j].resp));
+                            std::free(r[j].resp);
+                        }
+                    }
+                    std::free(r);
+                    return PAM_CONV_ERR;
+                }
+                break;
             }
-            break;
-        }
-        default: say(ctx->out, text + "\r\n");
+            default: say(ctx->out, text + "\r\n");
         }
     }
     *resp = r;
@@ -119,8 +119,8 @@ int converse(int n, const struct pam_message** msg, struct pam_response** resp, 
 // The child: the pty's slave as its terminal, then p9use with the
 // capability becomes the user and runs the login shell in the home
 // directory. Never returns.
-[[noreturn]] void exec_shell(int slave, const p9auth::login::Capability& cap, const passwd& pw,
-                             const Settings& s, char** pam_env) {
+[[noreturn]] void exec_shell(int slave, const p9auth::login::Capability& cap, const passwd& pw, const Settings& s,
+                             char** pam_env) {
     ::setsid();
     ::ioctl(slave, TIOCSCTTY, 0);
     ::dup2(slave, 0);
@@ -136,8 +136,9 @@ int converse(int n, const struct pam_message** msg, struct pam_response** resp, 
     ::setenv("SHELL", shell.c_str(), 1);
     ::setenv("USER", pw.pw_name, 1);
     ::setenv("LOGNAME", pw.pw_name, 1);
-    ::setenv("PATH", pw.pw_uid == 0 ? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-                                    : "/usr/local/bin:/usr/bin:/bin",
+    ::setenv("PATH",
+             pw.pw_uid == 0 ? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+                            : "/usr/local/bin:/usr/bin:/bin",
              1);
     // What the session modules (pam_env) set, over the defaults, as login(1) does.
     for (char** e = pam_env; e && *e; ++e) ::putenv(*e);
@@ -198,7 +199,7 @@ void auth_timed_out(int) {
 
 void arm_auth_deadline(int out, int seconds) {
     g_timeout_out = out;
-    struct sigaction sa{};
+    struct sigaction sa {};
     sa.sa_handler = auth_timed_out;
     ::sigemptyset(&sa.sa_mask);
     ::sigaction(SIGALRM, &sa, nullptr);
@@ -209,7 +210,8 @@ void arm_auth_deadline(int out, int seconds) {
 
 void refuse_source(int out, const Settings& s, const std::string& source, long wait) {
     if (wait < 0) {
-        syslog(LOG_ERR, "login refused peer=%s: cannot count failed logins in %s: %m", s.peer.c_str(), s.state_dir.c_str());
+        syslog(LOG_ERR, "login refused peer=%s: cannot count failed logins in %s: %m", s.peer.c_str(),
+               s.state_dir.c_str());
         say(out, "p9logind: not available, try later\r\n");
         return;
     }
@@ -229,8 +231,10 @@ std::string peer_address(int fd) {
         ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, text, sizeof text);
     } else if (ss.ss_family == AF_INET6) {
         const in6_addr& a = reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr;
-        if (IN6_IS_ADDR_V4MAPPED(&a)) ::inet_ntop(AF_INET, &a.s6_addr[12], text, sizeof text);
-        else ::inet_ntop(AF_INET6, &a, text, sizeof text);
+        if (IN6_IS_ADDR_V4MAPPED(&a))
+            ::inet_ntop(AF_INET, &a.s6_addr[12], text, sizeof text);
+        else
+            ::inet_ntop(AF_INET6, &a, text, sizeof text);
     }
     return text;
 }

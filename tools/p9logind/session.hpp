@@ -10,15 +10,15 @@
 namespace p9logind {
 
 struct Settings {
-    std::string service = "p9logind";  // PAM service
-    std::string p9use;                 // empty: libp9auth's installed path
-    int auth_timeout = 60;             // seconds for login name and password
-    int idle_timeout = 900;            // seconds without a byte either way
-    std::string peer = "stdin";        // for the log
-    std::string rhost;                 // the peer's address, PAM_RHOST and utmp's host ("" unknown: local)
+    std::string service = "p9logind";         // PAM service
+    std::string p9use;                        // empty: libp9auth's installed path
+    int auth_timeout = 60;                    // seconds for login name and password
+    int idle_timeout = 900;                   // seconds without a byte either way
+    std::string peer = "stdin";               // for the log
+    std::string rhost;                        // the peer's address, PAM_RHOST and utmp's host ("" unknown: local)
     std::string state_dir = "/run/p9logind";  // failed logins per source (throttle.hpp)
     ThrottleLimits throttle;
-    int authenticated_fd = -1;         // the listener's pipe: one byte once the login is authenticated
+    int authenticated_fd = -1;  // the listener's pipe: one byte once the login is authenticated
 };
 
 // The address of the peer on a connected socket ("" when fd is not an

@@ -97,10 +97,11 @@ std::string source_key(const std::string& rhost) {
 }
 
 std::string SourceThrottle::check() const {
-    struct stat st{};
+    struct stat st {};
     if (::lstat(dir_.c_str(), &st) != 0) return dir_ + ": " + std::strerror(errno);
     if (!S_ISDIR(st.st_mode)) return dir_ + ": not a directory";
-    if (st.st_uid != ::geteuid()) return dir_ + ": not owned by the daemon's user (uid " + std::to_string(::geteuid()) + ")";
+    if (st.st_uid != ::geteuid())
+        return dir_ + ": not owned by the daemon's user (uid " + std::to_string(::geteuid()) + ")";
     if (st.st_mode & 022) return dir_ + ": writable by group or others";
     return "";
 }

@@ -11,10 +11,10 @@
 namespace p9logind {
 
 struct ThrottleLimits {
-    unsigned fail_limit = 5;      // failed logins from one source within the window ...
-    long window = 900;            // ... seconds lock that source ...
-    long lockout = 300;           // ... for this long.
-    unsigned max_sources = 16384; // files in the directory before new sources are refused
+    unsigned fail_limit = 5;       // failed logins from one source within the window ...
+    long window = 900;             // ... seconds lock that source ...
+    long lockout = 300;            // ... for this long.
+    unsigned max_sources = 16384;  // files in the directory before new sources are refused
 };
 
 // The key a source is counted under: an IPv4 address as it is, an IPv6

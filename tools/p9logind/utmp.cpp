@@ -36,7 +36,8 @@ utmpx entry(const LoginRecord& r, short type) {
         put(u.ut_user, r.user);
         put(u.ut_host, r.host);
         in6_addr a6{};
-        if (::inet_pton(AF_INET, r.host.c_str(), &u.ut_addr_v6[0]) != 1 && ::inet_pton(AF_INET6, r.host.c_str(), &a6) == 1)
+        if (::inet_pton(AF_INET, r.host.c_str(), &u.ut_addr_v6[0]) != 1 &&
+            ::inet_pton(AF_INET6, r.host.c_str(), &a6) == 1)
             std::memcpy(u.ut_addr_v6, &a6, sizeof u.ut_addr_v6);
         u.ut_session = ::getsid(r.pid) > 0 ? ::getsid(r.pid) : r.pid;
     }
@@ -55,10 +56,13 @@ void write_utmp_wtmp(const utmpx& u, const char* what) {
     const bool ok = ::pututxline(&u) != nullptr;
     const int err = errno;
     ::endutxent();
-    if (!ok) syslog(LOG_WARNING, "%s: cannot write %s: %s (is the daemon's user in group utmp?)", what, _PATH_UTMP, std::strerror(err));
+    if (!ok)
+        syslog(LOG_WARNING, "%s: cannot write %s: %s (is the daemon's user in group utmp?)", what, _PATH_UTMP,
+               std::strerror(err));
     // updwtmpx says nothing of failure: check the file can be written first.
     if (::access(_PATH_WTMP, W_OK) != 0)
-        syslog(LOG_WARNING, "%s: cannot write %s: %s (is the daemon's user in group utmp?)", what, _PATH_WTMP, std::strerror(errno));
+        syslog(LOG_WARNING, "%s: cannot write %s: %s (is the daemon's user in group utmp?)", what, _PATH_WTMP,
+               std::strerror(errno));
     else
         ::updwtmpx(_PATH_WTMP, &u);
 }

@@ -42,7 +42,7 @@ struct Args {
     bool preserve_env = false;
     std::string command;
     bool has_command = false;
-    bool pty = false;  // --pty: the target on a pseudo-terminal of its own
+    bool pty = false;   // --pty: the target on a pseudo-terminal of its own
     std::string shell;  // -s
     std::string user = "root";
     std::vector<std::string> extra;  // arguments for the shell
@@ -79,25 +79,25 @@ Args parse_args(int argc, char** argv) {
     for (int c; (c = ::getopt_long(argc, argv, ":lmpPc:s:h", longopts, nullptr)) != -1;) {
         const std::string opt = ::optind > 0 && ::optind <= argc ? argv[::optind - 1] : "?";
         switch (c) {
-        case 'l': a.login = true; break;
-        case 'm':
-        case 'p': a.preserve_env = true; break;
-        case 'c': a.command = ::optarg, a.has_command = true; break;
-        case 's': a.shell = ::optarg; break;
-        case 'P': a.pty = true; break;
-        case kSocket: a.socket = ::optarg; break;
-        case kP9use: a.p9use = ::optarg; break;
-        case 'h':
-            std::printf("%sRuns a shell (or COMMAND) as USER (default root) after USER's password,\n"
-                        "through factotum and p9use, with no privilege of its own. See p9su(1).\n",
-                        kUsageText);
-            std::exit(std::fflush(stdout) == 0 ? 0 : kFailure);
-        case kVersion:
-            std::printf("p9su %s\n", P9AUTH_VERSION);
-            std::exit(std::fflush(stdout) == 0 ? 0 : kFailure);
-        case ':': usage_error(opt + " needs a value");
-        default:
-            usage_error("unknown option " + (::optopt && ::optopt < 256 ? "-" + std::string(1, static_cast<char>(::optopt)) : opt));
+            case 'l': a.login = true; break;
+            case 'm':
+            case 'p': a.preserve_env = true; break;
+            case 'c': a.command = ::optarg, a.has_command = true; break;
+            case 's': a.shell = ::optarg; break;
+            case 'P': a.pty = true; break;
+            case kSocket: a.socket = ::optarg; break;
+            case kP9use: a.p9use = ::optarg; break;
+            case 'h':
+                std::printf(
+                    "%sRuns a shell (or COMMAND) as USER (default root) after USER's password,\n"
+                    "through factotum and p9use, with no privilege of its own. See p9su(1).\n",
+                    kUsageText);
+                std::exit(std::fflush(stdout) == 0 ? 0 : kFailure);
+            case kVersion: std::printf("p9su %s\n", P9AUTH_VERSION); std::exit(std::fflush(stdout) == 0 ? 0 : kFailure);
+            case ':': usage_error(opt + " needs a value");
+            default:
+                usage_error("unknown option " +
+                            (::optopt && ::optopt < 256 ? "-" + std::string(1, static_cast<char>(::optopt)) : opt));
         }
     }
     int i = ::optind;
@@ -179,8 +179,9 @@ void set_environment(const Args& a, const passwd& pw, const std::string& shell) 
         std::string keep_term = term ? term : "";
         ::clearenv();
         if (!keep_term.empty()) ::setenv("TERM", keep_term.c_str(), 1);
-        ::setenv("PATH", pw.pw_uid == 0 ? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-                                        : "/usr/local/bin:/usr/bin:/bin:/usr/local/games:/usr/games",
+        ::setenv("PATH",
+                 pw.pw_uid == 0 ? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+                                : "/usr/local/bin:/usr/bin:/bin:/usr/local/games:/usr/games",
                  1);
     }
     ::setenv("HOME", pw.pw_dir, 1);
@@ -241,8 +242,10 @@ void forward(int sig) {
     if (g_child > 0) ::kill(g_child, sig);
 }
 void wake(int sig) {
-    if (sig == SIGWINCH) g_winch = 1;
-    else if (sig != SIGCHLD) g_hangup = 1;
+    if (sig == SIGWINCH)
+        g_winch = 1;
+    else if (sig != SIGCHLD)
+        g_hangup = 1;
     const int saved = errno;
     const char c = 0;
     ssize_t ignored = ::write(g_wake, &c, 1);
@@ -251,7 +254,7 @@ void wake(int sig) {
 }
 
 void on_signal(int sig, void (*handler)(int)) {
-    struct sigaction sa{};
+    struct sigaction sa {};
     sa.sa_handler = handler;
     ::sigemptyset(&sa.sa_mask);
     ::sigaction(sig, &sa, nullptr);
@@ -362,8 +365,10 @@ int relay_pty(pid_t child, int master, int wake_read) {
     while (status < 0) {
         int st = 0;
         pid_t r = ::waitpid(child, &st, 0);
-        if (r == child) status = st;
-        else if (r < 0 && errno != EINTR) return kFailure;
+        if (r == child)
+            status = st;
+        else if (r < 0 && errno != EINTR)
+            return kFailure;
     }
     return exit_status(status);
 }
@@ -388,8 +393,10 @@ int main(int argc, char** argv) {
     const passwd pw = *found;
     std::string shell = pw.pw_shell && *pw.pw_shell ? pw.pw_shell : "/bin/sh";
     if (!a.shell.empty()) {
-        if (listed_shell(shell) && listed_shell(a.shell)) shell = a.shell;
-        else std::fprintf(stderr, "p9su: using restricted shell %s\n", shell.c_str());
+        if (listed_shell(shell) && listed_shell(a.shell))
+            shell = a.shell;
+        else
+            std::fprintf(stderr, "p9su: using restricted shell %s\n", shell.c_str());
     }
 
     std::string socket = a.socket;

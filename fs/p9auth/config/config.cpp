@@ -90,7 +90,7 @@ Expected<std::string> read_root_owned_file(const std::string& path, std::size_t 
         ~Closer() { ::close(fd); }
     } closer{fd};
 
-    struct stat st{};
+    struct stat st {};
     if (::fstat(fd, &st) != 0) return fail(errno, what + ": cannot stat " + path + ": " + std::strerror(errno));
     if (!S_ISREG(st.st_mode)) return fail(EPERM, what + ": " + path + " is not a regular file");
     if (Error e = check_owner(what, path, st, false)) return e;
@@ -99,7 +99,7 @@ Expected<std::string> read_root_owned_file(const std::string& path, std::size_t 
     while (dir != "/") {
         const std::size_t slash = dir.rfind('/');
         dir = slash == 0 ? "/" : dir.substr(0, slash);
-        struct stat ds{};
+        struct stat ds {};
         if (::lstat(dir.c_str(), &ds) != 0 || !S_ISDIR(ds.st_mode))
             return fail(EPERM, what + ": cannot check directory " + dir + " above " + path);
         if (Error e = check_owner(what, dir, ds, true)) return e;

@@ -15,8 +15,8 @@ inline constexpr const char* kDefaultMountpoint = "/run/p9auth";
 inline constexpr const char* kDefaultFactotumSocket = "/run/p9auth-factotum.sock";
 
 struct Config {
-    std::string mountpoint = kDefaultMountpoint;            // where the p9auth filesystem is mounted
-    std::string factotum_socket = kDefaultFactotumSocket;   // where factotum listens
+    std::string mountpoint = kDefaultMountpoint;           // where the p9auth filesystem is mounted
+    std::string factotum_socket = kDefaultFactotumSocket;  // where factotum listens
 };
 
 // Parses the text: "name value" lines, '#' comments, blank lines. Unknown

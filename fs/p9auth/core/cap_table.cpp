@@ -63,8 +63,8 @@ Error CapTable::grant(std::span<const std::uint8_t> wire) {
     // Bad input is refused before anything else happens to the table.
     if (h.empty() || (h.size() == static_cast<std::size_t>(HashKind::sha1) && !limits_.legacy_sha1))
         return refuse(fail(EINVAL, "grant refused: a hash is 32 bytes (HMAC-SHA256)" +
-                                       std::string(limits_.legacy_sha1 ? " or 20 bytes (HMAC-SHA1)" : "") +
-                                       ", got " + std::to_string(wire.size())));
+                                       std::string(limits_.legacy_sha1 ? " or 20 bytes (HMAC-SHA1)" : "") + ", got " +
+                                       std::to_string(wire.size())));
     std::lock_guard lock(mu_);
     // The time is read under the lock, so the expiry list stays in order
     // and no use is judged by a time older than the last grant's.
@@ -103,8 +103,9 @@ Error CapTable::use(std::string_view text, uid_t writer_uid, Capability* out) {
     std::lock_guard lock(mu_);
     trim_locked(clock_());
     if (!take_locked(h256) && (h1.empty() || !take_locked(h1)))
-        return refuse(fail(EPERM, "capability refused: no such grant (never granted, already used, "
-                                  "expired, or granted on another mount)"));
+        return refuse(fail(EPERM,
+                           "capability refused: no such grant (never granted, already used, "
+                           "expired, or granted on another mount)"));
     ++counters_.used;
     if (out) *out = std::move(*cap);
     return Error::ok();

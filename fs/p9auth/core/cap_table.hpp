@@ -99,7 +99,7 @@ private:
     Map map_;
     Entry* oldest_ = nullptr;  // expires first; grants append at newest_ (one timeout for all)
     Entry* newest_ = nullptr;
-    TableCounters counters_;                // all but refused
+    TableCounters counters_;                 // all but refused
     std::atomic<std::uint64_t> refused_{0};  // refuse(): no lock
 };
 

@@ -36,15 +36,13 @@ Expected<Target> parse_target(std::string_view text) {
     Target t;
     const auto c1 = text.find(':');
     std::uint32_t v = 0;
-    if (!parse_id(text.substr(0, c1), &v))
-        return invalid("target uid is not a canonical decimal id (0..4294967294)");
+    if (!parse_id(text.substr(0, c1), &v)) return invalid("target uid is not a canonical decimal id (0..4294967294)");
     t.uid = v;
     if (c1 == std::string_view::npos) return t;
 
     std::string_view rest = text.substr(c1 + 1);
     const auto c2 = rest.find(':');
-    if (!parse_id(rest.substr(0, c2), &v))
-        return invalid("target gid is not a canonical decimal id (0..4294967294)");
+    if (!parse_id(rest.substr(0, c2), &v)) return invalid("target gid is not a canonical decimal id (0..4294967294)");
     t.gid = v;
     if (c2 == std::string_view::npos) return t;
 
@@ -87,19 +85,16 @@ std::string signed_part(uid_t from, const Target& to) {
 Expected<Capability> parse_capability(std::string_view text) {
     if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
     if (text.empty()) return invalid("empty");
-    if (text.size() > kMaxCapability)
-        return invalid("longer than " + std::to_string(kMaxCapability) + " bytes");
+    if (text.size() > kMaxCapability) return invalid("longer than " + std::to_string(kMaxCapability) + " bytes");
 
     const auto at1 = text.find('@');
     const auto at2 = text.rfind('@');
-    if (at1 == std::string_view::npos || at1 == at2)
-        return invalid("expected FROM@TO@KEY (two '@')");
+    if (at1 == std::string_view::npos || at1 == at2) return invalid("expected FROM@TO@KEY (two '@')");
     if (text.find('@', at1 + 1) != at2) return invalid("more than two '@'");
 
     Capability cap;
     std::uint32_t from = 0;
-    if (!parse_id(text.substr(0, at1), &from))
-        return invalid("FROM is not a canonical decimal uid (0..4294967294)");
+    if (!parse_id(text.substr(0, at1), &from)) return invalid("FROM is not a canonical decimal uid (0..4294967294)");
     cap.from = from;
 
     auto to = parse_target(text.substr(at1 + 1, at2 - at1 - 1));

@@ -17,7 +17,8 @@ namespace p9auth {
 // stays: a usage error carries the usage text on lines of its own.)
 inline void complain(const char* program, std::string_view message) {
     std::string line = std::string(program) + ": ";
-    for (char c : message) line.push_back((static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n') || c == 0x7f ? '?' : c);
+    for (char c : message)
+        line.push_back((static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n') || c == 0x7f ? '?' : c);
     line.push_back('\n');
     std::fputs(line.c_str(), stderr);
     std::fflush(stderr);

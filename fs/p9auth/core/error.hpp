@@ -21,7 +21,7 @@ inline Error fail(int errnum, std::string message) { return Error{errnum, std::m
 template <class T>
 class Expected {
 public:
-    Expected(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+    Expected(T value) : v_(std::move(value)) {}      // NOLINT: implicit by design
     Expected(Error error) : v_(std::move(error)) {}  // NOLINT
     bool has_value() const { return v_.index() == 0; }
     explicit operator bool() const { return has_value(); }

@@ -16,7 +16,7 @@ inline constexpr long kP9authSuperMagic = P9AUTH_SUPER_MAGIC;     // p9auth.ko
 // 0 when fd is on a filesystem of either p9auth type; EPERM when on
 // another; fstatfs's errno when it cannot be asked.
 inline int p9auth_filesystem_check(int fd) {
-    struct statfs sfs{};
+    struct statfs sfs {};
     if (::fstatfs(fd, &sfs) != 0) return errno;
     const long type = static_cast<long>(sfs.f_type);
     return type == kFuseSuperMagic || type == kP9authSuperMagic ? 0 : EPERM;

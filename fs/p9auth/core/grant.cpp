@@ -10,9 +10,7 @@ void core_init() {
     if (sodium_init() < 0) std::abort();  // no randomness: nothing may be granted
 }
 
-Hash hash_of(const Capability& cap, HashKind kind) {
-    return hmac(kind, cap.key.view(), signed_part(cap.from, cap.to));
-}
+Hash hash_of(const Capability& cap, HashKind kind) { return hmac(kind, cap.key.view(), signed_part(cap.from, cap.to)); }
 
 NewGrant make_grant(uid_t from, const Target& to, HashKind kind) {
     unsigned char raw[32];

@@ -18,8 +18,9 @@ Error may_grant(const GrantPolicy& p, const OpenerCreds& who) {
         return Error::ok();
     }
     if (!who.has_setuid_and_setgid)
-        return fail(EPERM, "grant refused: opening caphash needs CAP_SETUID and CAP_SETGID in the mount's "
-                           "user namespace (or the mount's grant_uid=/grant_gid=)");
+        return fail(EPERM,
+                    "grant refused: opening caphash needs CAP_SETUID and CAP_SETGID in the mount's "
+                    "user namespace (or the mount's grant_uid=/grant_gid=)");
     return Error::ok();
 }
 

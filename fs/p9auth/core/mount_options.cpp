@@ -69,8 +69,8 @@ Error MountOptions::parse(std::string_view list) {
 }
 
 std::string MountOptions::describe() const {
-    std::string s = P9AUTH_OPT_TIMEOUT "=" + std::to_string(table.timeout.count()) +
-                    "," P9AUTH_OPT_MAXCAPS "=" + std::to_string(table.maxcaps);
+    std::string s = P9AUTH_OPT_TIMEOUT "=" + std::to_string(table.timeout.count()) + "," P9AUTH_OPT_MAXCAPS "=" +
+                    std::to_string(table.maxcaps);
     if (grant.grant_uid) s += "," P9AUTH_OPT_GRANT_UID "=" + std::to_string(*grant.grant_uid);
     if (grant.grant_gid) s += "," P9AUTH_OPT_GRANT_GID "=" + std::to_string(*grant.grant_gid);
     if (grant.grant_once) s += "," P9AUTH_OPT_GRANT_ONCE;

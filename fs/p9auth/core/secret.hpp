@@ -24,7 +24,9 @@ struct ZeroingAllocator {
         ::operator delete(p);
     }
     template <class U>
-    bool operator==(const ZeroingAllocator<U>&) const noexcept { return true; }
+    bool operator==(const ZeroingAllocator<U>&) const noexcept {
+        return true;
+    }
 };
 
 // A string for secrets. Its short-string buffer is zeroed by the destructor;

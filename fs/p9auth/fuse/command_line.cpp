@@ -20,8 +20,8 @@ namespace {
 // files is a device or a program) and allow_other, and its files' times are
 // not kept. Accepting them is what lets "mount -t fuse.p9authfs" and fstab work.
 constexpr std::array kNoEffect = {
-    "rw",      "suid",     "nosuid",     "dev",      "nodev",       "exec",          "noexec",
-    "async",   "atime",    "noatime",    "diratime", "nodiratime",  "relatime",      "norelatime",
+    "rw",          "suid",          "nosuid",   "dev",        "nodev",       "exec",     "noexec",
+    "async",       "atime",         "noatime",  "diratime",   "nodiratime",  "relatime", "norelatime",
     "strictatime", "nostrictatime", "lazytime", "nolazytime", "allow_other",
 };
 
@@ -35,11 +35,18 @@ bool no_effect(std::string_view name) {
 // says, refused with the reason.
 p9auth::Error refused(std::string_view name) {
     const std::string n(name);
-    if (name == "ro") return fail(EINVAL, "mount option 'ro': caphash and capuse are written to; a read-only p9authfs could neither grant nor use");
-    if (name == "default_permissions") return fail(EINVAL, "mount option 'default_permissions': the grant rules decide who may open caphash, not mode bits (p9authfs(8))");
-    if (name == "fsname") return fail(EINVAL, "mount option 'fsname': name the filesystem with the SOURCE operand (p9authfs SOURCE MOUNTPOINT)");
-    if (name == "subtype")
-        return fail(EINVAL, "mount option 'subtype': the type is always fuse." P9AUTH_FUSE_SUBTYPE);
+    if (name == "ro")
+        return fail(
+            EINVAL,
+            "mount option 'ro': caphash and capuse are written to; a read-only p9authfs could neither grant nor use");
+    if (name == "default_permissions")
+        return fail(EINVAL,
+                    "mount option 'default_permissions': the grant rules decide who may open caphash, not mode bits "
+                    "(p9authfs(8))");
+    if (name == "fsname")
+        return fail(EINVAL,
+                    "mount option 'fsname': name the filesystem with the SOURCE operand (p9authfs SOURCE MOUNTPOINT)");
+    if (name == "subtype") return fail(EINVAL, "mount option 'subtype': the type is always fuse." P9AUTH_FUSE_SUBTYPE);
     return fail(EINVAL, "unknown mount option '" + n + "'");
 }
 
@@ -70,8 +77,9 @@ p9auth::Error check_source(std::string_view s) {
     if (s.empty() || s.size() > 64)
         return fail(EINVAL, "SOURCE must be a name of 1 to 64 characters, not '" + std::string(s) + "'");
     if (s.find('/') != std::string_view::npos)
-        return fail(EINVAL, "two operands '" + std::string(s) + "' and a mount point: the first is the SOURCE, a name "
-                            "such as p9authfs, and has no '/'; p9authfs mounts at one mount point");
+        return fail(EINVAL, "two operands '" + std::string(s) +
+                                "' and a mount point: the first is the SOURCE, a name "
+                                "such as p9authfs, and has no '/'; p9authfs mounts at one mount point");
     for (unsigned char c : s) {
         const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
                         c == '-' || c == '.' || c == ':' || c == '@';
@@ -95,28 +103,29 @@ p9auth::Expected<CommandLine> parse_command_line(int argc, char** argv) {
         const int c = ::getopt_long(argc, argv, ":fdso:hV", kLong, nullptr);
         if (c == -1) break;
         switch (c) {
-        case 'h': cl.action = CommandLine::Action::help; return cl;
-        case 'V': cl.action = CommandLine::Action::version; return cl;
-        case 'f': cl.foreground = true; break;
-        case 'd': cl.debug = cl.foreground = true; break;
-        case 's': cl.single_thread = true; break;
-        case 'o':
-            if (p9auth::Error e = parse_options(optarg, cl.options)) return e;
-            break;
-        case ':':
-            return fail(EINVAL, optopt == 'o' ? std::string("-o needs a list of mount options")
-                                              : "'" + std::string(argv[optind - 1]) + "' needs a value");
-        default: {
-            const std::string_view last = argv[optind - 1];
-            if (last.starts_with("--")) return fail(EINVAL, "unknown flag '" + std::string(last) + "'");
-            return fail(EINVAL, "unknown flag '-" + std::string(1, static_cast<char>(optopt)) + "'");
-        }
+            case 'h': cl.action = CommandLine::Action::help; return cl;
+            case 'V': cl.action = CommandLine::Action::version; return cl;
+            case 'f': cl.foreground = true; break;
+            case 'd': cl.debug = cl.foreground = true; break;
+            case 's': cl.single_thread = true; break;
+            case 'o':
+                if (p9auth::Error e = parse_options(optarg, cl.options)) return e;
+                break;
+            case ':':
+                return fail(EINVAL, optopt == 'o' ? std::string("-o needs a list of mount options")
+                                                  : "'" + std::string(argv[optind - 1]) + "' needs a value");
+            default: {
+                const std::string_view last = argv[optind - 1];
+                if (last.starts_with("--")) return fail(EINVAL, "unknown flag '" + std::string(last) + "'");
+                return fail(EINVAL, "unknown flag '-" + std::string(1, static_cast<char>(optopt)) + "'");
+            }
         }
     }
     const int operands = argc - optind;
     if (operands == 0) return fail(EINVAL, "no mount point given");
     if (operands > 2)
-        return fail(EINVAL, std::to_string(operands) + " operands: give MOUNTPOINT, or SOURCE MOUNTPOINT as mount(8) does");
+        return fail(EINVAL,
+                    std::to_string(operands) + " operands: give MOUNTPOINT, or SOURCE MOUNTPOINT as mount(8) does");
     if (operands == 2) {
         if (p9auth::Error e = check_source(argv[optind])) return e;
         cl.fsname = argv[optind];
@@ -131,8 +140,11 @@ std::string usage_text(std::string_view program) {
     auto range = [](unsigned lo, unsigned hi, unsigned dflt) {  // "1..86400 (120)\n"
         return std::to_string(lo) + ".." + std::to_string(hi) + " (" + std::to_string(dflt) + ")\n";
     };
-    return "usage: " + p + " [-f] [-d] [-s] [-o OPTION[,OPTION...]] [SOURCE] MOUNTPOINT\n"
-           "       " + p + " --help | --version\n"
+    return "usage: " + p +
+           " [-f] [-d] [-s] [-o OPTION[,OPTION...]] [SOURCE] MOUNTPOINT\n"
+           "       " +
+           p +
+           " --help | --version\n"
            "\n"
            "Serves the p9auth capability filesystem (caphash, capuse, status) at MOUNTPOINT.\n"
            "SOURCE names the mount (default p9authfs), as mount -t fuse.p9authfs passes it.\n"

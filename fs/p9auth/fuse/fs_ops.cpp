@@ -28,12 +28,15 @@
 namespace p9authfs {
 
 Filesystem::Filesystem(const p9auth::MountOptions& opts, UserNamespaceId ns)
-    : options(opts), user_ns(ns), born([] {
+    : options(opts),
+      user_ns(ns),
+      born([] {
           timespec t{};
           ::clock_gettime(CLOCK_REALTIME, &t);
           return t;
       }()),
-      table(opts.table), gate(opts.grant) {}
+      table(opts.table),
+      gate(opts.grant) {}
 
 enum class Node : fuse_ino_t { none = 0, root = FUSE_ROOT_ID, caphash = 2, capuse = 3, status = 4 };
 
@@ -47,7 +50,7 @@ Filesystem::~Filesystem() = default;
 
 namespace {
 
-constexpr double kForever = 86400.0;  // seconds; the tree never changes
+constexpr double kForever = 86400.0;                         // seconds; the tree never changes
 constexpr unsigned kMaxWritePages = P9AUTH_MAX_WRITE_PAGES;  // docs/spec.md section 4, as p9auth.ko
 
 // The three files of spec section 3; `direction` is the one open mode each allows.
@@ -79,7 +82,7 @@ Filesystem& fs_of(fuse_req_t req) { return *static_cast<Filesystem*>(fuse_req_us
 std::string status_text(Filesystem& fs) { return p9auth::format_status(fs.table.counters(), fs.table.limits()); }
 
 struct stat attr_of(Filesystem& fs, Node n) {
-    struct stat st{};
+    struct stat st {};
     st.st_ino = static_cast<ino_t>(n);
     st.st_atim = st.st_mtim = st.st_ctim = fs.born;
     st.st_blksize = 4096;
@@ -217,8 +220,8 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         if (n == Node::caphash || n == Node::capuse) {
             if (p9auth::Error e = admit_opener(req, fs, n)) {
                 // Any user can try: rate-limited, so nobody floods the log.
-                log_limited(LOG_WARNING, "%s: open refused: %s (uid %u, pid %d)", file_spec(n)->name,
-                            e.message.c_str(), ctx->uid, ctx->pid);
+                log_limited(LOG_WARNING, "%s: open refused: %s (uid %u, pid %d)", file_spec(n)->name, e.message.c_str(),
+                            ctx->uid, ctx->pid);
                 return (void)fuse_reply_err(req, EPERM);
             }
             if (n == Node::caphash)
@@ -287,9 +290,9 @@ void op_write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t, f
         if (!f) return (void)fuse_reply_err(req, EBADF);
         if (size == 0 && f->node != Node::status) return (void)fuse_reply_write(req, 0);  // changes nothing
         switch (f->node) {
-        case Node::caphash: return grant(req, fs_of(req), buf, size);
-        case Node::capuse: return use(req, fs_of(req), buf, size);
-        default: return (void)fuse_reply_err(req, EBADF);
+            case Node::caphash: return grant(req, fs_of(req), buf, size);
+            case Node::capuse: return use(req, fs_of(req), buf, size);
+            default: return (void)fuse_reply_err(req, EBADF);
         }
     });
 }
@@ -322,7 +325,7 @@ void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_fil
         std::vector<char> buf(size);
         std::size_t used = 0;
         for (off_t i = std::max<off_t>(off, 0); i < static_cast<off_t>(std::size(all)); ++i) {
-            struct stat st{};
+            struct stat st {};
             st.st_ino = static_cast<ino_t>(all[i].node);
             st.st_mode = all[i].mode;
             const std::size_t n = fuse_add_direntry(req, buf.data() + used, size - used, all[i].name, &st, i + 1);
@@ -345,9 +348,7 @@ void op_rename(fuse_req_t req, fuse_ino_t, const char*, fuse_ino_t, const char*,
 void op_link(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) { fuse_reply_err(req, EPERM); }
 void op_create(fuse_req_t req, fuse_ino_t, const char*, mode_t, fuse_file_info*) { fuse_reply_err(req, EPERM); }
 
-void op_setxattr(fuse_req_t req, fuse_ino_t, const char*, const char*, size_t, int) {
-    fuse_reply_err(req, EOPNOTSUPP);
-}
+void op_setxattr(fuse_req_t req, fuse_ino_t, const char*, const char*, size_t, int) { fuse_reply_err(req, EOPNOTSUPP); }
 void op_getxattr(fuse_req_t req, fuse_ino_t, const char*, size_t) { fuse_reply_err(req, EOPNOTSUPP); }
 void op_listxattr(fuse_req_t req, fuse_ino_t, size_t) { fuse_reply_err(req, EOPNOTSUPP); }
 void op_removexattr(fuse_req_t req, fuse_ino_t, const char*) { fuse_reply_err(req, EOPNOTSUPP); }

@@ -165,8 +165,10 @@ int run(const CommandLine& cl, const char* argv0) {
         log(LOG_ERR, "stopped serving %s: %s", cl.mountpoint.c_str(), std::strerror(-rc));
         return kExitFailure;
     }
-    if (rc > 0) log(LOG_NOTICE, "signal %d: unmounting %s", rc, cl.mountpoint.c_str());
-    else log(LOG_NOTICE, "%s unmounted", cl.mountpoint.c_str());
+    if (rc > 0)
+        log(LOG_NOTICE, "signal %d: unmounting %s", rc, cl.mountpoint.c_str());
+    else
+        log(LOG_NOTICE, "%s unmounted", cl.mountpoint.c_str());
     return 0;  // the table zeroes its hashes as fs goes
 }
 
@@ -181,14 +183,11 @@ int main(int argc, char** argv) {
         return p9authfs::kExitUsage;
     }
     switch (cl->action) {
-    case CommandLine::Action::help:
-        std::fputs(p9authfs::usage_text("p9authfs").c_str(), stdout);
-        return 0;
-    case CommandLine::Action::version:
-        std::printf("p9authfs %s (libfuse %s)\n", P9AUTH_VERSION, fuse_pkgversion());
-        return 0;
-    case CommandLine::Action::mount:
-        break;
+        case CommandLine::Action::help: std::fputs(p9authfs::usage_text("p9authfs").c_str(), stdout); return 0;
+        case CommandLine::Action::version:
+            std::printf("p9authfs %s (libfuse %s)\n", P9AUTH_VERSION, fuse_pkgversion());
+            return 0;
+        case CommandLine::Action::mount: break;
     }
     try {
         return p9authfs::run(*cl, argv[0]);

@@ -19,7 +19,7 @@ using p9auth::Expected;
 using p9auth::fail;
 
 Expected<UserNamespaceId> user_namespace_of(const std::string& proc_dir) {
-    struct stat st{};
+    struct stat st {};
     const std::string path = proc_dir + "/ns/user";
     if (::stat(path.c_str(), &st) != 0) return fail(errno, "cannot stat " + path + ": " + std::strerror(errno));
     return UserNamespaceId{st.st_dev, st.st_ino};
@@ -97,10 +97,12 @@ Expected<std::vector<gid_t>> request_groups(fuse_req_t req) {
 Expected<UserNamespaceId> mount_user_namespace() {
     char self[32] = {};
     const ssize_t n = ::readlink("/proc/self", self, sizeof self - 1);
-    if (n < 0) return fail(errno, std::string("cannot read /proc/self (p9authfs needs /proc): ") + std::strerror(errno));
+    if (n < 0)
+        return fail(errno, std::string("cannot read /proc/self (p9authfs needs /proc): ") + std::strerror(errno));
     if (std::string_view(self, static_cast<std::size_t>(n)) != std::to_string(::getpid()))
-        return fail(EINVAL, "/proc is not the procfs of this pid namespace (mount a fresh /proc, e.g. "
-                            "unshare --pid --mount-proc)");
+        return fail(EINVAL,
+                    "/proc is not the procfs of this pid namespace (mount a fresh /proc, e.g. "
+                    "unshare --pid --mount-proc)");
     return user_namespace_of("/proc/self");
 }
 
@@ -117,8 +119,7 @@ Expected<ProcStatus> parse_proc_status(std::string_view text) {
 
 Expected<Opener> inspect_opener(fuse_req_t req, const UserNamespaceId& mount_ns) {
     const fuse_ctx* ctx = fuse_req_ctx(req);
-    if (ctx->pid == 0)
-        return fail(EPERM, "the opener is in a pid namespace this daemon cannot see");
+    if (ctx->pid == 0) return fail(EPERM, "the opener is in a pid namespace this daemon cannot see");
     // ctx->pid is the requesting thread's id; /proc/TID/status is that thread's.
     const std::string dir = "/proc/" + std::to_string(ctx->pid);
     // Capabilities count only in the mount's own user namespace. Where we
@@ -146,11 +147,13 @@ p9auth::Error refuse_acting_for_another(const Opener& who) {
     // The fs ids may differ: factotum opens caphash as root with the fsuid
     // of its grant_uid= user, and may hold no more than it already does.
     if (!all_equal(st.uid) || !all_equal(st.gid))
-        return fail(EPERM, "the opener is set-id (its real, effective and saved ids differ), as a set-uid mount "
-                           "helper acting for its caller is");
+        return fail(EPERM,
+                    "the opener is set-id (its real, effective and saved ids differ), as a set-uid mount "
+                    "helper acting for its caller is");
     if (who.in_mount_ns && (st.cap_effective & (1ull << CAP_SYS_ADMIN)) && st.uid[ProcStatus::effective] != 0)
-        return fail(EPERM, "the opener may mount (CAP_SYS_ADMIN) but is not uid 0, as a mount helper acting for its "
-                           "caller is");
+        return fail(EPERM,
+                    "the opener may mount (CAP_SYS_ADMIN) but is not uid 0, as a mount helper acting for its "
+                    "caller is");
     return p9auth::Error::ok();
 }
 

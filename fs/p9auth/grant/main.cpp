@@ -62,12 +62,9 @@ struct Args {
 Args parse_args(int argc, char** argv) {
     enum { kSha1 = 256, kUidOnly };
     static const option kLong[] = {
-        {"mountpoint", required_argument, nullptr, 'm'},
-        {"sha1", no_argument, nullptr, kSha1},
-        {"uid-only", no_argument, nullptr, kUidOnly},
-        {"help", no_argument, nullptr, 'h'},
-        {"version", no_argument, nullptr, 'V'},
-        {nullptr, 0, nullptr, 0},
+        {"mountpoint", required_argument, nullptr, 'm'}, {"sha1", no_argument, nullptr, kSha1},
+        {"uid-only", no_argument, nullptr, kUidOnly},    {"help", no_argument, nullptr, 'h'},
+        {"version", no_argument, nullptr, 'V'},          {nullptr, 0, nullptr, 0},
     };
     Args a;
     opterr = 0;  // our messages, in our style
@@ -75,20 +72,20 @@ Args parse_args(int argc, char** argv) {
         const int c = ::getopt_long(argc, argv, ":m:hV", kLong, nullptr);
         if (c == -1) break;
         switch (c) {
-        case 'm':
-            if (!*optarg) usage_error("-m needs a mount point");
-            a.mountpoint = optarg;
-            break;
-        case kSha1: a.sha1 = true; break;
-        case kUidOnly: a.uid_only = true; break;
-        case 'h': std::fputs(kUsageText, stdout); std::exit(0);
-        case 'V': std::printf("p9grant %s\n", P9AUTH_VERSION); std::exit(0);
-        case ':': usage_error(std::string(argv[optind - 1]) + " needs a value");
-        default: {
-            const std::string_view last = argv[optind - 1];
-            usage_error(last.starts_with("--") ? "unknown option " + std::string(last)
-                                               : std::string("unknown option -") + static_cast<char>(optopt));
-        }
+            case 'm':
+                if (!*optarg) usage_error("-m needs a mount point");
+                a.mountpoint = optarg;
+                break;
+            case kSha1: a.sha1 = true; break;
+            case kUidOnly: a.uid_only = true; break;
+            case 'h': std::fputs(kUsageText, stdout); std::exit(0);
+            case 'V': std::printf("p9grant %s\n", P9AUTH_VERSION); std::exit(0);
+            case ':': usage_error(std::string(argv[optind - 1]) + " needs a value");
+            default: {
+                const std::string_view last = argv[optind - 1];
+                usage_error(last.starts_with("--") ? "unknown option " + std::string(last)
+                                                   : std::string("unknown option -") + static_cast<char>(optopt));
+            }
         }
     }
     if (argc - optind != 2) usage_error("expected FROM and TO");
@@ -127,11 +124,17 @@ std::string explain(int err, bool sha1) {
     const std::string e = std::strerror(err);
     switch (err) {
         case EPERM:
-            return e + ": not allowed to grant on this mount (needs CAP_SETUID and CAP_SETGID in its user namespace, "
-                       "or the mount's grant_uid=/grant_gid=; with grant_once, it was opened already)";
+            return e +
+                   ": not allowed to grant on this mount (needs CAP_SETUID and CAP_SETGID in its user namespace, "
+                   "or the mount's grant_uid=/grant_gid=; with grant_once, it was opened already)";
         case EACCES: return e + ": caphash can only be opened for writing";
-        case ENOSPC: return e + ": the table is full (maxcaps= outstanding grants); retry after uses or expiry, or remount with a larger maxcaps=";
-        case EINVAL: return e + (sha1 ? ": this mount takes no HMAC-SHA1 hashes (mount option legacy_sha1); drop --sha1" : ": the filesystem refused the hash");
+        case ENOSPC:
+            return e +
+                   ": the table is full (maxcaps= outstanding grants); retry after uses or expiry, or remount with a "
+                   "larger maxcaps=";
+        case EINVAL:
+            return e + (sha1 ? ": this mount takes no HMAC-SHA1 hashes (mount option legacy_sha1); drop --sha1"
+                             : ": the filesystem refused the hash");
         case EEXIST: return e + ": this hash is outstanding already";
         case ENOENT: return e + ": no p9auth filesystem there; is p9authfs mounted?";
         case ENOTCONN: return e + ": the p9authfs daemon is gone; unmount and restart it";
@@ -165,7 +168,8 @@ int main(int argc, char** argv) {
     const p9auth::Target to = target_of(lookup(args.to), args.uid_only);
 
     p9auth::core_init();
-    const p9auth::NewGrant g = p9auth::make_grant(from, to, args.sha1 ? p9auth::HashKind::sha1 : p9auth::HashKind::sha256);
+    const p9auth::NewGrant g =
+        p9auth::make_grant(from, to, args.sha1 ? p9auth::HashKind::sha1 : p9auth::HashKind::sha256);
     const std::string caphash = mountpoint + "/" P9AUTH_FILE_CAPHASH;
     const int fd = ::open(caphash.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
     if (fd < 0) die(kFailed, caphash + ": " + explain(errno, args.sha1));
@@ -183,7 +187,7 @@ int main(int argc, char** argv) {
     p9auth::SecretString out = g.capability;  // one write, no stdio buffer left holding the key
     out.push_back('\n');
     if (!write_all(STDOUT_FILENO, out.view()))
-        die(kFailed, std::string("granted, but cannot write the capability to standard output: ") + std::strerror(errno) +
-                         " (the grant expires unused)");
+        die(kFailed, std::string("granted, but cannot write the capability to standard output: ") +
+                         std::strerror(errno) + " (the grant expires unused)");
     return 0;
 }

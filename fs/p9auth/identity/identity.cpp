@@ -60,8 +60,8 @@ Lookup<User> user_by_name(std::string_view name) {
 
 Lookup<User> user_by_uid(uid_t uid) {
     return lookup(
-        "getpwuid_r",
-        [&](passwd* pw, char* b, std::size_t n, passwd** r) { return ::getpwuid_r(uid, pw, b, n, r); }, copy_user);
+        "getpwuid_r", [&](passwd* pw, char* b, std::size_t n, passwd** r) { return ::getpwuid_r(uid, pw, b, n, r); },
+        copy_user);
 }
 
 Lookup<Group> group_by_name(std::string_view name) {

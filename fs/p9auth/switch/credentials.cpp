@@ -71,7 +71,9 @@ p9auth::Error switch_failed(const char* what, int err) {
     return fail(err, msg + "; the capability is spent, nothing was run");
 }
 
-bool all_equal(uid_t want, uid_t a, uid_t b, uid_t c, uid_t d) { return a == want && b == want && c == want && d == want; }
+bool all_equal(uid_t want, uid_t a, uid_t b, uid_t c, uid_t d) {
+    return a == want && b == want && c == want && d == want;
+}
 
 }  // namespace
 
@@ -104,8 +106,9 @@ p9auth::Error check_can_switch(const p9auth::Target& to) {
     const ssize_t got = ::read(fd, buf, sizeof buf - 1);
     ::close(fd);
     if (got > 0 && std::strncmp(buf, "deny", 4) == 0)
-        return fail(EPERM, "setgroups is denied in this user namespace, so a capability with groups cannot be "
-                           "used here (the capability was not used); ask for a uid-only capability");
+        return fail(EPERM,
+                    "setgroups is denied in this user namespace, so a capability with groups cannot be "
+                    "used here (the capability was not used); ask for a uid-only capability");
     return p9auth::Error::ok();
 }
 
@@ -123,10 +126,10 @@ p9auth::Error become(const p9auth::Target& to, Mode mode, const Ids& before) {
     auto now = current_ids();
     if (!now) return now.error();
     const bool uids = all_equal(to.uid, now->ruid, now->euid, now->suid, now->fsuid);
-    const bool gids = to.bare()
-        ? now->rgid == before.rgid && now->egid == before.egid && now->sgid == before.sgid &&
-              now->fsgid == before.fsgid && now->groups == before.groups
-        : all_equal(*to.gid, now->rgid, now->egid, now->sgid, now->fsgid) && now->groups == sorted_unique(to.groups);
+    const bool gids = to.bare() ? now->rgid == before.rgid && now->egid == before.egid && now->sgid == before.sgid &&
+                                      now->fsgid == before.fsgid && now->groups == before.groups
+                                : all_equal(*to.gid, now->rgid, now->egid, now->sgid, now->fsgid) &&
+                                      now->groups == sorted_unique(to.groups);
     if (!uids || !gids)
         return fail(EPERM, "the ids after the switch are not exactly the capability's; not running anything");
     if (mode == Mode::fuse && to.uid == 0) {

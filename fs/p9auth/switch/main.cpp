@@ -74,42 +74,44 @@ int parse_fd(const char* s) {
 // p9auth program: "p9use: what was wrong" and the usage, exit 2.
 Args parse_args(int argc, char** argv) {
     enum { kHelp = 'h', kVersion = 'V', kFd = 'f', kChdir = 'd', kArgv0 = 'a' };
-    static const option longopts[] = {{"help", no_argument, nullptr, kHelp},
-                                      {"version", no_argument, nullptr, kVersion},
-                                      {"fd", required_argument, nullptr, kFd},
-                                      {"chdir", required_argument, nullptr, kChdir},
-                                      {"argv0", required_argument, nullptr, kArgv0},
-                                      {nullptr, 0, nullptr, 0}};
+    static const option longopts[] = {
+        {"help", no_argument, nullptr, kHelp},         {"version", no_argument, nullptr, kVersion},
+        {"fd", required_argument, nullptr, kFd},       {"chdir", required_argument, nullptr, kChdir},
+        {"argv0", required_argument, nullptr, kArgv0}, {nullptr, 0, nullptr, 0}};
     Args a;
     bool fd = false, dir = false, argv0 = false;
     ::opterr = 0;
     for (int c; (c = ::getopt_long(argc, argv, "+:", longopts, nullptr)) != -1;) {
         const std::string opt = ::optind > 0 && ::optind <= argc ? argv[::optind - 1] : "?";
         switch (c) {
-        case kHelp:
-            std::printf("%s\nReads a capability FROM@TO@KEY from standard input (or fd N), uses it on the p9auth\n"
-                        "filesystem and runs PROGRAM as TO. See p9use(1).\n", kUsageText);
-            std::exit(std::fflush(stdout) == 0 ? 0 : kRefused);
-        case kVersion:
-            std::printf("p9use %s\n", P9AUTH_VERSION);
-            std::exit(std::fflush(stdout) == 0 ? 0 : kRefused);
-        case kFd:
-        case kChdir:
-        case kArgv0: {
-            bool* seen = c == kFd ? &fd : c == kChdir ? &dir : &argv0;
-            const char* name = c == kFd ? "--fd" : c == kChdir ? "--chdir" : "--argv0";
-            if (*seen) die(kUsage, std::string(name) + " given twice\n" + kUsageText);
-            *seen = true;
-            if (c == kFd) a.fd = parse_fd(::optarg);
-            else if (!*::optarg) die(kUsage, std::string(name) + ": empty value\n" + kUsageText);
-            else if (c == kChdir) a.dir = ::optarg;
-            else a.argv0 = ::optarg;
-            break;
-        }
-        case ':':
-            die(kUsage, opt + " needs a value\n" + kUsageText);
-        default:
-            die(kUsage, "unknown option " + opt + "\n" + kUsageText);
+            case kHelp:
+                std::printf(
+                    "%s\nReads a capability FROM@TO@KEY from standard input (or fd N), uses it on the p9auth\n"
+                    "filesystem and runs PROGRAM as TO. See p9use(1).\n",
+                    kUsageText);
+                std::exit(std::fflush(stdout) == 0 ? 0 : kRefused);
+            case kVersion:
+                std::printf("p9use %s\n", P9AUTH_VERSION);
+                std::exit(std::fflush(stdout) == 0 ? 0 : kRefused);
+            case kFd:
+            case kChdir:
+            case kArgv0: {
+                bool* seen = c == kFd ? &fd : c == kChdir ? &dir : &argv0;
+                const char* name = c == kFd ? "--fd" : c == kChdir ? "--chdir" : "--argv0";
+                if (*seen) die(kUsage, std::string(name) + " given twice\n" + kUsageText);
+                *seen = true;
+                if (c == kFd)
+                    a.fd = parse_fd(::optarg);
+                else if (!*::optarg)
+                    die(kUsage, std::string(name) + ": empty value\n" + kUsageText);
+                else if (c == kChdir)
+                    a.dir = ::optarg;
+                else
+                    a.argv0 = ::optarg;
+                break;
+            }
+            case ':': die(kUsage, opt + " needs a value\n" + kUsageText);
+            default: die(kUsage, "unknown option " + opt + "\n" + kUsageText);
         }
     }
     if (::optind >= argc) die(kUsage, std::string("no PROGRAM\n") + kUsageText);
@@ -130,9 +132,13 @@ p9auth::SecretString read_capability(int fd) {
             ::poll(&p, 1, -1);
             continue;
         }
-        if (n < 0) die(kRefused, "cannot read the capability from descriptor " + std::to_string(fd) + ": " + std::strerror(errno));
+        if (n < 0)
+            die(kRefused,
+                "cannot read the capability from descriptor " + std::to_string(fd) + ": " + std::strerror(errno));
         if (n == 0 || c == '\n') {
-            if (s.empty()) die(kRefused, "no capability on descriptor " + std::to_string(fd) + " (expected FROM@TO@KEY and a newline)");
+            if (s.empty())
+                die(kRefused,
+                    "no capability on descriptor " + std::to_string(fd) + " (expected FROM@TO@KEY and a newline)");
             return s;
         }
         s.push_back(c);
@@ -142,8 +148,11 @@ p9auth::SecretString read_capability(int fd) {
 
 std::string why_refused(int err, const std::string& mountpoint) {
     switch (err) {
-        case EPERM: return "the filesystem refused the capability: never granted, already used, expired, or granted on another mount";
-        case EINVAL: return "the filesystem says the capability is malformed, or its ids are not mapped in this user namespace";
+        case EPERM:
+            return "the filesystem refused the capability: never granted, already used, expired, or granted on another "
+                   "mount";
+        case EINVAL:
+            return "the filesystem says the capability is malformed, or its ids are not mapped in this user namespace";
         case ENOTCONN: return "the p9authfs daemon serving " + mountpoint + " is gone (ENOTCONN); nobody switched user";
         default: return std::string("the write to capuse failed: ") + std::strerror(err);
     }
@@ -160,7 +169,8 @@ p9auth::Target use_capability(int in) {
     auto before = p9use::current_ids();
     if (!before) die(kRefused, before.error().message);
     if (before->ruid != cap->from)
-        die(kRefused, "this capability is for uid " + std::to_string(cap->from) + ", and you are uid " + std::to_string(before->ruid));
+        die(kRefused, "this capability is for uid " + std::to_string(cap->from) + ", and you are uid " +
+                          std::to_string(before->ruid));
     if (before->euid != before->ruid || before->suid != before->ruid || before->fsuid != before->ruid)
         die(kRefused, "real, effective, saved and filesystem uids differ (" + std::to_string(before->ruid) + ", " +
                           std::to_string(before->euid) + ", " + std::to_string(before->suid) + ", " +

@@ -45,7 +45,8 @@ std::string why(int err, const std::string& mountpoint) {
     if (err == ENOTCONN)
         return "the p9authfs daemon serving " + mountpoint + " is gone (" + std::strerror(err) +
                "); unmount it and restart p9authfs";
-    if (err == ENOENT) return std::string(std::strerror(err)) + "; is the p9auth filesystem mounted at " + mountpoint + "?";
+    if (err == ENOENT)
+        return std::string(std::strerror(err)) + "; is the p9auth filesystem mounted at " + mountpoint + "?";
     return std::strerror(err);
 }
 
@@ -57,7 +58,7 @@ struct Statx {
 
 // From the inode the descriptor holds; AT_STATX_DONT_SYNC: nothing here needs the daemon.
 int statx_of(int fd, Statx* out) {
-    struct statx sx{};
+    struct statx sx {};
     if (::syscall(SYS_statx, fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE | STATX_MNT_ID, &sx) != 0)
         return errno;
     if (!(sx.stx_mask & STATX_MNT_ID) || !(sx.stx_mask & STATX_TYPE)) return ENOSYS;  // kernel before 5.8
@@ -68,7 +69,7 @@ int statx_of(int fd, Statx* out) {
 }
 
 bool on_procfs(int fd) {
-    struct statfs sfs{};
+    struct statfs sfs {};
     return ::fstatfs(fd, &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC;
 }
 
@@ -97,7 +98,8 @@ p9auth::Expected<Capuse> open_authentic_capuse(const std::string& mountpoint) {
     Fd dir{::open(mountpoint.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
     if (dir.fd < 0) return fail(errno, mountpoint + ": " + why(errno, mountpoint));
     Statx d;
-    if (int err = statx_of(dir.fd, &d)) return fail(EPERM, "cannot read the mount id of " + mountpoint + ": " + why(err, mountpoint));
+    if (int err = statx_of(dir.fd, &d))
+        return fail(EPERM, "cannot read the mount id of " + mountpoint + ": " + why(err, mountpoint));
     if (!d.mount_root) return fail(EPERM, mountpoint + " is not a mount point; is the p9auth filesystem mounted?");
 
     auto text = read_mountinfo();
@@ -105,17 +107,20 @@ p9auth::Expected<Capuse> open_authentic_capuse(const std::string& mountpoint) {
     auto line = find_mount(*text, d.mnt_id);
     if (!line) return line.error();
     if (line->root != "/" || line->mountpoint != mountpoint)
-        return fail(EPERM, "the mount at " + mountpoint + " is not the root of a filesystem mounted at that path "
-                           "(mounted at " + line->mountpoint + ", root " + line->root + ")");
+        return fail(EPERM, "the mount at " + mountpoint +
+                               " is not the root of a filesystem mounted at that path "
+                               "(mounted at " +
+                               line->mountpoint + ", root " + line->root + ")");
     auto mode = mode_of(*line, mountpoint);
     if (!mode) return mode.error();
 
     Fd use{::openat(dir.fd, P9AUTH_FILE_CAPUSE, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY)};
     if (use.fd < 0) return fail(errno, mountpoint + "/capuse: " + why(errno, mountpoint));
-    struct statfs sfs{};
+    struct statfs sfs {};
     if (::fstatfs(use.fd, &sfs) != 0) return fail(errno, mountpoint + "/capuse: " + why(errno, mountpoint));
     const long want = *mode == Mode::fuse ? kFuseMagic : kP9authMagic;
-    if (static_cast<long>(sfs.f_type) != want) return fail(EPERM, mountpoint + "/capuse has the wrong filesystem magic");
+    if (static_cast<long>(sfs.f_type) != want)
+        return fail(EPERM, mountpoint + "/capuse has the wrong filesystem magic");
     Statx u;
     if (statx_of(use.fd, &u) != 0 || u.mnt_id != d.mnt_id || !S_ISREG(u.mode))
         return fail(EPERM, mountpoint + "/capuse is not a file on the mount that was checked");

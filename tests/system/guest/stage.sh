@@ -1,5 +1,4 @@
 #!/bin/bash
-# shellcheck disable=SC2001  # sed 's/^/#   /' prefixes every line of a text: no parameter expansion does that
 # Runs in the booted guest, as root, from p9-system-test.service: the stage
 # the host wrote to /mnt/share/stage (tests/system/run.sh says what each
 # does). Writes TAP lines to /mnt/share/results-STAGE, ends with

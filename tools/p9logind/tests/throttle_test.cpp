@@ -100,10 +100,10 @@ TEST_F(ThrottleTest, NewSourcesBeyondTheBoundAreRefusedUntilOldOnesExpire) {
     auto t = make(5, 2);
     EXPECT_EQ(t.charge("192.0.2.1"), 0);
     EXPECT_EQ(t.charge("192.0.2.2"), 0);
-    EXPECT_EQ(t.charge("192.0.2.3"), -1);        // full of live sources: fail closed
-    EXPECT_EQ(t.charge("192.0.2.1"), 0);         // known sources go on
-    EXPECT_EQ(t.locked_for("192.0.2.3"), 0);     // never counted, not locked
-    g_now += 900;                                // their windows are over
+    EXPECT_EQ(t.charge("192.0.2.3"), -1);     // full of live sources: fail closed
+    EXPECT_EQ(t.charge("192.0.2.1"), 0);      // known sources go on
+    EXPECT_EQ(t.locked_for("192.0.2.3"), 0);  // never counted, not locked
+    g_now += 900;                             // their windows are over
     EXPECT_EQ(t.charge("192.0.2.3"), 0);
     EXPECT_FALSE(std::filesystem::exists(dir_ + "/192.0.2.1"));
 }
