@@ -17,6 +17,16 @@ long long now_ms() {
     return static_cast<long long>(t.tv_sec) * 1000 + t.tv_nsec / 1'000'000;
 }
 
+bool write_all(int fd, std::string_view text) {
+    while (!text.empty()) {
+        ssize_t w = ::write(fd, text.data(), text.size());
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return false;
+        text.remove_prefix(static_cast<std::size_t>(w));
+    }
+    return true;
+}
+
 namespace {
 
 // 0 when fd is readable, else an errno (ETIMEDOUT at the deadline).

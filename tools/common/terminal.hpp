@@ -65,4 +65,8 @@ std::string check_user_name(std::string_view name);
 // CLOCK_MONOTONIC in milliseconds, for deadline_ms.
 long long now_ms();
 
+// All of text to fd, across short writes and EINTR. false: the write failed
+// (errno says why) or wrote nothing.
+bool write_all(int fd, std::string_view text);
+
 }  // namespace p9auth::term

@@ -32,23 +32,7 @@
 namespace p9logind {
 namespace {
 
-long long now_ms() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<long long>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
-
-bool write_all(int fd, const char* p, std::size_t n) {
-    while (n > 0) {
-        ssize_t w = ::write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return false;
-        p += w;
-        n -= static_cast<std::size_t>(w);
-    }
-    return true;
-}
-bool say(int fd, const std::string& s) { return write_all(fd, s.data(), s.size()); }
+bool say(int fd, const std::string& s) { return p9auth::term::write_all(fd, s); }
 
 // A line from the peer before the deadline, through the shared reader
 // (terminal.hpp): one byte at a time, since what follows the line belongs
@@ -169,7 +153,7 @@ void relay(int in, int out, int master, int idle_timeout) {
             ssize_t n = ::read(master, buf, sizeof buf);
             if (n < 0 && errno == EINTR) continue;
             if (n <= 0) return;  // EIO: the last of the shell's descriptors closed
-            if (!write_all(out, buf, static_cast<std::size_t>(n))) return;
+            if (!p9auth::term::write_all(out, {buf, static_cast<std::size_t>(n)})) return;
         }
         if (peer_open && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
             ssize_t n = ::read(in, buf, sizeof buf);
@@ -177,10 +161,10 @@ void relay(int in, int out, int master, int idle_timeout) {
             if (n <= 0) {
                 peer_open = false;
                 const char eof = 4;
-                write_all(master, &eof, 1);
+                p9auth::term::write_all(master, {&eof, 1});
                 continue;
             }
-            if (!write_all(master, buf, static_cast<std::size_t>(n))) return;
+            if (!p9auth::term::write_all(master, {buf, static_cast<std::size_t>(n)})) return;
         }
     }
 }
@@ -247,7 +231,7 @@ int serve_connection(int in, int out, const Settings& s) {
     // the peer's. Reads have their own deadline a little later, so that
     // one message, the timer's, says what happened.
     arm_auth_deadline(out, s.auth_timeout);
-    const long long deadline = now_ms() + s.auth_timeout * 1000LL + 1000;
+    const long long deadline = p9auth::term::now_ms() + s.auth_timeout * 1000LL + 1000;
     SourceThrottle throttle(s.state_dir, s.throttle);
     const std::string source = source_key(s.rhost);
     if (std::string bad = throttle.check(); !bad.empty()) {
@@ -327,7 +311,7 @@ int serve_connection(int in, int out, const Settings& s) {
     throttle.refund(source);
     if (s.authenticated_fd >= 0) {  // the listener counts this peer as authenticated now
         const char one = 1;
-        write_all(s.authenticated_fd, &one, 1);
+        p9auth::term::write_all(s.authenticated_fd, {&one, 1});
         ::close(s.authenticated_fd);
     }
     // Our own copy: session modules may call getpwnam and reuse its buffer.

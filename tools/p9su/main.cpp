@@ -140,19 +140,10 @@ public:
         std::string s = name;
         return p9auth::wire::check_origin_tty(s).empty() ? s : "";
     }
-    void info(std::string_view text) override { write_all(out_, printable(text) + "\n"); }
-    void error(std::string_view text) override { write_all(out_, printable(text) + "\n"); }
+    void info(std::string_view text) override { p9auth::term::write_all(out_, printable(text) + "\n"); }
+    void error(std::string_view text) override { p9auth::term::write_all(out_, printable(text) + "\n"); }
 
 private:
-    static void write_all(int fd, const std::string& s) {
-        std::size_t off = 0;
-        while (off < s.size()) {
-            ssize_t n = ::write(fd, s.data() + off, s.size() - off);
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) return;
-            off += static_cast<std::size_t>(n);
-        }
-    }
     int tty_ = -1, in_ = 0, out_ = 2;
 };
 
@@ -288,17 +279,6 @@ int wait_for(pid_t child) {
     }
 }
 
-bool write_fully(int fd, const char* p, std::size_t n) {
-    while (n > 0) {
-        ssize_t w = ::write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return false;
-        p += w;
-        n -= static_cast<std::size_t>(w);
-    }
-    return true;
-}
-
 // --pty: the caller's terminal, in raw mode, relayed to and from the
 // target's own pseudo-terminal until the target ends; the caller's modes
 // come back whatever happens, and a change of its window size is passed
@@ -334,7 +314,7 @@ int relay_pty(pid_t child, int master, int wake_read) {
             ssize_t n = ::read(master, buf, sizeof buf);
             if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
             if (n <= 0) break;  // EIO: every descriptor of the target's terminal is closed
-            if (!write_fully(1, buf, static_cast<std::size_t>(n))) break;
+            if (!p9auth::term::write_all(1, {buf, static_cast<std::size_t>(n)})) break;
         }
         if (in_open && (p[2].revents & (POLLIN | POLLHUP | POLLERR))) {
             ssize_t n = ::read(0, buf, sizeof buf);
@@ -344,10 +324,10 @@ int relay_pty(pid_t child, int master, int wake_read) {
                 in_open = false;
                 termios t{};
                 const char eof = ::tcgetattr(master, &t) == 0 ? static_cast<char>(t.c_cc[VEOF]) : 4;
-                write_fully(master, &eof, 1);
+                p9auth::term::write_all(master, {&eof, 1});
                 continue;
             }
-            if (!write_fully(master, buf, static_cast<std::size_t>(n))) break;
+            if (!p9auth::term::write_all(master, {buf, static_cast<std::size_t>(n)})) break;
         }
         // The target gone while something it left holds the terminal: what
         // it wrote is passed on, then the relay ends.
@@ -356,7 +336,7 @@ int relay_pty(pid_t child, int master, int wake_read) {
             status = st;
             ::fcntl(master, F_SETFL, ::fcntl(master, F_GETFL) | O_NONBLOCK);
             for (ssize_t n; (n = ::read(master, buf, sizeof buf)) > 0;)
-                if (!write_fully(1, buf, static_cast<std::size_t>(n))) break;
+                if (!p9auth::term::write_all(1, {buf, static_cast<std::size_t>(n)})) break;
             break;
         }
     }
