@@ -285,11 +285,11 @@ void authenticate_and_grant(const Policy& policy, const MonitorSettings& setting
         }
     }
     l.v.granted = true;
-    l.v.to = format_target(*to);
+    const std::string to_text = format_target(*to);
     l.v.capability = std::move(g.capability);
     // The grant's record is the monitor's: the one that wrote the hash says so.
     audit(LOG_NOTICE, "grant client_uid=%u client_pid=%d target=%s to=%s %s", l.client.ids.uid, l.client.pid,
-          l.v.shown.c_str(), l.v.to.c_str(), l.where().c_str());
+          l.v.shown.c_str(), to_text.c_str(), l.where().c_str());
 }
 
 bool send_verdict(Channel& ch, const Verdict& v) {

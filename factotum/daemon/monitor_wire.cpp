@@ -60,7 +60,6 @@ std::string encode_verdict(const Verdict& v) {
     put_string(out, v.shown);
     put_string(out, v.reason);
     put_string(out, v.to_client);
-    put_string(out, v.to);
     put_string(out, v.capability.view());
     return out;
 }
@@ -74,14 +73,13 @@ std::optional<Verdict> decode_verdict(std::string_view in) {
     v.quiet = in[3] == 1;
     if (static_cast<std::uint8_t>(in[2]) > 2) return std::nullopt;
     in.remove_prefix(4);
-    std::string_view shown, reason, to_client, to, cap;
-    if (!get_string(in, &shown) || !get_string(in, &reason) || !get_string(in, &to_client) || !get_string(in, &to) ||
-        !get_string(in, &cap) || !in.empty())
+    std::string_view shown, reason, to_client, cap;
+    if (!get_string(in, &shown) || !get_string(in, &reason) || !get_string(in, &to_client) || !get_string(in, &cap) ||
+        !in.empty())
         return std::nullopt;
     v.shown = shown;
     v.reason = reason;
     v.to_client = to_client;
-    v.to = to;
     v.capability = SecretString(cap);
     if (v.granted != !v.capability.empty()) return std::nullopt;
     return v;

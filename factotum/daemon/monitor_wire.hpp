@@ -75,7 +75,6 @@ struct Verdict {
     std::string shown;                                // the target as the log shows it: the name, or "?(unknown)"
     std::string reason;                               // for the log: "auth (...)", "policy (line 3)"; never a secret
     std::string to_client;                            // the refusal's message for the client
-    std::string to;                                   // granted: the target's ids, as the grant record shows them
     SecretString capability;                          // granted: FROM@TO@KEY, for the client alone
 };
 std::string encode_verdict(const Verdict& v);  // wiped by the caller after sending (it holds the key)

@@ -628,10 +628,11 @@ void Factotum::serve(Job& job, int chan, bool& mid_login, Scratch& scratch) {
     const ThrottleKey who(job.charge, trusts_origin(job.uid) ? job.origin.rhost : std::string());
     auto session_end = Clock::now() + settings_.session_timeout;
     ClientChannel channel(job.fd, settings_.step_timeout, session_end);
-    auto deny = [&](Refusal why, const std::string& reason, const std::string& to_client) {
+    // why: nullopt when the client is gone (nothing to send it, only the record).
+    auto deny = [&](std::optional<Refusal> why, const std::string& reason, const std::string& to_client) {
         audit_for(job.charge, LOG_WARNING, "deny client_uid=%u client_pid=%d target=%s reason=%s %s", job.uid, job.pid,
                   shown.c_str(), reason.c_str(), o);
-        send_refusal(job.fd, why, to_client, channel.next_deadline());
+        if (why) send_refusal(job.fd, *why, to_client, channel.next_deadline());
     };
 
     SecureBuffer& buf = scratch.packet;  // answers and the capability pass through it
@@ -652,7 +653,6 @@ void Factotum::serve(Job& job, int chan, bool& mid_login, Scratch& scratch) {
 
     // The front's own checks come first. A login they refuse never reaches
     // PAM: the monitor is asked only how its target may be logged.
-    // why: nullopt when the client is gone (nothing to send it).
     auto refuse_here = [&](std::optional<Refusal> why, const std::string& reason, const std::string& to_client) {
         mid_login = true;
         if (int e = mon::send_packet(chan, mon::Type::lookup, job.target)) monitor_lost("lookup", e);
@@ -661,12 +661,7 @@ void Factotum::serve(Job& job, int chan, bool& mid_login, Scratch& scratch) {
         mid_login = false;
         shown = text();
         log_request();
-        if (!why) {
-            audit_for(job.charge, LOG_WARNING, "deny client_uid=%u client_pid=%d target=%s reason=%s %s", job.uid,
-                      job.pid, shown.c_str(), reason.c_str(), o);
-            return;
-        }
-        deny(*why, reason, to_client);
+        deny(why, reason, to_client);
     };
     // Waited in the queue past its deadline (the loop refuses most of these first).
     if (Clock::now() > job.deadline)
@@ -766,14 +761,7 @@ void Factotum::serve(Job& job, int chan, bool& mid_login, Scratch& scratch) {
     } else if (v->throttle == mon::Verdict::Throttle::succeeded) {
         throttle_.succeeded(who, job.target);
     }
-    if (!v->granted) {
-        if (v->quiet)
-            audit_for(job.charge, LOG_WARNING, "deny client_uid=%u client_pid=%d target=%s reason=%s %s", job.uid,
-                      job.pid, t, v->reason.c_str(), o);
-        else
-            deny(v->refusal, v->reason, v->to_client);
-        return;
-    }
+    if (!v->granted) return deny(v->quiet ? std::nullopt : std::optional(v->refusal), v->reason, v->to_client);
     ticket.held = false;  // spent: the monitor wrote the hash (and logged the grant)
     const auto* cap = reinterpret_cast<const std::uint8_t*>(v->capability.data());
     if (Error e = wire::send_frame(job.fd, Msg::granted, {cap, v->capability.size()}, channel.next_deadline()))
