@@ -482,12 +482,10 @@ int run_monitor(const Options& o, MonitorSettings ms, Policy policy, std::vector
     if (Error e = drop_privileges(o.user)) return die(kExitSystem, "dropping privileges: " + e.message);
     auto confined = confine_writes(o.tally_dir);
     if (!confined) return die(kExitSystem, "confining writes: " + confined.error().message);
-    const std::string mount = o.mount;
     Monitor monitor(std::move(ms), std::move(policy));
-    std::vector<std::thread> threads;
     static std::atomic<bool> stopping{false};
     for (int chan : channels)
-        threads.emplace_back([&monitor, chan] {
+        std::thread([&monitor, chan] {
             // A channel ends only with the front (or its misconduct): then
             // nobody may be served, and the service manager restarts both.
             int e = monitor.serve(chan);
@@ -498,18 +496,17 @@ int run_monitor(const Options& o, MonitorSettings ms, Policy policy, std::vector
             while (stopping) std::this_thread::sleep_for(std::chrono::hours(1));
             if (e == 0) audit(LOG_ERR, "monitor: the front closed its channel; stopping");
             ::_exit(kExitSystem);
-        });
-    for (auto& t : threads) t.detach();
+        }).detach();
 #ifdef FACTOTUM_SECCOMP
     if (Error e = install_seccomp(Half::monitor, confined->writes_confined, o.network)) {
         audit(LOG_ERR, "not starting: seccomp: %s", e.message.c_str());
         ::_exit(kExitSystem);
     }
 #endif
-    audit(LOG_NOTICE, "started: mount=%s service=%s front_pid=%d network=%s %s; %s", mount.c_str(),
+    audit(LOG_NOTICE, "started: mount=%s service=%s front_pid=%d network=%s %s; %s", o.mount.c_str(),
           o.settings.pam_service.c_str(), static_cast<int>(front), o.network ? "on" : "off",
           describe_privileges().c_str(), confined->note.c_str());
-    if (int e = sd_notify_send("READY=1\nSTATUS=granting on " + mount))
+    if (int e = sd_notify_send("READY=1\nSTATUS=granting on " + o.mount))
         audit(LOG_WARNING, "could not tell the service manager we are ready: %s", std::strerror(e));
     for (;;) {
         signalfd_siginfo si{};
