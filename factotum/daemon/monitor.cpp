@@ -116,30 +116,29 @@ public:
     // before next() took it); nullopt when the monitor has the turn.
     std::optional<State> awaiting() const { return awaiting_; }
 
-    int ask(wire::Msg type, std::string_view text, SecureBuffer& answer) override {
-        if (!send(Type::prompt, with_type(type, text))) return EPROTO;
+    Error ask(wire::Msg type, std::string_view text, SecureBuffer& answer) override {
+        if (!send(Type::prompt, with_type(type, text))) return fail(EPROTO, "the front's channel broke");
         Packet p;
-        if (!next(State::prompted, &p)) return EPROTO;
+        if (!next(State::prompted, &p)) return fail(EPROTO, "the front's channel broke");
         if (p.type == Type::answer) {
             auto dst = answer.writable(p.payload.size());
             std::copy(p.payload.begin(), p.payload.end(), dst.begin());
             buf_.wipe();
-            return 0;
+            return {};
         }
-        return front_errno(p, true);  // no_answer
+        return front_error(p, true);  // no_answer
     }
 
-    int tell(wire::Msg type, std::string_view text) override {
-        if (!send(Type::tell, with_type(type, text))) return EPROTO;
+    Error tell(wire::Msg type, std::string_view text) override {
+        if (!send(Type::tell, with_type(type, text))) return fail(EPROTO, "the front's channel broke");
         Packet p;
-        if (!next(State::telling, &p)) return EPROTO;
-        return front_errno(p, false);  // told: 0 when the client has it
+        if (!next(State::telling, &p)) return fail(EPROTO, "the front's channel broke");
+        return front_error(p, false);  // told: errno 0 when the client has it
     }
 
     bool broken() const { return ended_ || !violation_.empty(); }
     bool ended() const { return ended_; }
     const std::string& violation() const { return violation_; }
-    const std::string& what() const { return what_; }  // no_answer's account of what happened
 
     bool violate(std::string why) {
         if (violation_.empty()) violation_ = std::move(why);
@@ -153,27 +152,27 @@ private:
         return s;
     }
 
-    // The errno byte the front reports, with what (printable ASCII only:
-    // it goes to the log).
-    int front_errno(const Packet& p, bool failed) {
-        int e = p.payload[0];
-        what_.clear();
+    // The errno byte the front reports, with its account of what happened
+    // (printable ASCII only: it goes to the log).
+    Error front_error(const Packet& p, bool failed) {
+        const int e = p.payload[0];
+        if (e == 0) {
+            if (!failed) return {};
+            violate("'no_answer' without an errno");  // no answer, yet no failure: not a front as built
+            return fail(EPROTO, "'no_answer' without an errno");
+        }
+        std::string what;
         for (std::size_t i = 1; i < p.payload.size(); ++i) {
             char c = static_cast<char>(p.payload[i]);
-            what_.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+            what.push_back(c >= 0x20 && c < 0x7f ? c : '?');
         }
-        if (failed && e == 0) {  // no answer, yet no failure: not a front as built
-            violate("'no_answer' without an errno");
-            return EPROTO;
-        }
-        return e;
+        return fail(e, what.empty() ? std::strerror(e) : what);
     }
 
     int fd_;
     SecureBuffer buf_;
     bool ended_ = false;
     std::string violation_;
-    std::string what_;
     std::optional<State> awaiting_;
     std::optional<std::string> known_;
 };
@@ -247,17 +246,17 @@ void authenticate_and_grant(const Policy& policy, const MonitorSettings& setting
                             "the authentication service is unavailable; try later");
         case PamOutcome::client_error: {
             // What broke: the conversation function's own finding, or the front's account of the client.
-            const std::string what = !r.conversation.empty() ? r.conversation : ch.what();
-            if (r.channel_errno == EPROTO)  // PAM never saw an answer: no guess, no charge
+            const std::string& what = r.conversation.message;
+            if (r.conversation.errnum == EPROTO)  // PAM never saw an answer: no guess, no charge
                 return l.refuse(Refusal::protocol, "protocol (" + what + ")", what);
             // Walking away after an answer counts as a failure: the answer may
             // have been a guess whose verdict showed in what PAM sent next.
             if (r.answers > 0) l.v.throttle = Verdict::Throttle::failed;
-            if (r.channel_errno == ETIMEDOUT)
+            if (r.conversation.errnum == ETIMEDOUT)
                 return l.refuse(Refusal::timeout, "timeout (" + what + ")", "no answer in time");
             l.v.quiet = true;
-            return l.refuse(Refusal::internal, "client gone (" + what + ": " + std::strerror(r.channel_errno) + ")",
-                            "");
+            return l.refuse(Refusal::internal,
+                            "client gone (" + what + ": " + std::strerror(r.conversation.errnum) + ")", "");
         }
         case PamOutcome::error:
             return l.refuse(Refusal::internal, "pam error (" + r.detail() + ")",

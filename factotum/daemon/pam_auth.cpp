@@ -13,8 +13,7 @@ namespace {
 struct ConvState {
     PromptChannel* channel;
     SecureBuffer answer{wire::kMaxAnswer};
-    int channel_errno = 0;
-    std::string what{};  // set with channel_errno when the conversation itself found the fault
+    Error broke{};  // what ended the conversation, if anything did
     unsigned answers = 0;
 };
 
@@ -39,7 +38,7 @@ int converse(int n, const pam_message** msg, pam_response** out, void* data) {
     for (int i = 0; i < n; ++i) {
         const char* text = msg[i]->msg ? msg[i]->msg : "";
         std::string_view t(text, std::min(std::strlen(text), wire::kMaxText));
-        int e = 0;
+        Error e;
         switch (msg[i]->msg_style) {
             case PAM_PROMPT_ECHO_OFF:
             case PAM_PROMPT_ECHO_ON: {
@@ -49,8 +48,8 @@ int converse(int n, const pam_message** msg, pam_response** out, void* data) {
                 if (e) break;
                 auto a = st->answer.view();
                 if (a.find('\0') != std::string_view::npos) {
-                    e = EPROTO;  // PAM's strings end at NUL: an answer must not hide one
-                    st->what = "an answer holding a NUL byte";
+                    // PAM's strings end at NUL: an answer must not hide one
+                    e = fail(EPROTO, "an answer holding a NUL byte");
                     st->answer.wipe();
                     break;
                 }
@@ -69,12 +68,11 @@ int converse(int n, const pam_message** msg, pam_response** out, void* data) {
             case PAM_ERROR_MSG: e = st->channel->tell(wire::Msg::error_msg, t); break;
             case PAM_TEXT_INFO: e = st->channel->tell(wire::Msg::text_info, t); break;
             default:  // binary prompts and the like: the protocol has no frame for them
-                e = EPROTO;
-                st->what = "PAM message style " + std::to_string(msg[i]->msg_style) + " cannot be relayed";
+                e = fail(EPROTO, "PAM message style " + std::to_string(msg[i]->msg_style) + " cannot be relayed");
                 break;
         }
         if (e) {
-            st->channel_errno = e;
+            st->broke = std::move(e);
             drop_responses(resp, n);
             return PAM_CONV_ERR;
         }
@@ -115,11 +113,9 @@ PamResult pam_check(const std::string& service, const std::string& user, const s
 
     auto broken = [&](const char* step, int code) {
         PamResult r;
-        if (st.channel_errno) {
-            r = result(PamOutcome::client_error, step, code,
-                       std::string("conversation: ") + (st.what.empty() ? std::strerror(st.channel_errno) : st.what));
-            r.channel_errno = st.channel_errno;
-            r.conversation = st.what;
+        if (st.broke) {
+            r = result(PamOutcome::client_error, step, code, "conversation: " + st.broke.message);
+            r.conversation = st.broke;
             r.answers = st.answers;
         }
         return r;
@@ -127,7 +123,7 @@ PamResult pam_check(const std::string& service, const std::string& user, const s
 
     rc = ::pam_authenticate(pamh, PAM_DISALLOW_NULL_AUTHTOK);
     if (rc != PAM_SUCCESS) {
-        if (auto b = broken("pam_authenticate", rc); b.channel_errno) return finish(pamh, rc, b);
+        if (auto b = broken("pam_authenticate", rc); b.conversation) return finish(pamh, rc, b);
         const std::string why = ::pam_strerror(pamh, rc);
         switch (rc) {
             case PAM_AUTH_ERR:
@@ -142,7 +138,7 @@ PamResult pam_check(const std::string& service, const std::string& user, const s
     }
     rc = ::pam_acct_mgmt(pamh, PAM_DISALLOW_NULL_AUTHTOK);
     if (rc != PAM_SUCCESS) {
-        if (auto b = broken("pam_acct_mgmt", rc); b.channel_errno) return finish(pamh, rc, b);
+        if (auto b = broken("pam_acct_mgmt", rc); b.conversation) return finish(pamh, rc, b);
         const std::string why = ::pam_strerror(pamh, rc);
         if (rc == PAM_USER_UNKNOWN) return finish(pamh, rc, result(PamOutcome::auth_failed, "pam_acct_mgmt", rc, why));
         return finish(pamh, rc, result(PamOutcome::account, "pam_acct_mgmt", rc, why));

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "error.hpp"
 #include "secure_buffer.hpp"
 #include "wire.hpp"
 
@@ -15,10 +16,11 @@ class PromptChannel {
 public:
     virtual ~PromptChannel() = default;
     // Sends a prompt (prompt_echo_off or prompt_echo_on) and waits for the
-    // answer into *answer. 0, or an errno (ETIMEDOUT, EPROTO, ECONNRESET...).
-    virtual int ask(wire::Msg type, std::string_view text, SecureBuffer& answer) = 0;
-    // Sends an error_msg or text_info. 0 or an errno.
-    virtual int tell(wire::Msg type, std::string_view text) = 0;
+    // answer into *answer. On failure the errno (ETIMEDOUT, EPROTO,
+    // ECONNRESET...) and what happened, for the log.
+    virtual Error ask(wire::Msg type, std::string_view text, SecureBuffer& answer) = 0;
+    // Sends an error_msg or text_info; the same errors.
+    virtual Error tell(wire::Msg type, std::string_view text) = 0;
 };
 
 enum class PamOutcome {
@@ -26,7 +28,7 @@ enum class PamOutcome {
     auth_failed,   // wrong answer, too many tries, no such user: one answer to the client
     account,       // authenticated, but pam_acct_mgmt refused (expired, locked, must change password)
     unavailable,   // PAM_AUTHINFO_UNAVAIL: the backend could not be asked (no answer was checked)
-    client_error,  // the conversation with the client broke (timeout, protocol, gone): see channel_errno
+    client_error,  // the conversation with the client broke (timeout, protocol, gone): see conversation
     error,         // PAM itself failed (configuration, a module's system error)
 };
 
@@ -36,12 +38,12 @@ struct PamResult {
     std::string step;     // the call that decided: "pam_start", "pam_authenticate", "pam_acct_mgmt", ...
     int pam_code = 0;     // its PAM return code (PAM_SUCCESS is 0)
     std::string message;  // pam_strerror's words for pam_code, or what factotum found; never a secret
-    // client_error: ETIMEDOUT, EPROTO, or what the socket said. EPROTO is
-    // set here too, without the channel: an answer holding a NUL byte, or a
-    // PAM message style the protocol cannot carry; conversation says which.
-    int channel_errno = 0;
-    std::string conversation{};  // client_error found by the conversation function itself; else empty
-    unsigned answers = 0;        // answers the client gave (a walk-away after one may hide a guess)
+    // client_error: what broke the conversation, as the channel said
+    // (ETIMEDOUT, EPROTO, or what the socket said) or as the conversation
+    // function found it itself (EPROTO: an answer holding a NUL byte, or a
+    // PAM message style the protocol cannot carry).
+    Error conversation{};
+    unsigned answers = 0;  // answers the client gave (a walk-away after one may hide a guess)
 
     // "step: message", for the audit log.
     std::string detail() const { return step.empty() ? message : step + ": " + message; }

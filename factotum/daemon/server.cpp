@@ -57,44 +57,34 @@ public:
 
     wire::Deadline next_deadline() const { return std::min(Clock::now() + step_, session_end_); }
 
-    int ask(Msg type, std::string_view text, SecureBuffer& answer) override {
-        if (int e = tell(type, text)) return e;
+    Error ask(Msg type, std::string_view text, SecureBuffer& answer) override {
+        if (Error e = tell(type, text)) return e;
         auto deadline = next_deadline();
         std::array<std::uint8_t, wire::kHeaderSize> hb{};
-        if (Error e = wire::recv_exact(fd_, hb, deadline)) return note(e.errnum, "waiting for an answer");
+        if (Error e = wire::recv_exact(fd_, hb, deadline)) return fail(e.errnum, "waiting for an answer");
         auto h = wire::decode_header(hb);
-        if (!h) return note(EPROTO, "wrong protocol version");
+        if (!h) return fail(EPROTO, "wrong protocol version");
         std::string why;
         const RequestRule* rule = admit(*h, Phase::prompted, &why);
-        if (!rule) return note(EPROTO, why);
+        if (!rule) return fail(EPROTO, why);
         if (Error e = wire::recv_exact(fd_, answer.writable(h->length), deadline)) {
             answer.wipe();
-            return note(e.errnum, "reading an answer");
+            return fail(e.errnum, "reading an answer");
         }
-        return 0;
+        return {};
     }
 
-    int tell(Msg type, std::string_view text) override {
+    Error tell(Msg type, std::string_view text) override {
         const auto* p = reinterpret_cast<const std::uint8_t*>(text.data());
         if (Error e = wire::send_frame(fd_, type, {p, text.size()}, next_deadline()))
-            return note(e.errnum, "sending a prompt");
-        return 0;
+            return fail(e.errnum, "sending a prompt");
+        return {};
     }
-
-    int error() const { return errno_; }
-    const std::string& what() const { return what_; }
 
 private:
-    int note(int e, std::string what) {
-        errno_ = e;
-        what_ = std::move(what);
-        return e;
-    }
     int fd_;
     std::chrono::seconds step_;
     Clock::time_point session_end_;
-    int errno_ = 0;
-    std::string what_;
 };
 
 void send_refusal(int fd, Refusal why, const std::string& msg, wire::Deadline deadline) {
@@ -711,13 +701,13 @@ void Factotum::serve(Job& job, int chan, bool& mid_login, Scratch& scratch) {
         const auto type = static_cast<wire::Msg>(p.payload[0]);
         const std::string msg(text().substr(1));
         std::string failed(1, '\0');
-        int e = 0;
+        Error e;
         if (p.type == mon::Type::prompt && (type == Msg::prompt_echo_off || type == Msg::prompt_echo_on)) {
             e = channel.ask(type, msg, answer);
-            if (e == 0) {
-                e = mon::send_packet(chan, mon::Type::answer, answer.view());
+            if (!e) {
+                const int se = mon::send_packet(chan, mon::Type::answer, answer.view());
                 answer.wipe();
-                if (e) monitor_lost("answer", e);
+                if (se) monitor_lost("answer", se);
                 next("answer");
                 continue;
             }
@@ -726,8 +716,8 @@ void Factotum::serve(Job& job, int chan, bool& mid_login, Scratch& scratch) {
         } else {
             monitor_lost("a prompt of an unknown kind", EBADMSG);
         }
-        failed[0] = static_cast<char>(e);
-        if (e) failed += channel.what().substr(0, wire::kMaxText);
+        failed[0] = static_cast<char>(e.errnum);
+        if (e) failed += e.message.substr(0, wire::kMaxText);
         if (int se =
                 mon::send_packet(chan, p.type == mon::Type::prompt ? mon::Type::no_answer : mon::Type::told, failed))
             monitor_lost("no_answer", se);
