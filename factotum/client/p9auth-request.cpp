@@ -81,7 +81,7 @@ private:
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int main_body(int argc, char** argv) {
     enum { kSocket = 256, kStdin, kTimeout, kTty, kRhost };
     static const option kLong[] = {
         {"socket", required_argument, nullptr, kSocket},
@@ -160,4 +160,8 @@ int main(int argc, char** argv) {
         done += static_cast<std::size_t>(n);
     }
     return 0;
+}
+
+int main(int argc, char** argv) {
+    return p9auth::run_main("p9auth-request", 3, [&] { return main_body(argc, argv); });
 }

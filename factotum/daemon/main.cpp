@@ -467,7 +467,7 @@ int run_front(const Options& o, pid_t monitor, std::vector<int> channels, std::v
 // the policy), SIGTERM and SIGINT (stop the front, wait for it, exit 0: a
 // new factotum may bind the socket at once) and SIGCHLD (the front is
 // gone: so is factotum). Returns only on a fatal error.
-int run_monitor(const Options& o, MonitorSettings ms, Policy policy, std::vector<int> channels, pid_t front) {
+int run_monitor(const Options& o, MonitorSettings ms, Policy policy, const std::vector<int>& channels, pid_t front) {
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGHUP);
@@ -551,7 +551,7 @@ int run_monitor(const Options& o, MonitorSettings ms, Policy policy, std::vector
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int main_body(int argc, char** argv) {
     Options o;
     if (int rc = parse_args(argc, argv, &o)) return rc;
     ::signal(SIGPIPE, SIG_IGN);
@@ -629,4 +629,8 @@ int main(int argc, char** argv) {
     for (int fd : front_ends) ::close(fd);
     for (int fd : fds->sockets) ::close(fd);
     return run_monitor(o, std::move(ms), std::move(*policy), std::move(monitor_ends), front);
+}
+
+int main(int argc, char** argv) {
+    return p9auth::run_main("factotum", kExitSystem, [&] { return main_body(argc, argv); });
 }

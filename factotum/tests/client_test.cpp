@@ -26,7 +26,7 @@ using Clock = std::chrono::steady_clock;
 // A one-connection server on a temporary socket; `script` runs with the connection.
 class FakeFactotum {
 public:
-    explicit FakeFactotum(std::function<void(int)> script) {
+    explicit FakeFactotum(const std::function<void(int)>& script) {
         char dir[] = "/tmp/factotum-client-test.XXXXXX";
         dir_ = mkdtemp(dir);
         path_ = dir_ + "/sock";

@@ -29,6 +29,7 @@
 #include "monitor.hpp"
 #include "monitor_wire.hpp"
 #include "policy.hpp"
+#include "die.hpp"
 
 using namespace p9auth;
 using namespace p9auth::factotum;
@@ -182,7 +183,7 @@ void scenario(const std::string& name, long grants, int monitor_exit, const std:
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int main_body(int argc, char** argv) {
     if (argc != 5) {
         std::fprintf(stderr, "usage: factotum-test-hostile-front MOUNT SOCKET POLICY PAM_SERVICE\n");
         return 2;
@@ -316,4 +317,8 @@ int main(int argc, char** argv) {
              [&](Rig& r, Client&) { mon::send_packet(r.chan, static_cast<mon::Type>(0x7f), "x"); });
     std::printf("%s: %d failure(s)\n", g_failures ? "FAIL" : "PASS", g_failures);
     return g_failures ? 1 : 0;
+}
+
+int main(int argc, char** argv) {
+    return p9auth::run_main("hostile-front", 1, [&] { return main_body(argc, argv); });
 }

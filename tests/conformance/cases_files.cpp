@@ -85,7 +85,7 @@ CONFORMANCE_CASE(files_other_ops, "files/section-8-operations", kBoth) {
     const Grant g = make(kAlice, target(kBob, kBob));
     check_errno(m.grant(g.hash), 0, "grant");
     const Status before = m.status();
-    const std::string p = m.path();
+    const std::string& p = m.path();
     auto err = [](int r) { return r == 0 ? 0 : errno; };
     const struct timeval tv[2] = {{1, 0}, {1, 0}};
     char buf[256];

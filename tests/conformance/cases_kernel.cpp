@@ -138,9 +138,8 @@ int fs_create(const std::string& key, const std::string& value, std::string* msg
     const int fs = static_cast<int>(::syscall(SYS_fsopen, "p9auth", 1 /* FSOPEN_CLOEXEC */));
     if (fs < 0) return 232;
     int err = 0;
-    if (::syscall(SYS_fsconfig, fs, 1 /* FSCONFIG_SET_STRING */, key.c_str(), value.c_str(), 0) != 0)
-        err = errno;
-    else if (::syscall(SYS_fsconfig, fs, 6 /* FSCONFIG_CMD_CREATE */, nullptr, nullptr, 0) != 0)
+    if (::syscall(SYS_fsconfig, fs, 1 /* FSCONFIG_SET_STRING */, key.c_str(), value.c_str(), 0) != 0 ||
+        ::syscall(SYS_fsconfig, fs, 6 /* FSCONFIG_CMD_CREATE */, nullptr, nullptr, 0) != 0)
         err = errno;
     char buf[512];
     const ssize_t n = ::read(fs, buf, sizeof(buf) - 1);

@@ -20,7 +20,7 @@ struct Bad {
 // Every malformed form built around a genuine, outstanding grant, so that a
 // lax parser that "repairs" the text would use the capability up.
 std::vector<Bad> malformed(const std::string& key) {
-    const std::string k = key;
+    const std::string& k = key;
     std::string many_groups = "2001@2002:2002:";
     for (int i = 0; i < P9AUTH_MAX_GROUPS + 1; ++i) many_groups += (i ? "," : "") + std::to_string(100000 + i);
     std::string huge_groups = "2001@2002:2002:";

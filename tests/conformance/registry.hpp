@@ -22,8 +22,8 @@ inline int add_case(Case c) {
 }  // namespace conformance
 
 // CONFORMANCE_CASE(fn, "name", kBoth) { ... body ... }
-#define CONFORMANCE_CASE(fn, name, applies)                               \
-    static void fn();                                                     \
-    [[maybe_unused]] static const int fn##_registered =                   \
-        ::conformance::add_case(::conformance::Case{name, &fn, applies}); \
+#define CONFORMANCE_CASE(fn, name, applies)                                 \
+    static void fn();                                                       \
+    [[maybe_unused]] static const int fn##_registered =                     \
+        ::conformance::add_case(::conformance::Case{name, &(fn), applies}); \
     static void fn()

@@ -532,7 +532,7 @@ pid_t spawn_daemon(const std::string& opts, const std::string& path, int log_fd)
 
 }  // namespace
 
-Mount::Mount(std::string opts, std::string path) : path_(path.empty() ? config().mount : std::move(path)) {
+Mount::Mount(const std::string& opts, const std::string& path) : path_(path.empty() ? config().mount : path) {
     ensure_dir(path_);
     std::string type;
     if (mounted_at(path_, &type)) fail("something (" + type + ") is already mounted at " + path_);

@@ -137,7 +137,7 @@ std::string describe(const Status& s);
 // runner after the case.
 class Mount {
 public:
-    explicit Mount(std::string opts = "", std::string path = "");
+    explicit Mount(const std::string& opts = "", const std::string& path = "");
     Mount(const Mount&) = delete;
     Mount& operator=(const Mount&) = delete;
     ~Mount();

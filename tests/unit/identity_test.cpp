@@ -134,7 +134,7 @@ TEST_F(Identity, HugeGecosGrowsTheBuffer) {
 TEST_F(Identity, AnEntryPastTheBoundFailsRatherThanReadingAbsent) {
     PasswdOverride o(g_dir + "/passwd-huge");
     ASSERT_TRUE(o.ok);
-    for (auto r : {user_by_name("huge"), user_by_name("ghost"), user_by_uid(2401)}) {
+    for (const auto& r : {user_by_name("huge"), user_by_name("ghost"), user_by_uid(2401)}) {
         ASSERT_FALSE(r) << "a lookup past the bound must fail, not answer";
         EXPECT_EQ(r.error().errnum, E2BIG);
         EXPECT_NE(r.error().message.find("larger than 4 MiB"), std::string::npos) << r.error().message;

@@ -87,7 +87,7 @@ int listen_on(const std::string& where) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int main_body(int argc, char** argv) {
     p9logind::Settings s;
     bool inetd = false;
     std::string where = "127.0.0.1:2323";
@@ -272,4 +272,8 @@ int main(int argc, char** argv) {
         }
         ::close(c);
     }
+}
+
+int main(int argc, char** argv) {
+    return p9auth::run_main("p9logind", 1, [&] { return main_body(argc, argv); });
 }

@@ -355,7 +355,7 @@ int relay_pty(pid_t child, int master, int wake_read) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int main_body(int argc, char** argv) {
     Args a = parse_args(argc, argv);
     if (std::string why = p9auth::term::check_user_name(a.user); !why.empty()) usage_error("USER: " + why);
     errno = 0;
@@ -488,4 +488,8 @@ int main(int argc, char** argv) {
     if (rc != PAM_SUCCESS) std::fprintf(stderr, "p9su: cannot close the session: %s\n", ::pam_strerror(pamh, rc));
     ::pam_end(pamh, rc);
     return status;
+}
+
+int main(int argc, char** argv) {
+    return p9auth::run_main("p9su", kFailure, [&] { return main_body(argc, argv); });
 }

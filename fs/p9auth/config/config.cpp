@@ -12,7 +12,7 @@
 namespace p9auth {
 namespace {
 
-constexpr std::size_t kMaxConfig = 64 * 1024;
+constexpr std::size_t kMaxConfig = std::size_t{64} * 1024;
 
 Error bad_line(int line, const std::string& what) {
     return fail(EINVAL, std::string(kConfigPath) + ":" + std::to_string(line) + ": " + what);

@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <string>
 #include <string_view>
 
@@ -34,6 +35,24 @@ inline int fatal(const char* program, int status, std::string_view message) {
 [[noreturn]] inline void die(const char* program, int status, std::string_view message) {
     complain(program, message);
     std::exit(status);
+}
+
+// main()'s body under one catch. An exception that reaches main (bad_alloc
+// above all) is reported and ends the program with `status`, having
+// unwound the stack: without a catch the runtime may abort without
+// unwinding, and a secret's destructor would not wipe it. fprintf, not
+// complain(): reporting must not allocate. The statuses are each
+// program's failure status, so an internal error fails closed.
+template <class Body>
+int run_main(const char* program, int status, Body&& body) noexcept {
+    try {
+        return body();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s: internal error: %s\n", program, e.what());
+    } catch (...) {
+        std::fprintf(stderr, "%s: internal error\n", program);
+    }
+    return status;
 }
 
 }  // namespace p9auth

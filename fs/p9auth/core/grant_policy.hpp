@@ -33,7 +33,7 @@ Error may_grant(const GrantPolicy& policy, const OpenerCreds& who);
 // decided and recorded atomically.
 class GrantGate {
 public:
-    explicit GrantGate(GrantPolicy policy) : policy_(std::move(policy)) {}
+    explicit GrantGate(GrantPolicy policy) : policy_(policy) {}
     Error open(const OpenerCreds& who);
 
 private:

@@ -13,7 +13,7 @@ std::uint32_t rol(std::uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
 
 void compress(std::uint32_t h[5], const std::uint8_t block[64]) {
     std::uint32_t w[80];
-    for (int i = 0; i < 16; ++i)
+    for (std::size_t i = 0; i < 16; ++i)
         w[i] = std::uint32_t(block[4 * i]) << 24 | std::uint32_t(block[4 * i + 1]) << 16 |
                std::uint32_t(block[4 * i + 2]) << 8 | std::uint32_t(block[4 * i + 3]);
     for (int i = 16; i < 80; ++i) w[i] = rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
@@ -67,7 +67,7 @@ std::array<std::uint8_t, 20> sha1(std::span<const std::uint8_t> data) {
     secure_zero(tail, sizeof tail);
 
     std::array<std::uint8_t, 20> out;
-    for (int j = 0; j < 5; ++j) {
+    for (std::size_t j = 0; j < 5; ++j) {
         out[4 * j] = std::uint8_t(h[j] >> 24);
         out[4 * j + 1] = std::uint8_t(h[j] >> 16);
         out[4 * j + 2] = std::uint8_t(h[j] >> 8);

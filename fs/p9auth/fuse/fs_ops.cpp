@@ -113,7 +113,10 @@ void forget(Filesystem& fs, const OpenFile* f) {
     }
 }
 
-OpenFile* open_file(const fuse_file_info* fi) { return reinterpret_cast<OpenFile*>(fi->fh); }
+// FUSE's file handle is a uint64_t by its API; it holds our pointer.
+OpenFile* open_file(const fuse_file_info* fi) {
+    return reinterpret_cast<OpenFile*>(fi->fh);  // NOLINT(performance-no-int-to-ptr)
+}
 
 template <class Body>
 void answer(fuse_req_t req, const char* op, Body&& body) noexcept {

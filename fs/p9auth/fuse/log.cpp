@@ -12,13 +12,12 @@ namespace {
 std::atomic<bool> to_syslog{false};
 
 void vlog(int priority, const char* fmt, va_list ap) {
-    if (to_syslog.load(std::memory_order_relaxed)) {
-        vsyslog(priority, fmt, ap);
-        return;
-    }
     char line[1024];
     std::vsnprintf(line, sizeof line, fmt, ap);
-    std::fprintf(stderr, "p9authfs: %s\n", line);  // one call: lines from threads do not interleave
+    if (to_syslog.load(std::memory_order_relaxed))
+        syslog(priority, "%s", line);
+    else
+        std::fprintf(stderr, "p9authfs: %s\n", line);  // one call: lines from threads do not interleave
 }
 
 // A fixed window of one second holding at most kBurst lines.

@@ -19,6 +19,7 @@
 #include "log.hpp"
 #include "opener_creds.hpp"
 #include "p9auth_spec.h"
+#include "die.hpp"
 
 namespace p9authfs {
 namespace {
@@ -175,7 +176,7 @@ int run(const CommandLine& cl, const char* argv0) {
 }  // namespace
 }  // namespace p9authfs
 
-int main(int argc, char** argv) {
+static int main_body(int argc, char** argv) {
     using p9authfs::CommandLine;
     auto cl = p9authfs::parse_command_line(argc, argv);
     if (!cl) {
@@ -195,4 +196,8 @@ int main(int argc, char** argv) {
         p9authfs::log(LOG_ERR, "%s", e.what());
         return p9authfs::kExitFailure;
     }
+}
+
+int main(int argc, char** argv) {
+    return p9auth::run_main("p9authfs", p9authfs::kExitFailure, [&] { return main_body(argc, argv); });
 }

@@ -121,7 +121,7 @@ p9auth::Target target_of(const p9auth::identity::User& user, bool uid_only) {
 
 // errno from caphash (docs/spec.md sections 4 and 5), said so that a person knows what to do.
 std::string explain(int err, bool sha1) {
-    const std::string e = std::strerror(err);
+    std::string e = std::strerror(err);
     switch (err) {
         case EPERM:
             return e +
@@ -155,7 +155,7 @@ bool write_all(int fd, std::string_view s) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int main_body(int argc, char** argv) {
     const Args args = parse_args(argc, argv);
     std::signal(SIGPIPE, SIG_IGN);  // a closed stdout is an error message, not a silent death
     std::string mountpoint = args.mountpoint;
@@ -190,4 +190,8 @@ int main(int argc, char** argv) {
         die(kFailed, std::string("granted, but cannot write the capability to standard output: ") +
                          std::strerror(errno) + " (the grant expires unused)");
     return 0;
+}
+
+int main(int argc, char** argv) {
+    return p9auth::run_main("p9grant", kFailed, [&] { return main_body(argc, argv); });
 }

@@ -65,7 +65,7 @@ int parse_fd(const char* s) {
     char* end = nullptr;
     errno = 0;
     const long v = std::strtol(s, &end, 10);
-    if (errno || !*s || *end || v < 0 || v > 1024 * 1024) die(kUsage, std::string("--fd: not a descriptor: ") + s);
+    if (errno || !*s || *end || v < 0 || v > 1024L * 1024) die(kUsage, std::string("--fd: not a descriptor: ") + s);
     return static_cast<int>(v);
 }
 
@@ -190,7 +190,7 @@ p9auth::Target use_capability(int in) {
     if (n < 0) die(kRefused, why_refused(write_errno, config->mountpoint));
     if (static_cast<std::size_t>(n) != text.size()) die(kRefused, "short write to capuse: not switching");
 
-    const p9auth::Target to = cap->to;
+    p9auth::Target to = cap->to;
     cap->key.clear();
     text.clear();
     if (p9auth::Error e = p9use::become(to, capuse->mode, *before)) die(kRefused, e.message);
@@ -222,7 +222,7 @@ const char* prepare(int argc, char** argv, int* at) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int main_body(int argc, char** argv) {
     int at = 0;
     const char* program = nullptr;
     try {
@@ -234,4 +234,8 @@ int main(int argc, char** argv) {
     const int err = errno;
     std::fprintf(stderr, "p9use: cannot run %s: %s\n", program, std::strerror(err));
     return err == ENOENT || err == ENOTDIR ? kNotFound : kCannotExec;
+}
+
+int main(int argc, char** argv) {
+    return p9auth::run_main("p9use", kRefused, [&] { return main_body(argc, argv); });
 }
