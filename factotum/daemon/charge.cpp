@@ -1,13 +1,14 @@
 #include "charge.hpp"
 
 #include <fcntl.h>
-#include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+
+#include "identity.hpp"
 
 namespace p9auth::factotum {
 namespace {
@@ -17,16 +18,6 @@ constexpr off_t kMaxFile = 16 << 20;  // far beyond any real /etc/subuid; a boun
 bool parse_number(std::string_view s, std::uint64_t* out) {
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
     return !s.empty() && ec == std::errc() && p == s.data() + s.size();
-}
-
-std::optional<uid_t> lookup_name(const std::string& name) {
-    std::vector<char> buf(16384);
-    passwd pw{}, *res = nullptr;
-    int e = 0;
-    while ((e = getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &res)) == ERANGE && buf.size() < (1u << 20))
-        buf.resize(buf.size() * 2);
-    if (e != 0 || !res) return std::nullopt;
-    return pw.pw_uid;
 }
 
 bool same_file(const struct stat& a, const struct stat& b) {
@@ -135,8 +126,28 @@ void ChargeTable::refresh(std::string* note) {
         failing_ = true;
         return;
     }
+    // An owner NSS could not look up (not one it says is absent) leaves the
+    // ranges read before in force, and the file is read again next time:
+    // skipping the line would charge that range's uids to themselves.
+    std::string nss_failed;
+    auto owner = [&](const std::string& name) -> std::optional<uid_t> {
+        auto u = identity::user_by_name(name);
+        if (!u) {
+            if (nss_failed.empty()) nss_failed = u.error().message;
+            return std::nullopt;
+        }
+        return *u ? std::optional((*u)->uid) : std::nullopt;
+    };
     unsigned unknown = 0, malformed = 0;
-    ranges_ = parse_subordinate_ranges(text, lookup_name, &unknown, &malformed);
+    auto ranges = parse_subordinate_ranges(text, owner, &unknown, &malformed);
+    if (!nss_failed.empty()) {
+        if (!failing_)
+            *note = path_ + ": cannot look up an owner (" + nss_failed + ")" +
+                    (loaded_ ? "; keeping the ranges read before" : "");
+        failing_ = true;
+        return;
+    }
+    ranges_ = std::move(ranges);
     seen_ = opened;
     loaded_ = true;
     failing_ = false;

@@ -53,7 +53,8 @@ bool make_world() {
     std::string passwd =
         "root:x:0:0:root:/root:/bin/sh\n"
         "alice:x:2001:2001:Alice:/nonexistent:/bin/sh\n"
-        "bob:x:2002:2002:Bob:/nonexistent:/bin/sh\n"
+        "bob:x:2002:2002:Bob:/home/bob:/bin/bash\n"
+        "nohome:x:2003:2003:No home, no shell::\n"
         "zed:x:2300:2300:Zed:/nonexistent:/bin/sh\n"
         "many:x:2500:2500:In very many groups:/nonexistent:/bin/sh\n";
     passwd += "big:x:2400:2400:" + std::string(kBigGecos, 'g') + ":/nonexistent:/bin/sh\n";
@@ -107,6 +108,14 @@ TEST_F(Identity, UsersByNameAndUid) {
     auto bob = user_by_uid(2002);
     ASSERT_TRUE(bob && *bob);
     EXPECT_EQ((*bob)->name, "bob");
+    EXPECT_EQ((*bob)->home, "/home/bob");
+    EXPECT_EQ((*bob)->shell, "/bin/bash");
+    // An empty home is "/" (as login(1) would enter), an empty shell stays
+    // empty: the caller knows its own default.
+    auto bare = user_by_name("nohome");
+    ASSERT_TRUE(bare && *bare);
+    EXPECT_EQ((*bare)->home, "/");
+    EXPECT_EQ((*bare)->shell, "");
 }
 
 TEST_F(Identity, AbsentIsNotAFailure) {

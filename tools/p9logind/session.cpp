@@ -7,7 +7,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pty.h>
-#include <pwd.h>
 #include <security/pam_appl.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -25,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "identity.hpp"
 #include "p9auth.hpp"
 #include "terminal.hpp"
 #include "utmp.hpp"
@@ -103,8 +103,8 @@ int converse(int n, const struct pam_message** msg, struct pam_response** resp, 
 // The child: the pty's slave as its terminal, then p9use with the
 // capability becomes the user and runs the login shell in the home
 // directory. Never returns.
-[[noreturn]] void exec_shell(int slave, const p9auth::login::Capability& cap, const passwd& pw, const Settings& s,
-                             char** pam_env) {
+[[noreturn]] void exec_shell(int slave, const p9auth::login::Capability& cap, const p9auth::identity::User& pw,
+                             const Settings& s, char** pam_env) {
     ::setsid();
     ::ioctl(slave, TIOCSCTTY, 0);
     ::dup2(slave, 0);
@@ -113,22 +113,22 @@ int converse(int n, const struct pam_message** msg, struct pam_response** resp, 
     if (slave > 2) ::close(slave);
     std::signal(SIGPIPE, SIG_DFL);
     std::signal(SIGCHLD, SIG_DFL);
-    std::string shell = pw.pw_shell && *pw.pw_shell ? pw.pw_shell : "/bin/sh";
+    std::string shell = pw.shell.empty() ? "/bin/sh" : pw.shell;
     ::clearenv();
     ::setenv("TERM", "dumb", 1);
-    ::setenv("HOME", pw.pw_dir, 1);
+    ::setenv("HOME", pw.home.c_str(), 1);
     ::setenv("SHELL", shell.c_str(), 1);
-    ::setenv("USER", pw.pw_name, 1);
-    ::setenv("LOGNAME", pw.pw_name, 1);
-    ::setenv("PATH",
-             pw.pw_uid == 0 ? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-                            : "/usr/local/bin:/usr/bin:/bin",
-             1);
+    ::setenv("USER", pw.name.c_str(), 1);
+    ::setenv("LOGNAME", pw.name.c_str(), 1);
+    ::setenv(
+        "PATH",
+        pw.uid == 0 ? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" : "/usr/local/bin:/usr/bin:/bin",
+        1);
     // What the session modules (pam_env) set, over the defaults, as login(1) does.
     for (char** e = pam_env; e && *e; ++e) ::putenv(*e);
     // A login shell: argv[0] "-sh", in the home directory, which p9use
     // enters as the user after the switch ("/" with a warning otherwise).
-    cap.exec_login({shell}, pw.pw_dir, "-" + shell.substr(shell.rfind('/') + 1),
+    cap.exec_login({shell}, pw.home.c_str(), "-" + shell.substr(shell.rfind('/') + 1),
                    s.p9use.empty() ? nullptr : s.p9use.c_str());
     std::fprintf(stderr, "p9logind: cannot run p9use: %s\r\n", std::strerror(errno));
     std::_Exit(126);
@@ -296,8 +296,13 @@ int serve_connection(int in, int out, const Settings& s) {
     p9auth::login::Capability cap;
     bool ok = rc == PAM_SUCCESS && cap.take(pamh);
     std::string why = rc == PAM_SUCCESS ? "no capability from pam_p9auth" : pam_strerror(pamh, rc);
-    errno = 0;
-    passwd* found = ::getpwnam(user.c_str());
+    // After PAM, as login(1) does; an NSS that cannot answer refuses too.
+    auto looked_up = p9auth::identity::user_by_name(user);
+    const bool found = looked_up && *looked_up;
+    if (!looked_up)
+        why = "cannot look up the user: " + looked_up.error().message;
+    else if (ok && !found)
+        why = "PAM passed a user NSS does not know";
     if (!ok || !found) {
         pam_end(pamh, rc);
         // A name nobody has may be a password typed at the login prompt:
@@ -314,16 +319,8 @@ int serve_connection(int in, int out, const Settings& s) {
         p9auth::term::write_all(s.authenticated_fd, {&one, 1});
         ::close(s.authenticated_fd);
     }
-    // Our own copy: session modules may call getpwnam and reuse its buffer.
-    std::string name = found->pw_name, dir = found->pw_dir ? found->pw_dir : "/",
-                shell = found->pw_shell ? found->pw_shell : "";
-    passwd pw = *found;
-    pw.pw_name = name.data();
-    pw.pw_dir = dir.data();
-    pw.pw_shell = shell.data();
-    pw.pw_passwd = nullptr;
-    pw.pw_gecos = nullptr;
-    syslog(LOG_INFO, "login user=%s uid=%u peer=%s", pw.pw_name, pw.pw_uid, s.peer.c_str());
+    const p9auth::identity::User& pw = **looked_up;
+    syslog(LOG_INFO, "login user=%s uid=%u peer=%s", pw.name.c_str(), pw.uid, s.peer.c_str());
     say(out, "\r\n");
 
     // The pty belongs to the daemon's user: without privilege we cannot
@@ -345,7 +342,7 @@ int serve_connection(int in, int out, const Settings& s) {
     pam_set_item(pamh, PAM_TTY, tty);
     rc = pam_open_session(pamh, 0);
     if (rc != PAM_SUCCESS) {
-        syslog(LOG_NOTICE, "login refused user=%s peer=%s: pam_open_session: %s", pw.pw_name, s.peer.c_str(),
+        syslog(LOG_NOTICE, "login refused user=%s peer=%s: pam_open_session: %s", pw.name.c_str(), s.peer.c_str(),
                pam_strerror(pamh, rc));
         pam_end(pamh, rc);
         say(out, "p9logind: the session could not be opened\r\n");
@@ -370,7 +367,7 @@ int serve_connection(int in, int out, const Settings& s) {
     ::close(slave);
     { p9auth::login::Capability spent = std::move(cap); }  // zeroed: the child has it
     // who, last and lastlog see the login as they see login's and sshd's.
-    LoginRecord rec{std::strncmp(tty, "/dev/", 5) == 0 ? tty + 5 : tty, pw.pw_name, s.rhost, child, pw.pw_uid};
+    LoginRecord rec{std::strncmp(tty, "/dev/", 5) == 0 ? tty + 5 : tty, pw.name.c_str(), s.rhost, child, pw.uid};
     record_login(rec);
     relay(in, out, master, s.idle_timeout);
     ::close(master);  // a hangup for the session, if it is still there
@@ -380,9 +377,10 @@ int serve_connection(int in, int out, const Settings& s) {
     for (int i = 0; i < 500 && ::waitpid(child, &status, WNOHANG) == 0; ++i) ::usleep(10000);
     record_logout(rec);
     rc = pam_close_session(pamh, 0);
-    if (rc != PAM_SUCCESS) syslog(LOG_WARNING, "pam_close_session user=%s: %s", pw.pw_name, pam_strerror(pamh, rc));
+    if (rc != PAM_SUCCESS)
+        syslog(LOG_WARNING, "pam_close_session user=%s: %s", pw.name.c_str(), pam_strerror(pamh, rc));
     pam_end(pamh, rc);
-    syslog(LOG_INFO, "logout user=%s peer=%s", pw.pw_name, s.peer.c_str());
+    syslog(LOG_INFO, "logout user=%s peer=%s", pw.name.c_str(), s.peer.c_str());
     return 0;
 }
 

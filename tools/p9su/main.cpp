@@ -10,7 +10,6 @@
 #include <getopt.h>
 #include <poll.h>
 #include <pty.h>
-#include <pwd.h>
 #include <security/pam_appl.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
@@ -27,6 +26,7 @@
 #include "client.hpp"
 #include "config.hpp"
 #include "die.hpp"
+#include "identity.hpp"
 #include "p9auth.h"
 #include "terminal.hpp"
 #include "wire.hpp"
@@ -163,7 +163,7 @@ bool listed_shell(const std::string& shell) {
 }
 
 // The environment, as util-linux su sets it.
-void set_environment(const Args& a, const passwd& pw, const std::string& shell) {
+void set_environment(const Args& a, const p9auth::identity::User& pw, const std::string& shell) {
     if (a.preserve_env && !a.login) return;
     if (a.login) {
         const char* term = std::getenv("TERM");
@@ -171,15 +171,15 @@ void set_environment(const Args& a, const passwd& pw, const std::string& shell) 
         ::clearenv();
         if (!keep_term.empty()) ::setenv("TERM", keep_term.c_str(), 1);
         ::setenv("PATH",
-                 pw.pw_uid == 0 ? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-                                : "/usr/local/bin:/usr/bin:/bin:/usr/local/games:/usr/games",
+                 pw.uid == 0 ? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+                             : "/usr/local/bin:/usr/bin:/bin:/usr/local/games:/usr/games",
                  1);
     }
-    ::setenv("HOME", pw.pw_dir, 1);
+    ::setenv("HOME", pw.home.c_str(), 1);
     ::setenv("SHELL", shell.c_str(), 1);
-    if (a.login || pw.pw_uid != 0) {
-        ::setenv("USER", pw.pw_name, 1);
-        ::setenv("LOGNAME", pw.pw_name, 1);
+    if (a.login || pw.uid != 0) {
+        ::setenv("USER", pw.name.c_str(), 1);
+        ::setenv("LOGNAME", pw.name.c_str(), 1);
     }
 }
 
@@ -212,9 +212,8 @@ pam_handle_t* open_session(const std::string& user, const std::string& tty) {
         std::fprintf(stderr, "p9su: pam_start: %s\n", ::pam_strerror(pamh, rc));
         return nullptr;
     }
-    errno = 0;
-    const passwd* me = ::getpwuid(::getuid());
-    const std::string caller = me ? me->pw_name : std::to_string(::getuid());
+    const auto me = p9auth::identity::user_by_uid(::getuid());
+    const std::string caller = me && *me ? (*me)->name : std::to_string(::getuid());
     if ((rc = ::pam_set_item(pamh, PAM_RUSER, caller.c_str())) == PAM_SUCCESS && !tty.empty())
         rc = ::pam_set_item(pamh, PAM_TTY, tty.c_str());
     if (rc == PAM_SUCCESS) rc = ::pam_open_session(pamh, 0);
@@ -358,20 +357,14 @@ int relay_pty(pid_t child, int master, int wake_read) {
 static int main_body(int argc, char** argv) {
     Args a = parse_args(argc, argv);
     if (std::string why = p9auth::term::check_user_name(a.user); !why.empty()) usage_error("USER: " + why);
-    errno = 0;
-    passwd* found = ::getpwnam(a.user.c_str());
     // An unknown user is asked for a password all the same (factotum does
-    // not tell them apart), and refused.
-    passwd unknown{};
-    std::string unknown_name = a.user;
-    if (!found) {
-        unknown.pw_name = unknown_name.data();
-        unknown.pw_dir = const_cast<char*>("/");
-        unknown.pw_shell = const_cast<char*>("/bin/sh");
-        found = &unknown;
-    }
-    const passwd pw = *found;
-    std::string shell = pw.pw_shell && *pw.pw_shell ? pw.pw_shell : "/bin/sh";
+    // not tell them apart), and refused: the stand-in's ids are nobody's
+    // and are never used, as no grant comes. NSS that cannot answer ends it.
+    auto found = p9auth::identity::user_by_name(a.user);
+    if (!found) return p9auth::fatal("p9su", kFailure, "cannot look up the user: " + found.error().message);
+    const p9auth::identity::User pw =
+        found->value_or(p9auth::identity::User{a.user, static_cast<uid_t>(-1), static_cast<gid_t>(-1), "/", ""});
+    std::string shell = pw.shell.empty() ? "/bin/sh" : pw.shell;
     if (!a.shell.empty()) {
         if (listed_shell(shell) && listed_shell(a.shell))
             shell = a.shell;
@@ -400,10 +393,8 @@ static int main_body(int argc, char** argv) {
 
     // The session, after the grant and before the switch, in this process
     // so that what it sets (environment, lowered limits) reaches the shell.
-    const std::string target_name = pw.pw_name;  // session modules may reuse getpwnam's buffer
-    const std::string home = pw.pw_dir;
     set_environment(a, pw, shell);
-    pam_handle_t* pamh = open_session(target_name, tty);
+    pam_handle_t* pamh = open_session(pw.name, tty);
     if (!pamh) return kFailure;
     if (char** env = ::pam_getenvlist(pamh)) {
         for (char** e = env; *e; ++e) ::putenv(*e);  // putenv keeps them: not freed
@@ -468,7 +459,7 @@ static int main_body(int argc, char** argv) {
             // in the home directory, entered as the target (the caller may not
             // be able to), by p9use after the switch.
             const std::string argv0 = "-" + shell.substr(shell.rfind('/') + 1);
-            p9auth_exec_as_login(p9use, cap->data(), cap->size(), home.c_str(), argv0.c_str(), av.data());
+            p9auth_exec_as_login(p9use, cap->data(), cap->size(), pw.home.c_str(), argv0.c_str(), av.data());
         } else {
             p9auth_exec_as(p9use, cap->data(), cap->size(), av.data());
         }

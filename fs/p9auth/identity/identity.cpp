@@ -40,7 +40,10 @@ Lookup<Result> lookup(const char* call, Get get, Result (*copy)(const Entry&)) {
     }
 }
 
-User copy_user(const passwd& pw) { return User{pw.pw_name, pw.pw_uid, pw.pw_gid}; }
+User copy_user(const passwd& pw) {
+    return User{pw.pw_name, pw.pw_uid, pw.pw_gid, pw.pw_dir && *pw.pw_dir ? pw.pw_dir : "/",
+                pw.pw_shell ? pw.pw_shell : ""};
+}
 
 Group copy_group(const group& gr) {
     Group g{gr.gr_name, gr.gr_gid, {}};

@@ -1,5 +1,7 @@
 // Users and groups as NSS gives them: the one place the project looks them
-// up (p9grant, factotum's policy, its targets, its --user). Each lookup
+// up (p9grant, factotum's policy, its targets, its --user and subordinate
+// range owners, p9su, p9logind). pam_p9auth alone asks pam_modutil, which
+// keeps the entry with the PAM handle as PAM modules should. Each lookup
 // tells "there is no such entry" apart from "NSS could not answer", so a
 // caller that decides who may become whom can fail closed on the second.
 #pragma once
@@ -27,7 +29,9 @@ using Lookup = Expected<std::optional<T>>;
 struct User {
     std::string name;
     uid_t uid = 0;
-    gid_t gid = 0;  // primary
+    gid_t gid = 0;      // primary
+    std::string home;   // pw_dir ("/" when empty), for a login's session
+    std::string shell;  // pw_shell as NSS has it (empty: the caller's default)
 };
 
 struct Group {
