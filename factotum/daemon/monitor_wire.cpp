@@ -6,28 +6,18 @@
 #include <cerrno>
 #include <cstring>
 
+#include "admit.hpp"
+
 namespace p9auth::factotum::mon {
 
 const Rule* admit(Type type, std::size_t payload_len, bool has_fd, State state, std::string* why) {
-    for (const Rule& r : kMonitorTable) {
-        if (r.type != type) continue;
-        if (r.when != state) {
-            *why = std::string("'") + r.name + "' not allowed now";
-            return nullptr;
-        }
-        if (payload_len < r.min_len || payload_len > r.max_len) {
-            *why = std::string("'") + r.name + "' of " + std::to_string(payload_len) + " bytes, allowed " +
-                   std::to_string(r.min_len) + ".." + std::to_string(r.max_len);
-            return nullptr;
-        }
-        if (has_fd != r.takes_fd) {
-            *why = std::string("'") + r.name + (r.takes_fd ? "' without its descriptor" : "' with a descriptor");
-            return nullptr;
-        }
-        return &r;
+    const Rule* r = admit_row(
+        kMonitorTable, type, payload_len, [state](const Rule& row) { return row.when == state; }, why);
+    if (r && has_fd != r->takes_fd) {
+        *why = std::string("'") + r->name + (r->takes_fd ? "' without its descriptor" : "' with a descriptor");
+        return nullptr;
     }
-    *why = "unknown message type " + std::to_string(static_cast<unsigned>(type));
-    return nullptr;
+    return r;
 }
 
 namespace {
