@@ -19,7 +19,7 @@
 #include "frame_io.hpp"
 #include "guard.hpp"
 #include "monitor_wire.hpp"
-#include "pam_auth.hpp"
+#include "prompt_channel.hpp"
 #include "privilege.hpp"
 #include "secure_buffer.hpp"
 #include "requests.hpp"

@@ -6,22 +6,10 @@
 #include <string_view>
 
 #include "error.hpp"
-#include "secure_buffer.hpp"
+#include "prompt_channel.hpp"
 #include "wire.hpp"
 
 namespace p9auth::factotum {
-
-// The client end of a PAM conversation (implemented by the worker).
-class PromptChannel {
-public:
-    virtual ~PromptChannel() = default;
-    // Sends a prompt (prompt_echo_off or prompt_echo_on) and waits for the
-    // answer into *answer. On failure the errno (ETIMEDOUT, EPROTO,
-    // ECONNRESET...) and what happened, for the log.
-    virtual Error ask(wire::Msg type, std::string_view text, SecureBuffer& answer) = 0;
-    // Sends an error_msg or text_info; the same errors.
-    virtual Error tell(wire::Msg type, std::string_view text) = 0;
-};
 
 enum class PamOutcome {
     ok,
