@@ -628,7 +628,7 @@ static int main_body(int argc, char** argv) {
     }
     for (int fd : front_ends) ::close(fd);
     for (int fd : fds->sockets) ::close(fd);
-    return run_monitor(o, std::move(ms), std::move(*policy), std::move(monitor_ends), front);
+    return run_monitor(o, std::move(ms), std::move(*policy), monitor_ends, front);
 }
 
 int main(int argc, char** argv) {

@@ -23,8 +23,10 @@ for e in json.load(open(sys.argv[1])):
 ' "$db" "$top")
 ((${#files[@]} > 0)) || { echo "FAIL: no translation units in $db" >&2; exit 1; }
 out=$(mktemp)
+# The build is GCC's: a GCC-only warning option (spec_test.cpp's
+# -Wno-maybe-uninitialized) is not an error of the tree.
 trap 'rm -f "$out"' EXIT
-printf '%s\0' "${files[@]}" | xargs -0 -n 4 -P 2 clang-tidy -p "$build" --quiet >"$out" 2>&1 || true
+printf '%s\0' "${files[@]}" | xargs -0 -n 4 -P 2 clang-tidy -p "$build" --quiet --extra-arg=-Wno-unknown-warning-option >"$out" 2>&1 || true
 if grep -qE '(warning|error): ' "$out"; then
     grep -E '(warning|error): ' "$out" | sort -u
     echo "FAIL: clang-tidy: findings in ${#files[@]} translation units" >&2
