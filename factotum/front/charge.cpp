@@ -28,11 +28,10 @@ bool same_file(const struct stat& a, const struct stat& b) {
 
 }  // namespace
 
-std::vector<SubordinateRange> parse_subordinate_ranges(
-    std::string_view text, const std::function<std::optional<uid_t>(const std::string&)>& resolve, unsigned* unknown,
-    unsigned* malformed) {
+std::vector<SubordinateRange> parse_subordinate_ranges(std::string_view text, const OwnerLookup& resolve,
+                                                       SubordinateCounts* counts) {
     std::vector<SubordinateRange> out;
-    *unknown = *malformed = 0;
+    *counts = {};
     while (!text.empty()) {
         auto nl = text.find('\n');
         std::string_view line = text.substr(0, nl);
@@ -44,7 +43,7 @@ std::vector<SubordinateRange> parse_subordinate_ranges(
         if (c2 == std::string_view::npos || c1 == 0 || line.find(':', c2 + 1) != std::string_view::npos ||
             !parse_number(line.substr(c1 + 1, c2 - c1 - 1), &first) || !parse_number(line.substr(c2 + 1), &count) ||
             first > 0xffffffffu) {
-            ++*malformed;
+            ++counts->malformed;
             continue;
         }
         if (count == 0) continue;
@@ -53,11 +52,15 @@ std::vector<SubordinateRange> parse_subordinate_ranges(
         std::optional<uid_t> owner;
         if (parse_number(who, &id)) {
             if (id < 0xffffffffu) owner = static_cast<uid_t>(id);
+        } else if (auto found = resolve(who); !found) {
+            ++counts->unresolved;
+            if (counts->nss_error.empty()) counts->nss_error = found.error().message;
+            owner = static_cast<uid_t>(first);
         } else {
-            owner = resolve(who);
+            owner = *found;
         }
         if (!owner) {
-            ++*unknown;
+            ++counts->unknown;
             continue;
         }
         out.push_back({first, std::min<std::uint64_t>(first + count, std::uint64_t{1} << 32), *owner});
@@ -96,7 +99,9 @@ void ChargeTable::refresh(std::string* note) {
         failing_ = true;
         return;
     }
-    if (loaded_ && seen_.st_ino != 0 && same_file(st, seen_)) return;
+    if (loaded_ && seen_.st_ino != 0 && same_file(st, seen_) &&
+        (!retry_at_ || std::chrono::steady_clock::now() < *retry_at_))
+        return;
     int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
     std::string why;
     std::string text;
@@ -126,34 +131,25 @@ void ChargeTable::refresh(std::string* note) {
         failing_ = true;
         return;
     }
-    // An owner NSS could not look up (not one it says is absent) leaves the
-    // ranges read before in force, and the file is read again next time:
-    // skipping the line would charge that range's uids to themselves.
-    std::string nss_failed;
-    auto owner = [&](const std::string& name) -> std::optional<uid_t> {
+    auto owner = [](const std::string& name) -> Expected<std::optional<uid_t>> {
         auto u = identity::user_by_name(name);
-        if (!u) {
-            if (nss_failed.empty()) nss_failed = u.error().message;
-            return std::nullopt;
-        }
+        if (!u) return u.error();
         return *u ? std::optional((*u)->uid) : std::nullopt;
     };
-    unsigned unknown = 0, malformed = 0;
-    auto ranges = parse_subordinate_ranges(text, owner, &unknown, &malformed);
-    if (!nss_failed.empty()) {
-        if (!failing_)
-            *note = path_ + ": cannot look up an owner (" + nss_failed + ")" +
-                    (loaded_ ? "; keeping the ranges read before" : "");
-        failing_ = true;
-        return;
-    }
-    ranges_ = std::move(ranges);
+    SubordinateCounts n;
+    ranges_ = parse_subordinate_ranges(text, owner, &n);
     seen_ = opened;
     loaded_ = true;
     failing_ = false;
+    retry_at_.reset();
+    if (n.unresolved) retry_at_ = std::chrono::steady_clock::now() + kRetryUnresolved;
     *note = path_ + ": " + std::to_string(ranges_.size()) + " subordinate uid ranges charged to their owners";
-    if (unknown) *note += "; " + std::to_string(unknown) + " lines name an owner NSS does not know (skipped)";
-    if (malformed) *note += "; " + std::to_string(malformed) + " malformed lines (skipped)";
+    if (n.unknown) *note += "; " + std::to_string(n.unknown) + " lines name an owner NSS does not know (skipped)";
+    if (n.unresolved)
+        *note += "; " + std::to_string(n.unresolved) + " lines name an owner NSS could not look up (" + n.nss_error +
+                 "): each such range is charged as one uid, its first; read again in " +
+                 std::to_string(kRetryUnresolved.count()) + "s";
+    if (n.malformed) *note += "; " + std::to_string(n.malformed) + " malformed lines (skipped)";
 }
 
 std::optional<uid_t> ChargeTable::charge(uid_t uid, std::string* note) {

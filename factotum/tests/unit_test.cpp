@@ -400,21 +400,24 @@ TEST(FactotumThrottle, ClientLimitIsPerHost) {
 }
 
 namespace {
-std::optional<uid_t> fixture_names(const std::string& n) {
-    if (n == "alice") return 2001;
-    if (n == "bob") return 2002;
-    return std::nullopt;
+// dora is a directory user whose directory is down.
+p9auth::Expected<std::optional<uid_t>> fixture_names(const std::string& n) {
+    if (n == "alice") return std::optional<uid_t>(2001);
+    if (n == "bob") return std::optional<uid_t>(2002);
+    if (n == "dora") return p9auth::fail(EAGAIN, "getpwnam_r: Resource temporarily unavailable");
+    return std::optional<uid_t>();
 }
 }  // namespace
 
 TEST(FactotumCharge, SubordinateUidsAreChargedToTheirOwner) {
-    unsigned unknown = 0, malformed = 0;
+    SubordinateCounts n;
     auto r = parse_subordinate_ranges(
         "# comment\nalice:100000:65536\n\nbob:165536:65536\n2005:300000:10\nghost:400000:10\nbad line\n"
         "carol:x:1\nalice:1:2:3\nbob:500000:0\n",
-        fixture_names, &unknown, &malformed);
-    EXPECT_EQ(unknown, 1u);
-    EXPECT_EQ(malformed, 3u);
+        fixture_names, &n);
+    EXPECT_EQ(n.unknown, 1u);
+    EXPECT_EQ(n.unresolved, 0u);
+    EXPECT_EQ(n.malformed, 3u);
     ASSERT_EQ(r.size(), 3u);
     EXPECT_EQ(charged_uid(r, 99999), 99999u);
     EXPECT_EQ(charged_uid(r, 100000), 2001u);
@@ -428,10 +431,26 @@ TEST(FactotumCharge, SubordinateUidsAreChargedToTheirOwner) {
     EXPECT_EQ(charged_uid(r, 0xfffffffeu), 0xfffffffeu);
 }
 
+// An owner NSS cannot look up: its range is one uid for every limit (its
+// first), neither skipped (65536 sets of limits) nor fatal to the table.
+TEST(FactotumCharge, ARangeWhoseOwnerCannotBeLookedUpIsChargedAsOneUid) {
+    SubordinateCounts n;
+    auto r = parse_subordinate_ranges("alice:100000:65536\ndora:600000:65536\n", fixture_names, &n);
+    EXPECT_EQ(n.unresolved, 1u);
+    EXPECT_EQ(n.unknown, 0u);
+    EXPECT_NE(n.nss_error.find("temporarily unavailable"), std::string::npos);
+    ASSERT_EQ(r.size(), 2u);
+    EXPECT_EQ(charged_uid(r, 100001), 2001u);
+    EXPECT_EQ(charged_uid(r, 600000), 600000u);
+    EXPECT_EQ(charged_uid(r, 600001), 600000u);
+    EXPECT_EQ(charged_uid(r, 665535), 600000u);
+    EXPECT_EQ(charged_uid(r, 665536), 665536u);
+}
+
 TEST(FactotumCharge, OverlapsGoToTheRangeThatStartsFirstAndTheTopIsBounded) {
-    unsigned unknown = 0, malformed = 0;
-    auto r = parse_subordinate_ranges("bob:150000:100000\nalice:100000:65536\nalice:4294967000:100000\n", fixture_names,
-                                      &unknown, &malformed);
+    SubordinateCounts n;
+    auto r =
+        parse_subordinate_ranges("bob:150000:100000\nalice:100000:65536\nalice:4294967000:100000\n", fixture_names, &n);
     ASSERT_EQ(r.size(), 3u);
     EXPECT_EQ(charged_uid(r, 160000), 2001u);  // in both: alice's starts first
     EXPECT_EQ(charged_uid(r, 170000), 2002u);

@@ -104,4 +104,37 @@ p9_as 400001 "$P9AUTH_REQUEST" --socket "$FT_SOCK" --stdin bob <<<wrong >/dev/nu
 grep -q 'request client_uid=400001 client_pid=[0-9]* target=bob rhost=- tty=- charged_to=2003$' "$FT_TMP/syslog" ||
     ft_fail "a range added to /etc/subuid was not read"
 ft_pass "a range added to /etc/subuid while factotum runs is charged to its owner at the next connection"
+# An owner NSS cannot look up (her directory is down: "passwd: files ldap"
+# and no nslcd) is neither skipped, which would give each of her range's
+# uids limits of its own, nor fatal to the table: her range is charged as
+# one uid, its first.
+if [[ -e /lib/x86_64-linux-gnu/libnss_ldap.so.2 || -e /usr/lib/x86_64-linux-gnu/libnss_ldap.so.2 ]]; then
+    kill "$FT_PID"
+    p9_poll 10 p9_gone "$FT_PID" || ft_fail "factotum did not stop"
+    printf 'passwd: files ldap\ngroup: files\nshadow: files\nhosts: files\n' >"$FT_TMP/etc/nsswitch.conf"
+    [[ ! -e /run/nslcd/socket ]] || ft_fail "an nslcd socket in the test's /run"
+    echo 'dora:500000:65536' >>"$FT_TMP/etc/subuid"
+    ft_start --max-per-uid 2 --max-connections 64
+    for u in 500001 500002; do
+        p9_as "$u" "$FT_CLIENT" raw "$FT_SOCK" p:connected s:60000 >>"$FT_TMP/dora.out" 2>&1 &
+        FT_DAEMONS+=($!)
+    done
+    dora_up() { (($(grep -c connected "$FT_TMP/dora.out" 2>/dev/null || true) == 2)); }
+    p9_poll 15 dora_up || ft_fail "the idle clients of dora's range did not connect"
+    out=$(p9_as 500003 "$FT_CLIENT" raw "$FT_SOCK" r)
+    [[ $out == "refused 5 too many connections" ]] || ft_fail "a third uid of dora's range not refused as busy: '$out'"
+    grep -q 'deny client_uid=500003 client_pid=[0-9]* target=- reason=busy (charged to uid 500000)' "$FT_TMP/syslog" ||
+        ft_fail "the third uid was not charged to the range's first uid"
+    grep -q '1 lines name an owner NSS could not look up (getpwnam_r: ' "$FT_TMP/syslog" ||
+        ft_fail "the owner NSS could not look up was not logged"
+    # carol is admitted, charged to herself. (Her grant is then refused: the
+    # fixture policy names users that only the files know, and a name NSS
+    # cannot look up fails the policy closed; factotum_group_rules.)
+    ft_request carol bob 'bob secret!' >/dev/null 2>&1 || true
+    grep -q 'request client_uid=2003 client_pid=[0-9]* target=bob rhost=- tty=-$' "$FT_TMP/syslog" ||
+        ft_fail "carol's request was not admitted while dora's owner cannot be looked up"
+    ft_pass "a range whose owner NSS cannot look up is charged as one uid (500000): its third uid busy, carol admitted"
+else
+    echo "SKIP: libnss-ldapd not installed: the owner NSS cannot look up"
+fi
 ! grep -q 'forbidden system call' "$FT_TMP/syslog" || ft_fail "a call the seccomp filter forbids: $(grep 'forbidden system call' "$FT_TMP/syslog" | head -1)"
