@@ -97,18 +97,15 @@ done
 ft_pass "stalled clients refused for timeout (20 before the request, 2 at the prompt after queueing)"
 
 # A queued request is refused for timeout when no worker takes it by its
-# deadline (--timeout from connect), even while alice's workers are still
-# held; one whose client hung up while it waited is dropped before PAM.
+# deadline (--timeout from connect), while alice's workers are still held
+# at prompts (25, 26, prompted after the late client connected, so they
+# are held past its deadline).
 raw p:connected s:2000 frame:01:bob r >"$FT_TMP/late" &
 late=$!
 p9_poll 5 grep -q connected "$FT_TMP/late" || ft_fail "the late client did not connect"
 pids=()
 for i in 25 26; do raw frame:01:bob r r >"$FT_TMP/stall-$i" & pids+=($!); done
 p9_poll 5 prompted "$FT_TMP/stall-25" "$FT_TMP/stall-26" || ft_fail "alice's new prompt-stalled clients did not get their prompts"
-w0=$(syslog_count 'wait client_uid=2001 ')
-g0=$(syslog_count 'reason=client gone (hung up while queued)')
-raw frame:01:bob
-p9_poll 5 waiting 1 || ft_fail "the hung-up request was not queued"
 wait "$late" || true
 [[ $(cat "$FT_TMP/late") == $'connected\nrefused 7 no worker free in time' ]] || ft_fail "queued past its deadline: '$(cat "$FT_TMP/late")'"
 # (The loop refuses it at its deadline, target=-; a worker that frees up
@@ -116,6 +113,20 @@ wait "$late" || true
 grep -q 'deny client_uid=2001 client_pid=[0-9]* target=[-a-z]* reason=timeout (no worker free within 4s)' "$FT_TMP/syslog" ||
     ft_fail "no timeout record for the queued request"
 ft_pass "a request queued past its deadline refused for timeout"
+for p in "${pids[@]}"; do wait "$p" || true; done
+
+# One whose client hung up while it waited is dropped before PAM. The two
+# at the prompt (27, 28) hang up a second after it, so a worker takes the
+# hung-up request some three seconds before its own deadline, whatever
+# the machine's speed (a worker freed by the prompt's timeout instead
+# would race that deadline within milliseconds).
+pids=()
+for i in 27 28; do raw frame:01:bob r s:1000 >"$FT_TMP/stall-$i" & pids+=($!); done
+p9_poll 5 prompted "$FT_TMP/stall-27" "$FT_TMP/stall-28" || ft_fail "alice's clients 27 and 28 did not get their prompts"
+w0=$(syslog_count 'wait client_uid=2001 ')
+g0=$(syslog_count 'reason=client gone (hung up while queued)')
+raw frame:01:bob
+p9_poll 5 waiting 1 || ft_fail "the hung-up request was not queued"
 gone() { [[ $(syslog_count 'reason=client gone (hung up while queued)') -gt $g0 ]]; }
 p9_poll 10 gone || ft_fail "the hung-up queued request was not dropped"
 for p in "${pids[@]}"; do wait "$p" || true; done
