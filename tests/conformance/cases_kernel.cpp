@@ -337,6 +337,44 @@ CONFORMANCE_CASE(kernel_unwatchable, "files/kernel-caphash-capuse-unwatchable", 
     check(saw_status, "no event for reading status: the watch did not work");
 }
 
+// Issue 12 item 6, the dnotify channel: F_NOTIFY needs only an open
+// descriptor of the directory and asks the filesystem nothing, so anyone may
+// place one.  The opens and writes of capuse make no event for it; an
+// accepted O_TRUNC (the shell's >) would, as the VFS reports every accepted
+// truncate, so the kernel refuses the truncate (EPERM) and nothing is sent.
+// The status file read at the end must still signal: the watch works.
+CONFORMANCE_CASE(kernel_dnotify_sees_no_use, "files/kernel-dnotify-sees-no-truncate", kKernelOnly) {
+    Mount m;
+    const int e = run_as(alice(), [&] {
+        const int sig = SIGRTMIN + 1;
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, sig);
+        if (::sigprocmask(SIG_BLOCK, &set, nullptr) != 0) return 230;
+        const int dir = ::open(m.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir < 0) return 231;
+        if (::fcntl(dir, F_SETSIG, sig) != 0 ||
+            ::fcntl(dir, F_NOTIFY, DN_ACCESS | DN_MODIFY | DN_ATTRIB | DN_CREATE | DN_MULTISHOT) != 0)
+            return 232;
+        const timespec now{0, 0};
+        const int trunc = open_errno(m.capuse(), O_WRONLY | O_TRUNC);
+        const int fd = ::open(m.capuse().c_str(), O_WRONLY | O_CLOEXEC);
+        if (fd < 0) return 233;
+        const int ftrunc = ::ftruncate(fd, 0) == 0 ? 0 : errno;
+        const bool wrote = ::write(fd, "2001@2002@x", 11) < 0;  // refused (EPERM): no such hash
+        ::close(fd);
+        if (::sigtimedwait(&set, nullptr, &now) == sig) return 240;
+        if (trunc != EPERM || ftrunc != EPERM) return 241;
+        if (!wrote) return 242;
+        (void)read_file(m.path() + "/status");
+        if (::sigtimedwait(&set, nullptr, &now) != sig) return 243;
+        return 0;
+    });
+    check_errno(e, 0,
+                "uid 2001's dnotify on the mount (240: an event from capuse, 241: a truncate accepted, 242: a bad "
+                "capability accepted, 243: no event for reading status: the watch did not work)");
+}
+
 // Issue 12 item 2: kernel memory an unprivileged user can pin.
 
 std::string read_sysctl(const std::string& name) {

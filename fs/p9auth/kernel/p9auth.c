@@ -1124,18 +1124,20 @@ static int p9auth_permission(P9AUTH_IDMAP *idmap,
 	return (mask & MAY_EXEC) ? -EACCES : 0;
 }
 
-/* Only a truncate to 0 of caphash or capuse (O_TRUNC): accepted, ignored. */
+/*
+ * Section 8: no setattr succeeds, a truncate to 0 of caphash or capuse (as
+ * O_TRUNC asks) included.  The VFS reports every truncate the filesystem
+ * accepts to the directory's watchers (notify_change() -> fsnotify_change(),
+ * after ->setattr() returns 0, with no file to mark FMODE_NONOTIFY), and a
+ * dnotify watch (fcntl F_NOTIFY) asks the filesystem nothing before it is
+ * placed: an accepted O_TRUNC would tell anyone who can open the directory
+ * when a use happens.  Refused, nothing changes and no event is sent; the
+ * open that asked for it fails.  (FUSE mode accepts it: anyone may watch
+ * there anyway, spec section 5.)
+ */
 static int p9auth_setattr(P9AUTH_IDMAP *idmap,
 			  struct dentry *dentry, struct iattr *attr)
 {
-	const unsigned int truncate = ATTR_SIZE | ATTR_MTIME | ATTR_CTIME |
-				      ATTR_OPEN | ATTR_FILE;
-	unsigned long ino = d_inode(dentry)->i_ino;
-
-	if ((ino == P9AUTH_INO_CAPHASH || ino == P9AUTH_INO_CAPUSE) &&
-	    (attr->ia_valid & ATTR_SIZE) && attr->ia_size == 0 &&
-	    !(attr->ia_valid & ~truncate))
-		return 0;
 	return -EPERM;
 }
 
