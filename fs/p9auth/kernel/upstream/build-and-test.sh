@@ -8,8 +8,8 @@
 #   build-and-test.sh BUILD_DIR --suite FILE [--p9use FILE]
 #
 # BUILD_DIR keeps the unpacked tree (BUILD_DIR/linux-6.12) and its objects
-# between runs: a changed series is reversed and the new one applied, so
-# only what it touches is rebuilt.  --suite/--p9use: the statically linked
+# between runs: the patches from the first changed one on are reversed and
+# the new ones applied, so only what they touch is rebuilt.  --suite/--p9use: the statically linked
 # p9auth-conformance and p9use (CMake targets p9auth-conformance-static,
 # p9use-static), passed on to run-vm-tests.sh.
 # P9AUTH_KERNEL_JOBS: make -j (default 2).  Needs root for apt-get when
@@ -48,31 +48,30 @@ if [ ! -f "$src/Makefile" ]; then
   mv "$build/linux-source-6.12" "$src"
 fi
 
-# The series: what is applied now is kept in $applied; a different one is
-# reversed first (patch keeps the times of files it does not touch).
+# The series: what is applied now is kept in $applied.  Patches from the
+# first one that differs on are reversed (patch keeps the times of files it
+# does not touch, and an unchanged patch 1 keeps cred.h's: no full rebuild)
+# and the new ones applied.
 series=("$here"/0*.patch)
-same=1
-[ -d "$applied" ] || same=0
-if [ $same = 1 ]; then
-  for p in "${series[@]}"; do cmp -s "$p" "$applied/$(basename "$p")" || same=0; done
-  [ "$(find "$applied" -name '0*.patch' | wc -l)" = ${#series[@]} ] || same=0
-fi
-if [ $same = 0 ]; then
-  if [ -d "$applied" ]; then
-    phase "reversing the series applied before"
-    for p in $(find "$applied" -name '0*.patch' | sort -r); do patch -s -R -p1 -d "$src" <"$p"; done
-    rm -rf "$applied"
-  fi
-  for p in "${series[@]}"; do
-    patch -s -p1 --dry-run -d "$src" <"$p" || { echo "build-and-test: $(basename "$p") does not apply" >&2; exit 1; }
-  done
-  mkdir -p "$applied"
-  for p in "${series[@]}"; do
-    phase "applying $(basename "$p")"
-    patch -s -p1 -d "$src" <"$p"
-    cp "$p" "$applied/"
-  done
-fi
+mkdir -p "$applied"
+mapfile -t old < <(find "$applied" -name '0*.patch' -printf '%f\n' | sort)
+keep=0
+while [ $keep -lt ${#series[@]} ] && [ $keep -lt ${#old[@]} ] &&
+      [ "$(basename "${series[$keep]}")" = "${old[$keep]}" ] && cmp -s "${series[$keep]}" "$applied/${old[$keep]}"; do
+  keep=$((keep + 1))
+done
+for (( i = ${#old[@]} - 1; i >= keep; i-- )); do
+  phase "reversing ${old[$i]}"
+  patch -s -R -p1 -d "$src" <"$applied/${old[$i]}"
+  rm "$applied/${old[$i]}"
+done
+for (( i = keep; i < ${#series[@]}; i++ )); do
+  patch -s -p1 --dry-run -d "$src" <"${series[$i]}" ||
+    { echo "build-and-test: $(basename "${series[$i]}") does not apply" >&2; exit 1; }
+  phase "applying $(basename "${series[$i]}")"
+  patch -s -p1 -d "$src" <"${series[$i]}"
+  cp "${series[$i]}" "$applied/"
+done
 
 phase "configuring (tinyconfig + vm.config)"
 make -s -C "$src" tinyconfig >/dev/null
