@@ -780,7 +780,6 @@ static int p9auth_setid(struct cred *new, const struct cred *old, bool bare)
 #define P9AUTH_AUDIT_TYPE	AUDIT_KERNEL_OTHER
 #endif /* P9AUTH_IN_TREE */
 
-
 /*
  * May a full form set the groups of a writer in user namespace ns?  As
  * setgroups(2) asks (userns_may_setgroups(), not exported), of ns and of
@@ -917,9 +916,9 @@ static bool p9auth_tracer_allows(struct user_namespace *ns)
 /*
  * A use changes who the process is, as setresuid(2) does, so it leaves an
  * audit record (when auditing is on): the ids before and after, in the
- * initial namespace.  Uses only: a refusal changes
- * nothing and is counted in status; recording it would let anyone fill
- * the audit log.  No capability text: it is the secret.
+ * initial namespace.  Uses only: a refusal changes nothing and is counted
+ * in status, and recording it would let anyone fill the audit log.  No
+ * capability text: it is the secret.
  */
 static void p9auth_audit_use(kuid_t old_uid, kgid_t old_gid)
 {
@@ -1424,8 +1423,10 @@ static void p9auth_kill_sb(struct super_block *sb)
 }
 
 /* Section 6: mount options, through the fs_context API. */
-enum { Opt_timeout, Opt_maxcaps, Opt_grant_uid, Opt_grant_gid,
-       Opt_grant_once, Opt_legacy_sha1 };
+enum {
+	Opt_timeout, Opt_maxcaps, Opt_grant_uid, Opt_grant_gid,
+	Opt_grant_once, Opt_legacy_sha1,
+};
 
 /* Numbers are strings here: they are read as plain decimal below. */
 static const struct fs_parameter_spec p9auth_fs_parameters[] = {
