@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -95,6 +96,57 @@ CONFORMANCE_CASE(kernel_accounting, "use/kernel-accounting-follows-the-uid", kKe
         return 0;
     });
     check(rc == 0, "switch, setresuid, fork and exit as the target: step " + std::to_string(rc) + " failed");
+}
+
+// Issue 12 item 4: RLIMIT_NPROC as setresuid(2) treats it.  A switch to a
+// user already at the limit is not refused, but the next execve() is
+// (EAGAIN); a refused use leaves the flag as it was, so execve() works.
+// bob holds one process (the holder) and the limit is 0 in the writers.
+CONFORMANCE_CASE(kernel_nproc_flag, "use/kernel-rlimit-nproc-fails-next-execve", kKernelOnly) {
+    Mount m;
+    int hold[2];
+    check(::pipe2(hold, O_CLOEXEC) == 0, "pipe");
+    const pid_t holder = ::fork();
+    check(holder >= 0, "fork");
+    if (holder == 0) {
+        char c;
+        if (::setresgid(kBob, kBob, kBob) != 0 || ::setresuid(kBob, kBob, kBob) != 0) ::_exit(1);
+        ::close(hold[1]);
+        ::_exit(::read(hold[0], &c, 1) == 0 ? 0 : 1);  // until the parent closes its end
+    }
+    ::close(hold[0]);
+    const Grant g = make(kAlice, target(kBob, kBob, {}));
+    const Grant never = make(kAlice, target(kBob, kBob, {}));
+    check_errno(m.grant(g.hash), 0, "grant 2001@2002:2002");
+    const int rc = run_as(alice(), [&] {
+        // In a grandchild: the limit, the use, then exec; 0 = exec worked.
+        auto use_then_exec = [&](const std::string& capability, int want_write) {
+            const pid_t c = ::fork();
+            if (c < 0) return 250;
+            if (c == 0) {
+                const rlimit zero{0, 0};
+                if (::setrlimit(RLIMIT_NPROC, &zero) != 0) ::_exit(230);
+                if (write_file(m.capuse(), capability) != want_write) ::_exit(231);
+                const int null = ::open("/dev/null", O_WRONLY);
+                if (null < 0 || ::dup2(null, 1) != 1) ::_exit(232);
+                ::execl("/proc/self/exe", "p9auth-conformance", "--report-creds", static_cast<char*>(nullptr));
+                ::_exit(errno == EAGAIN ? 233 : 234);
+            }
+            int st = 0;
+            if (::waitpid(c, &st, 0) != c || !WIFEXITED(st)) return 251;
+            return WEXITSTATUS(st);
+        };
+        const int refused = use_then_exec(never.capability, EPERM);
+        if (refused != 0) return refused == 233 ? 240 : refused;
+        const int used = use_then_exec(g.capability, 0);
+        return used == 233 ? 0 : (used == 0 ? 241 : used);
+    });
+    ::close(hold[1]);
+    int st = 0;
+    ::waitpid(holder, &st, 0);
+    check_errno(rc, 0,
+                "RLIMIT_NPROC 0, bob holding a process (240: a refused use left the flag, 241: execve after the "
+                "switch worked, 230-234: step failed)");
 }
 
 // Spec section 4: a write is one whole message, also a writev(2) of several
@@ -334,6 +386,44 @@ CONFORMANCE_CASE(kernel_unwatchable, "files/kernel-caphash-capuse-unwatchable", 
     ::close(in);
     check(leaked.empty(), "events from caphash/capuse: " + leaked);
     check(saw_status, "no event for reading status: the watch did not work");
+}
+
+// Issue 12 item 6, the dnotify channel: F_NOTIFY needs only an open
+// descriptor of the directory and asks the filesystem nothing, so anyone may
+// place one.  The opens and writes of capuse make no event for it; an
+// accepted O_TRUNC (the shell's >) would, as the VFS reports every accepted
+// truncate, so the kernel refuses the truncate (EPERM) and nothing is sent.
+// The status file read at the end must still signal: the watch works.
+CONFORMANCE_CASE(kernel_dnotify_sees_no_use, "files/kernel-dnotify-sees-no-truncate", kKernelOnly) {
+    Mount m;
+    const int e = run_as(alice(), [&] {
+        const int sig = SIGRTMIN + 1;
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, sig);
+        if (::sigprocmask(SIG_BLOCK, &set, nullptr) != 0) return 230;
+        const int dir = ::open(m.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir < 0) return 231;
+        if (::fcntl(dir, F_SETSIG, sig) != 0 ||
+            ::fcntl(dir, F_NOTIFY, DN_ACCESS | DN_MODIFY | DN_ATTRIB | DN_CREATE | DN_MULTISHOT) != 0)
+            return 232;
+        const timespec now{0, 0};
+        const int trunc = open_errno(m.capuse(), O_WRONLY | O_TRUNC);
+        const int fd = ::open(m.capuse().c_str(), O_WRONLY | O_CLOEXEC);
+        if (fd < 0) return 233;
+        const int ftrunc = ::ftruncate(fd, 0) == 0 ? 0 : errno;
+        const bool wrote = ::write(fd, "2001@2002@x", 11) < 0;  // refused (EPERM): no such hash
+        ::close(fd);
+        if (::sigtimedwait(&set, nullptr, &now) == sig) return 240;
+        if (trunc != EPERM || ftrunc != EPERM) return 241;
+        if (!wrote) return 242;
+        (void)read_file(m.path() + "/status");
+        if (::sigtimedwait(&set, nullptr, &now) != sig) return 243;
+        return 0;
+    });
+    check_errno(e, 0,
+                "uid 2001's dnotify on the mount (240: an event from capuse, 241: a truncate accepted, 242: a bad "
+                "capability accepted, 243: no event for reading status: the watch did not work)");
 }
 
 // Issue 12 item 2: kernel memory an unprivileged user can pin.

@@ -11,6 +11,9 @@ vm_log() { echo "${vm_name:-vm}: $*"; }
 # Installs what is missing (Debian packages), unpacks the kernel image into
 # $work (never into /boot), builds p9auth.ko out of the source tree; a
 # compiler warning fails the build.
+# P9AUTH_VM_KERNEL=BZIMAGE: boot that kernel instead, with p9auth built in
+# (the upstream series, fs/p9auth/kernel/upstream/build-and-test.sh): no
+# image is downloaded, no module built or loaded (module stays empty).
 vm_prepare() {
   local need_pkgs=() image_pkg c dl
   command -v apt-cache >/dev/null || { echo "Debian's apt is needed" >&2; return 1; }
@@ -22,6 +25,16 @@ vm_prepare() {
   command -v make >/dev/null || need_pkgs+=(make)
   command -v gcc >/dev/null || need_pkgs+=(gcc libc6-dev)
   command -v modinfo >/dev/null || need_pkgs+=(kmod)
+  if [ -n "${P9AUTH_VM_KERNEL:-}" ]; then
+    [ -s "$P9AUTH_VM_KERNEL" ] || { echo "P9AUTH_VM_KERNEL=$P9AUTH_VM_KERNEL: no such kernel image" >&2; return 1; }
+    if [ ${#need_pkgs[@]} -gt 0 ]; then
+      vm_log "installing ${need_pkgs[*]}"
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+    fi
+    vmlinuz=$P9AUTH_VM_KERNEL abi="built-in p9auth ($P9AUTH_VM_KERNEL)" module=""
+    return 0
+  fi
   # P9AUTH_VM_ABI (e.g. 6.12.111+deb12-amd64, from bookworm-backports):
   # that kernel instead of the one linux-image-amd64 names.  "6.12" means
   # the newest 6.12 whose headers are installed, else the newest apt has.
@@ -101,7 +114,9 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mount -t tmpfs run /run
 echo "P9AUTH-VM: booted $(uname -r)"
-if insmod /p9auth.ko; then echo "P9AUTH-VM: module loaded"; else echo "P9AUTH-VM: insmod failed"; fi
+if [ ! -e /p9auth.ko ]; then
+  if grep -q p9auth /proc/filesystems; then echo "P9AUTH-VM: built in"; else echo "P9AUTH-VM: not built in"; fi
+elif insmod /p9auth.ko; then echo "P9AUTH-VM: module loaded"; else echo "P9AUTH-VM: insmod failed"; fi
 EOF
 }
 

@@ -17,13 +17,16 @@
 #include <crypto/hash.h>
 #include <crypto/sha1.h>
 #include <crypto/sha2.h>
+#include <linux/audit.h>
 #include <linux/capability.h>
 #include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/fs_context.h>
 #include <linux/fs_parser.h>
 #include <linux/hashtable.h>
+#ifndef P9AUTH_IN_TREE
 #include <linux/kprobes.h>
+#endif /* P9AUTH_IN_TREE */
 #include <linux/ktime.h>
 #include <linux/list.h>
 #include <linux/module.h>
@@ -37,7 +40,9 @@
 #include <linux/securebits.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#ifndef P9AUTH_IN_TREE
 #include <linux/static_call.h>
+#endif /* P9AUTH_IN_TREE */
 #include <linux/string.h>
 #include <linux/sysctl.h>
 #include <linux/timekeeping.h>
@@ -628,6 +633,31 @@ static int p9auth_hmac(struct crypto_shash *tfm, const struct p9auth_cap *c,
 	return err;
 }
 
+#ifdef P9AUTH_IN_TREE
+/*
+ * The ids change as setresuid(2), setresgid(2) and setgroups(2) change
+ * them, through their own core: cred_fix_setid() gives a new real uid its
+ * user_struct and ucounts, asks the LSMs (SafeSetID, SELinux, AppArmor may
+ * refuse; commoncap adjusts the capability sets as for setresuid) and
+ * flags RLIMIT_NPROC for the next execve().  The bare form keeps gid and
+ * groups, so only the uid hook is asked then.
+ */
+static int p9auth_setid(struct cred *new, const struct cred *old, bool bare)
+{
+	return cred_fix_setid(new, old, bare ? CRED_SETID_UID :
+			      CRED_SETID_UID | CRED_SETID_GID | CRED_SETID_GROUPS,
+			      LSM_SETID_RES);
+}
+
+/* The record of a use (docs/spec.md section 4; p9auth.ko(8), AUDIT). */
+#define P9AUTH_AUDIT_TYPE	AUDIT_P9AUTH
+#else /* P9AUTH_IN_TREE */
+/*
+ * Out of tree the kernel's core of set*id(2) is not there to call: the
+ * module does what it can of it itself (below) and cannot ask the LSM
+ * setid hooks (security_task_fix_setuid/_setgid/_setgroups are not
+ * exported): p9auth.ko(8), GATES.  In tree: cred_fix_setid() above.
+ */
 /*
  * Capabilities when the uids change: exactly what setresuid(2) does
  * (cap_task_fix_setuid() -> cap_emulate_setxuid() in
@@ -714,6 +744,43 @@ static int p9auth_account(struct cred *new, const struct cred *old)
 }
 
 /*
+ * RLIMIT_NPROC, as setresuid(2) treats it (flag_nproc_exceeded(), not
+ * exported): not a refusal here (a process rarely expects a change of
+ * user to fail) but a flag that makes the next execve() fail with EAGAIN
+ * if the new user is still over the limit then.  is_rlimit_overlimit() is
+ * not exported either: only the count in the writer's own namespace is
+ * compared, not those of the namespaces above it.
+ */
+static void p9auth_flag_nproc(const struct cred *new)
+{
+	unsigned long lim = rlimit(RLIMIT_NPROC);
+
+	if (new->ucounts == current_ucounts())
+		return;
+	if (!uid_eq(new->uid, GLOBAL_ROOT_UID) &&
+	    get_rlimit_value(new->ucounts, UCOUNT_RLIMIT_NPROC) >
+	    (long)min_t(unsigned long, lim, LONG_MAX))
+		current->flags |= PF_NPROC_EXCEEDED;
+	else
+		current->flags &= ~PF_NPROC_EXCEEDED;
+}
+
+static int p9auth_setid(struct cred *new, const struct cred *old, bool bare)
+{
+	int err;
+
+	p9auth_fix_caps(new, old);
+	err = p9auth_account(new, old);
+	if (!err)
+		p9auth_flag_nproc(new);
+	return err;
+}
+
+/* The kernel's type for records of out-of-tree modules. */
+#define P9AUTH_AUDIT_TYPE	AUDIT_KERNEL_OTHER
+#endif /* P9AUTH_IN_TREE */
+
+/*
  * May a full form set the groups of a writer in user namespace ns?  As
  * setgroups(2) asks (userns_may_setgroups(), not exported), of ns and of
  * every namespace up to the mount's, top: the writer is in top or below it
@@ -754,7 +821,7 @@ static bool p9auth_may_setgroups(const struct user_namespace *ns,
  *
  * Like setresuid(2), a new real uid moves the per-user accounting too
  * (cred->user and cred->ucounts; commit_creds() then moves the
- * RLIMIT_NPROC charge): see p9auth_account() below.
+ * RLIMIT_NPROC charge), and may set PF_NPROC_EXCEEDED: p9auth_setid().
  */
 static struct cred *p9auth_prepare_creds(struct p9auth_mount *m,
 					 const struct p9auth_cap *c)
@@ -810,8 +877,7 @@ static struct cred *p9auth_prepare_creds(struct p9auth_mount *m,
 		put_group_info(gi);
 		new->gid = new->egid = new->sgid = new->fsgid = gid;
 	}
-	p9auth_fix_caps(new, old);
-	err = p9auth_account(new, old);
+	err = p9auth_setid(new, old, c->bare);
 	if (err) {
 		abort_creds(new);
 		return ERR_PTR(err);
@@ -847,6 +913,25 @@ static bool p9auth_tracer_allows(struct user_namespace *ns)
 	return ok;
 }
 
+/*
+ * A use changes who the process is, as setresuid(2) does, so it leaves an
+ * audit record (when auditing is on): the ids before and after, in the
+ * initial namespace.  Uses only: a refusal changes nothing and is counted
+ * in status, and recording it would let anyone fill the audit log.  No
+ * capability text: it is the secret.
+ */
+static void p9auth_audit_use(kuid_t old_uid, kgid_t old_gid)
+{
+	const struct cred *cred = current_cred();
+
+	if (!audit_enabled)
+		return;
+	audit_log(audit_context(), GFP_KERNEL, P9AUTH_AUDIT_TYPE,
+		  "op=p9auth_use old_uid=%u old_gid=%u uid=%u gid=%u res=1",
+		  from_kuid(&init_user_ns, old_uid), from_kgid(&init_user_ns, old_gid),
+		  from_kuid(&init_user_ns, cred->uid), from_kgid(&init_user_ns, cred->gid));
+}
+
 /* Section 4, use: the checks in the spec's order; the first that fails decides. */
 static ssize_t capuse_write_iter(struct kiocb *iocb, struct iov_iter *from)
 {
@@ -856,6 +941,9 @@ static ssize_t capuse_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	struct p9auth_hash *h = NULL;
 	struct p9auth_cap c;
 	struct cred *new;
+	unsigned int nproc;
+	kuid_t old_uid;
+	kgid_t old_gid;
 	char *text;
 	int err;
 
@@ -911,12 +999,17 @@ static ssize_t capuse_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	/* SHA-1 (legacy_sha1) is computed only when SHA-256 misses: below. */
 	p9auth_hmac_sha256(&c, h256);
 
+	/* p9auth_setid() may set it; a refused use must not leave it set. */
+	nproc = current->flags & PF_NPROC_EXCEEDED;
+	old_uid = current_uid();
+	old_gid = current_gid();
 	new = p9auth_prepare_creds(m, &c);
 
 	/* As exec: no tracer attaches until the new credentials are in place. */
 	if (mutex_lock_interruptible(&current->signal->cred_guard_mutex)) {
 		if (!IS_ERR(new))
 			abort_creds(new);
+		current->flags = (current->flags & ~PF_NPROC_EXCEEDED) | nproc;
 		err = -ERESTARTNOINTR;	/* nothing happened: the write restarts */
 		goto out;
 	}
@@ -944,6 +1037,10 @@ static ssize_t capuse_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	else if (!IS_ERR(new))
 		abort_creds(new);
 	mutex_unlock(&current->signal->cred_guard_mutex);
+	if (!err)
+		p9auth_audit_use(old_uid, old_gid);
+	else
+		current->flags = (current->flags & ~PF_NPROC_EXCEEDED) | nproc;
 	goto out;
 
 refused:
@@ -1124,18 +1221,20 @@ static int p9auth_permission(P9AUTH_IDMAP *idmap,
 	return (mask & MAY_EXEC) ? -EACCES : 0;
 }
 
-/* Only a truncate to 0 of caphash or capuse (O_TRUNC): accepted, ignored. */
+/*
+ * Section 8: no setattr succeeds, a truncate to 0 of caphash or capuse (as
+ * O_TRUNC asks) included.  The VFS reports every truncate the filesystem
+ * accepts to the directory's watchers (notify_change() -> fsnotify_change(),
+ * after ->setattr() returns 0, with no file to mark FMODE_NONOTIFY), and a
+ * dnotify watch (fcntl F_NOTIFY) asks the filesystem nothing before it is
+ * placed: an accepted O_TRUNC would tell anyone who can open the directory
+ * when a use happens.  Refused, nothing changes and no event is sent; the
+ * open that asked for it fails.  (FUSE mode accepts it: anyone may watch
+ * there anyway, spec section 5.)
+ */
 static int p9auth_setattr(P9AUTH_IDMAP *idmap,
 			  struct dentry *dentry, struct iattr *attr)
 {
-	const unsigned int truncate = ATTR_SIZE | ATTR_MTIME | ATTR_CTIME |
-				      ATTR_OPEN | ATTR_FILE;
-	unsigned long ino = d_inode(dentry)->i_ino;
-
-	if ((ino == P9AUTH_INO_CAPHASH || ino == P9AUTH_INO_CAPUSE) &&
-	    (attr->ia_valid & ATTR_SIZE) && attr->ia_size == 0 &&
-	    !(attr->ia_valid & ~truncate))
-		return 0;
 	return -EPERM;
 }
 
@@ -1324,8 +1423,10 @@ static void p9auth_kill_sb(struct super_block *sb)
 }
 
 /* Section 6: mount options, through the fs_context API. */
-enum { Opt_timeout, Opt_maxcaps, Opt_grant_uid, Opt_grant_gid,
-       Opt_grant_once, Opt_legacy_sha1 };
+enum {
+	Opt_timeout, Opt_maxcaps, Opt_grant_uid, Opt_grant_gid,
+	Opt_grant_once, Opt_legacy_sha1,
+};
 
 /* Numbers are strings here: they are read as plain decimal below. */
 static const struct fs_parameter_spec p9auth_fs_parameters[] = {
@@ -1549,7 +1650,9 @@ static struct ctl_table_header *p9auth_sysctl_header;
 
 static int __init p9auth_init(void)
 {
+#ifndef P9AUTH_IN_TREE
 	void *alloc, *set_ucounts;
+#endif /* P9AUTH_IN_TREE */
 	int err;
 
 	/* Fail the load, not the first use, when an algorithm is missing. */
@@ -1564,6 +1667,7 @@ static int __init p9auth_init(void)
 		goto free_tfms;
 	}
 	get_random_bytes(&p9auth_table_key, sizeof(p9auth_table_key));
+#ifndef P9AUTH_IN_TREE
 	alloc = p9auth_lookup("alloc_uid");
 	set_ucounts = p9auth_lookup("set_cred_ucounts");
 	if (!alloc || !set_ucounts) {
@@ -1574,6 +1678,7 @@ static int __init p9auth_init(void)
 	static_call_update(p9auth_alloc_uid, (typeof(&alloc_uid))alloc);
 	static_call_update(p9auth_set_cred_ucounts,
 			   (typeof(&set_cred_ucounts))set_ucounts);
+#endif /* P9AUTH_IN_TREE */
 	p9auth_sysctl_header = register_sysctl("fs/p9auth", p9auth_sysctls);
 	if (!p9auth_sysctl_header) {
 		err = -ENOMEM;
